@@ -1,0 +1,205 @@
+"""Desired vs observed: the one place that decides what "correct" means.
+
+Plan, verify, drift-check and every provisioning step's choice (create / adopt / update /
+refuse) are computed from these differences.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lambdas.core.desired import DesiredState, IndexSpec, KeyAttribute, RoleSpec, TableSpec
+from lambdas.core.observe import ObservedRole, ObservedTable
+
+# What can fix a difference.
+CREATE = "create"  # the resource is missing
+UPDATE = "update"  # changed in place, no data touched
+WAIT = "wait"  # AWS is still working on it (CREATING, UPDATING)
+REFUSE = "refuse"  # needs a new resource; never done automatically, data would be lost
+
+TTL_ON = ("ENABLED", "ENABLING")
+
+
+@dataclass(frozen=True)
+class Difference:
+    resource: str
+    property: str
+    expected: Any
+    actual: Any
+    remedy: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.property}: expected {_brief(self.expected)}, found {_brief(self.actual)}"
+
+
+def _brief(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def table_resource(name: str) -> str:
+    return f"table/{name}"
+
+
+def role_resource(name: str) -> str:
+    return f"role/{name}"
+
+
+def _key_text(key: KeyAttribute | None) -> str | None:
+    return f"{key.name} ({key.type})" if key else None
+
+
+def _index_shape(index: IndexSpec) -> dict[str, Any]:
+    return {"hash": _key_text(index.hash_key), "range": _key_text(index.range_key), "projection": index.projection}
+
+
+def diff_table(spec: TableSpec, observed: ObservedTable) -> list[Difference]:
+    """Every way `observed` differs from `spec`."""
+    resource = table_resource(spec.name)
+    if not observed.exists:
+        return [Difference(resource, "exists", True, False, CREATE)]
+    differences: list[Difference] = []
+
+    def differ(prop: str, expected: Any, actual: Any, remedy: str) -> None:
+        if expected != actual:
+            differences.append(Difference(resource, prop, expected, actual, remedy))
+
+    differ("status", "ACTIVE", observed.status, WAIT if observed.status in ("CREATING", "UPDATING") else REFUSE)
+    differ(
+        "key_schema",
+        {"hash": _key_text(spec.hash_key), "range": _key_text(spec.range_key)},
+        {"hash": _key_text(observed.hash_key), "range": _key_text(observed.range_key)},
+        REFUSE,
+    )
+    differ(
+        "indexes",
+        {index.name: _index_shape(index) for index in spec.indexes},
+        {index.name: _index_shape(index) for index in observed.indexes},
+        REFUSE,
+    )
+    differ("billing_mode", spec.billing_mode, observed.billing_mode, UPDATE)
+    differ("sse_type", spec.sse_type, observed.sse_type, UPDATE)
+    # An alias or key id cannot be compared with the ARN DynamoDB reports without a KMS call.
+    if spec.kms_key_id and spec.kms_key_id.startswith("arn:") and observed.sse_type == spec.sse_type:
+        differ("kms_key", spec.kms_key_id, observed.kms_key_arn, UPDATE)
+    expected_ttl = {"status": "ENABLED", "attribute": spec.ttl_attribute} if spec.ttl_attribute else {"status": "DISABLED"}
+    if observed.ttl_status in TTL_ON:
+        actual_ttl = {"status": "ENABLED", "attribute": observed.ttl_attribute}
+    else:
+        actual_ttl = {"status": "DISABLED"}
+    # TTL cannot move from one attribute to another in place: that needs disable, an hour, enable.
+    moved = spec.ttl_attribute and actual_ttl["status"] == "ENABLED" and actual_ttl != expected_ttl
+    differ("ttl", expected_ttl, actual_ttl, REFUSE if moved else UPDATE)
+    return differences
+
+
+def canonical_statements(document: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A policy's statements in one canonical form, so order and formatting do not count."""
+    if not document:
+        return []
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    canonical = [_canonical_statement(statement) for statement in statements]
+    unique = {json.dumps(statement, sort_keys=True): statement for statement in canonical}
+    return [unique[key] for key in sorted(unique)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _canonical_principal(principal: Any) -> Any:
+    if principal == "*":
+        return "*"
+    result = {}
+    for kind, values in principal.items():
+        names = []
+        for value in _as_list(values):
+            if kind == "AWS" and re.fullmatch(r"\d{12}", str(value)):
+                value = f"arn:aws:iam::{value}:root"  # IAM stores a bare account id as its root ARN
+            names.append(str(value))
+        result[kind] = sorted(names)
+    return result
+
+
+def _canonical_statement(statement: dict[str, Any]) -> dict[str, Any]:
+    canonical: dict[str, Any] = {"Effect": statement.get("Effect")}
+    for key in ("Action", "NotAction"):
+        if key in statement:
+            canonical[key] = sorted({action.lower() for action in _as_list(statement[key])})
+    for key in ("Resource", "NotResource"):
+        if key in statement:
+            canonical[key] = sorted(set(_as_list(statement[key])))
+    for key in ("Principal", "NotPrincipal"):
+        if key in statement:
+            canonical[key] = _canonical_principal(statement[key])
+    if statement.get("Condition"):
+        canonical["Condition"] = {
+            operator: {name.lower(): sorted(str(v) for v in _as_list(values)) for name, values in block.items()}
+            for operator, block in statement["Condition"].items()
+        }
+    return canonical
+
+
+def _policy_difference(resource: str, prop: str, desired: dict[str, Any], actual: dict[str, Any] | None) -> Difference | None:
+    """The statements missing from `actual` (expected) and the ones it has that are not desired (actual)."""
+    wanted, found = canonical_statements(desired), canonical_statements(actual)
+    missing = [statement for statement in wanted if statement not in found]
+    unexpected = [statement for statement in found if statement not in wanted]
+    if not missing and not unexpected:
+        return None
+    return Difference(resource, prop, missing, unexpected if actual is not None else None, UPDATE)
+
+
+def diff_role(spec: RoleSpec, observed: ObservedRole) -> list[Difference]:
+    resource = role_resource(spec.name)
+    if not observed.exists:
+        return [Difference(resource, "exists", True, False, CREATE)]
+    differences = [
+        _policy_difference(resource, "trust_policy", spec.trust_policy, observed.trust_policy),
+        _policy_difference(
+            resource,
+            f"inline_policy:{spec.inline_policy_name}",
+            spec.inline_policy,
+            observed.inline_policies.get(spec.inline_policy_name),
+        ),
+    ]
+    for name in sorted(observed.inline_policies):
+        if name != spec.inline_policy_name:
+            differences.append(Difference(resource, f"inline_policy:{name}", None, "present", UPDATE))
+    if observed.attached_policy_arns:
+        differences.append(Difference(resource, "attached_policies", [], list(observed.attached_policy_arns), UPDATE))
+    if observed.max_session_duration != spec.max_session_duration:
+        differences.append(
+            Difference(resource, "max_session_duration", spec.max_session_duration, observed.max_session_duration, UPDATE)
+        )
+    return [difference for difference in differences if difference is not None]
+
+
+def diff_state(
+    desired: DesiredState, tables: dict[str, ObservedTable], role: ObservedRole
+) -> list[Difference]:
+    """Every difference between the desired state and what was observed."""
+    differences: list[Difference] = []
+    for spec in desired.tables:
+        differences += diff_table(spec, tables[spec.name])
+    differences += diff_role(desired.role, role)
+    return differences
+
+
+def plan_action(differences: list[Difference]) -> str:
+    """What provisioning would do to one resource: create, adopt, update or refuse."""
+    remedies = {difference.remedy for difference in differences}
+    if CREATE in remedies:
+        return "create"
+    if REFUSE in remedies:
+        return "refuse"
+    if UPDATE in remedies:
+        return "update"
+    return "adopt"

@@ -1,0 +1,114 @@
+"""Step Functions error names, one class each.
+
+A handler raises one of these; Lambda reports the class name as `errorType`, which is
+the error name that the state machine's `Retry` and `Catch` match. The state machine
+definition imports these classes for its `ErrorEquals`, so renaming one breaks a test,
+not a production run.
+"""
+
+from __future__ import annotations
+
+
+class ProvisionerError(Exception):
+    """Base of every error the provisioner raises on purpose."""
+
+    transient = False
+
+    @classmethod
+    def error_name(cls) -> str:
+        return cls.__name__
+
+
+# Permanent: retrying cannot help; a provisioning run rolls back.
+
+
+class InvalidInput(ProvisionerError):
+    """The execution input (or a field of it) is not acceptable."""
+
+
+class ConcurrentRun(ProvisionerError):
+    """Another provisioning or teardown run of this state machine is still running."""
+
+
+class ResourceConflict(ProvisionerError):
+    """A resource with the desired name exists but differs in a way that cannot be changed in place."""
+
+
+class AccessDenied(ProvisionerError):
+    """The function's role may not make a call it needs."""
+
+
+class TableCreationTimeout(ProvisionerError):
+    """A table did not become ACTIVE within the bounded number of polls."""
+
+
+class VerificationFailed(ProvisionerError):
+    """After provisioning, observed state still differs from desired state."""
+
+
+class DeletionProtected(ProvisionerError):
+    """A table that must be deleted has deletion protection enabled."""
+
+
+# Transient: the state machine retries these with exponential backoff and full jitter.
+
+
+class Throttled(ProvisionerError):
+    """AWS throttled the call."""
+
+    transient = True
+
+
+class LimitExceeded(ProvisionerError):
+    """Too many simultaneous control-plane operations (DynamoDB LimitExceededException)."""
+
+    transient = True
+
+
+class ResourceBusy(ProvisionerError):
+    """The resource is in a state that refuses this call for now (CREATING, UPDATING, TTL ENABLING)."""
+
+    transient = True
+
+
+class TableNotActive(ProvisionerError):
+    """A table is not ACTIVE yet; raised where a step must wait for it (retried by the state machine)."""
+
+    transient = True
+
+
+class NotYetVisible(ProvisionerError):
+    """IAM is eventually consistent: a resource just created is not visible to this reader yet."""
+
+    transient = True
+
+
+PERMANENT_ERRORS: tuple[type[ProvisionerError], ...] = (
+    InvalidInput,
+    ConcurrentRun,
+    ResourceConflict,
+    AccessDenied,
+    TableCreationTimeout,
+    VerificationFailed,
+    DeletionProtected,
+)
+TRANSIENT_ERRORS: tuple[type[ProvisionerError], ...] = (
+    Throttled,
+    LimitExceeded,
+    ResourceBusy,
+    TableNotActive,
+    NotYetVisible,
+)
+
+# Errors the Lambda service itself raises to Step Functions; always worth a retry.
+LAMBDA_SERVICE_ERRORS: tuple[str, ...] = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+
+def transient_error_names() -> list[str]:
+    """Every error name the state machine retries."""
+    return [cls.error_name() for cls in TRANSIENT_ERRORS] + list(LAMBDA_SERVICE_ERRORS)

@@ -1,0 +1,149 @@
+"""Observed state: what AWS reports for a table or the role, read with read-only calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.desired import IndexSpec, KeyAttribute
+
+
+@dataclass(frozen=True)
+class ObservedTable:
+    name: str
+    exists: bool
+    status: str | None = None
+    arn: str | None = None
+    hash_key: KeyAttribute | None = None
+    range_key: KeyAttribute | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+    billing_mode: str | None = None
+    sse_type: str | None = None  # "DEFAULT" when encrypted with the DynamoDB-owned key
+    kms_key_arn: str | None = None
+    ttl_status: str | None = None
+    ttl_attribute: str | None = None
+    deletion_protection: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObservedRole:
+    name: str
+    exists: bool
+    arn: str | None = None
+    trust_policy: dict[str, Any] | None = None
+    inline_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attached_policy_arns: tuple[str, ...] = ()
+    max_session_duration: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _keys(key_schema: list[dict[str, str]], types: dict[str, str]) -> tuple[KeyAttribute | None, KeyAttribute | None]:
+    by_role = {key["KeyType"]: key["AttributeName"] for key in key_schema}
+    hash_name, range_name = by_role.get("HASH"), by_role.get("RANGE")
+    return (
+        KeyAttribute(hash_name, types.get(hash_name, "?")) if hash_name else None,
+        KeyAttribute(range_name, types.get(range_name, "?")) if range_name else None,
+    )
+
+
+def observe_table(client: Any, name: str, with_tags: bool = False) -> ObservedTable:
+    """DescribeTable + DescribeTimeToLive (+ ListTagsOfResource); a missing table is `exists=False`."""
+    try:
+        table = client.describe_table(TableName=name)["Table"]
+    except client.exceptions.ResourceNotFoundException:
+        return ObservedTable(name=name, exists=False)
+    except ClientError as err:
+        raise as_provisioner_error(err, f"DescribeTable {name}") from err
+    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
+    hash_key, range_key = _keys(table["KeySchema"], types)
+    indexes = []
+    for index in table.get("GlobalSecondaryIndexes", []):
+        index_hash, index_range = _keys(index["KeySchema"], types)
+        indexes.append(IndexSpec(index["IndexName"], index_hash, index_range, index["Projection"]["ProjectionType"]))
+    sse = table.get("SSEDescription") or {}
+    billing = (table.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
+    try:
+        ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    except ClientError as err:
+        raise as_provisioner_error(err, f"DescribeTimeToLive {name}") from err
+    tags: dict[str, str] = {}
+    if with_tags:
+        tags = list_table_tags(client, table["TableArn"])
+    return ObservedTable(
+        name=name,
+        exists=True,
+        status=table["TableStatus"],
+        arn=table["TableArn"],
+        hash_key=hash_key,
+        range_key=range_key,
+        indexes=tuple(sorted(indexes, key=lambda index: index.name)),
+        billing_mode=billing,
+        sse_type=sse.get("SSEType", "DEFAULT") if sse.get("Status") in ("ENABLED", "ENABLING", "UPDATING") else "DEFAULT",
+        kms_key_arn=sse.get("KMSMasterKeyArn"),
+        ttl_status=ttl.get("TimeToLiveStatus", "DISABLED"),
+        ttl_attribute=ttl.get("AttributeName"),
+        deletion_protection=bool(table.get("DeletionProtectionEnabled", False)),
+        tags=tags,
+    )
+
+
+def list_table_tags(client: Any, arn: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    kwargs: dict[str, str] = {"ResourceArn": arn}
+    while True:  # ListTagsOfResource has no boto3 paginator
+        try:
+            page = client.list_tags_of_resource(**kwargs)
+        except ClientError as err:
+            raise as_provisioner_error(err, f"ListTagsOfResource {arn}") from err
+        tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
+        if not page.get("NextToken"):
+            return tags
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def observe_role(iam: Any, name: str) -> ObservedRole:
+    """GetRole + its inline and attached policies; a missing role is `exists=False`."""
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+        inline = {}
+        for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+            for policy_name in page["PolicyNames"]:
+                document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+                inline[policy_name] = document
+        attached = [
+            policy["PolicyArn"]
+            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+            for policy in page["AttachedPolicies"]
+        ]
+    except iam.exceptions.NoSuchEntityException:
+        return ObservedRole(name=name, exists=False)
+    except ClientError as err:
+        raise as_provisioner_error(err, f"GetRole {name}") from err
+    return ObservedRole(
+        name=name,
+        exists=True,
+        arn=role["Arn"],
+        trust_policy=role.get("AssumeRolePolicyDocument"),
+        inline_policies=inline,
+        attached_policy_arns=tuple(sorted(attached)),
+        max_session_duration=role.get("MaxSessionDuration"),
+        tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+    )
+
+
+@dataclass(frozen=True)
+class ObservedState:
+    tables: dict[str, ObservedTable]
+    role: ObservedRole
+
+
+def observe_state(dynamodb: Any, iam: Any, table_names: list[str], role_name: str) -> ObservedState:
+    """One pass of read-only calls over every resource in the spec."""
+    return ObservedState(
+        tables={name: observe_table(dynamodb, name) for name in table_names},
+        role=observe_role(iam, role_name),
+    )

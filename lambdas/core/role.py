@@ -1,0 +1,106 @@
+"""Actions on the FileFerry read-only role, each decided by the diff."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.desired import RoleSpec
+from lambdas.core.diff import diff_role
+from lambdas.core.observe import ObservedRole, observe_role
+
+
+@dataclass(frozen=True)
+class RoleOutcome:
+    role: str
+    arn: str
+    outcome: str  # created | adopted | updated
+    changed: list[str] = field(default_factory=list)
+    # What the role had before this run changed it, so a rollback can put it back.
+    previous: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _document(policy: dict[str, Any]) -> str:
+    return json.dumps(policy, separators=(",", ":"), sort_keys=True)
+
+
+def _iam_call(call: str, function: Any, **kwargs: Any) -> Any:
+    try:
+        return function(**kwargs)
+    except ClientError as err:
+        raise as_provisioner_error(err, call) from err
+
+
+def ensure_role(iam: Any, spec: RoleSpec, tags: dict[str, str]) -> RoleOutcome:
+    """Create the role, or bring an existing one (EntityAlreadyExists) to the spec in place."""
+    try:
+        created = iam.create_role(
+            RoleName=spec.name,
+            AssumeRolePolicyDocument=_document(spec.trust_policy),
+            Description=spec.description,
+            MaxSessionDuration=spec.max_session_duration,
+            Tags=[{"Key": key, "Value": value} for key, value in sorted(tags.items())],
+        )["Role"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return _converge_existing(iam, spec, observe_role(iam, spec.name))
+    except ClientError as err:
+        raise as_provisioner_error(err, f"CreateRole {spec.name}") from err
+    _iam_call(
+        f"PutRolePolicy {spec.name}",
+        iam.put_role_policy,
+        RoleName=spec.name,
+        PolicyName=spec.inline_policy_name,
+        PolicyDocument=_document(spec.inline_policy),
+    )
+    return RoleOutcome(spec.name, created["Arn"], "created")
+
+
+def _converge_existing(iam: Any, spec: RoleSpec, observed: ObservedRole) -> RoleOutcome:
+    changed: list[str] = []
+    previous: dict[str, Any] = {}
+    for difference in diff_role(spec, observed):
+        prop = difference.property
+        if prop == "trust_policy":
+            previous["trust_policy"] = observed.trust_policy
+            _iam_call(
+                f"UpdateAssumeRolePolicy {spec.name}",
+                iam.update_assume_role_policy,
+                RoleName=spec.name,
+                PolicyDocument=_document(spec.trust_policy),
+            )
+        elif prop == f"inline_policy:{spec.inline_policy_name}":
+            previous["inline_policy"] = observed.inline_policies.get(spec.inline_policy_name)
+            _iam_call(
+                f"PutRolePolicy {spec.name}",
+                iam.put_role_policy,
+                RoleName=spec.name,
+                PolicyName=spec.inline_policy_name,
+                PolicyDocument=_document(spec.inline_policy),
+            )
+        elif prop == "max_session_duration":
+            previous["max_session_duration"] = observed.max_session_duration
+            _iam_call(
+                f"UpdateRole {spec.name}",
+                iam.update_role,
+                RoleName=spec.name,
+                MaxSessionDuration=spec.max_session_duration,
+            )
+        elif prop.startswith("inline_policy:"):
+            name = prop.split(":", 1)[1]
+            previous.setdefault("extra_inline_policies", {})[name] = observed.inline_policies[name]
+            _iam_call(f"DeleteRolePolicy {spec.name}", iam.delete_role_policy, RoleName=spec.name, PolicyName=name)
+        elif prop == "attached_policies":
+            previous["attached_policies"] = list(observed.attached_policy_arns)
+            for arn in observed.attached_policy_arns:
+                _iam_call(f"DetachRolePolicy {spec.name}", iam.detach_role_policy, RoleName=spec.name, PolicyArn=arn)
+        else:
+            continue
+        changed.append(prop)
+    return RoleOutcome(spec.name, observed.arn or "", "updated" if changed else "adopted", changed, previous)

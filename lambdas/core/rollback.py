@@ -1,0 +1,151 @@
+"""Undo one execution: delete exactly what it created (by tag), restore what it changed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState
+from lambdas.core.errors import ResourceBusy, TableNotActive
+from lambdas.core.observe import observe_role, observe_table
+
+
+@dataclass
+class RollbackReport:
+    execution_name: str
+    deleted: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    not_restored: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"deleted {', '.join(self.deleted) or 'nothing'}"]
+        if self.restored:
+            parts.append(f"restored {', '.join(self.restored)}")
+        if self.kept:
+            parts.append(f"kept {', '.join(self.kept)} (not created by {self.execution_name})")
+        if self.not_restored:
+            parts.append(f"could not restore {', '.join(self.not_restored)}")
+        return "; ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def created_by(tags: dict[str, str], desired: DesiredState, execution_name: str) -> bool:
+    return tags.get(MANAGED_BY_TAG) == desired.provisioner_name and tags.get(CREATED_BY_TAG) == execution_name
+
+
+def roll_back(
+    dynamodb: Any,
+    iam: Any,
+    desired: DesiredState,
+    execution_name: str,
+    role_previous: dict[str, Any] | None = None,
+) -> RollbackReport:
+    """Idempotent: a retry after a partial rollback finishes the job."""
+    report = RollbackReport(execution_name)
+    for spec in desired.tables:
+        observed = observe_table(dynamodb, spec.name, with_tags=True)
+        resource = f"table/{spec.name}"
+        if not observed.exists:
+            continue
+        if not created_by(observed.tags, desired, execution_name):
+            report.kept.append(resource)
+            continue
+        if observed.status == "CREATING":
+            # DeleteTable refuses a CREATING table; the state machine retries this step.
+            raise TableNotActive(f"{resource} is still CREATING; it is deleted once ACTIVE")
+        if observed.status != "DELETING":
+            _delete_table(dynamodb, spec.name)
+        report.deleted.append(resource)
+    _roll_back_role(iam, desired, execution_name, role_previous or {}, report)
+    return report
+
+
+def _delete_table(dynamodb: Any, name: str) -> None:
+    try:
+        dynamodb.delete_table(TableName=name)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return
+    except dynamodb.exceptions.ResourceInUseException as err:
+        raise ResourceBusy(f"DeleteTable {name}: table is busy") from err
+    except ClientError as err:
+        raise as_provisioner_error(err, f"DeleteTable {name}") from err
+
+
+def delete_role(iam: Any, name: str) -> bool:
+    """Inline policies, then attached policies, then the role (IAM refuses another order)."""
+    observed = observe_role(iam, name)
+    if not observed.exists:
+        return False
+    try:
+        for policy_name in observed.inline_policies:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+        for arn in observed.attached_policy_arns:
+            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+        iam.delete_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        return True
+    except ClientError as err:
+        raise as_provisioner_error(err, f"DeleteRole {name}") from err
+    return True
+
+
+def _roll_back_role(
+    iam: Any, desired: DesiredState, execution_name: str, previous: dict[str, Any], report: RollbackReport
+) -> None:
+    spec = desired.role
+    resource = f"role/{spec.name}"
+    observed = observe_role(iam, spec.name)
+    if not observed.exists:
+        return
+    if created_by(observed.tags, desired, execution_name):
+        delete_role(iam, spec.name)
+        report.deleted.append(resource)
+        return
+    report.kept.append(resource)
+    try:
+        if "trust_policy" in previous and previous["trust_policy"]:
+            iam.update_assume_role_policy(RoleName=spec.name, PolicyDocument=json.dumps(previous["trust_policy"]))
+            report.restored.append(f"{resource} trust policy")
+        if "inline_policy" in previous:
+            if previous["inline_policy"] is None:
+                iam.delete_role_policy(RoleName=spec.name, PolicyName=spec.inline_policy_name)
+            else:
+                iam.put_role_policy(
+                    RoleName=spec.name,
+                    PolicyName=spec.inline_policy_name,
+                    PolicyDocument=json.dumps(previous["inline_policy"]),
+                )
+            report.restored.append(f"{resource} inline policy {spec.inline_policy_name}")
+        for name, document in previous.get("extra_inline_policies", {}).items():
+            iam.put_role_policy(RoleName=spec.name, PolicyName=name, PolicyDocument=json.dumps(document))
+            report.restored.append(f"{resource} inline policy {name}")
+        for arn in previous.get("attached_policies", []):
+            iam.attach_role_policy(RoleName=spec.name, PolicyArn=arn)
+            report.restored.append(f"{resource} attached policy {arn}")
+        if previous.get("max_session_duration"):
+            iam.update_role(RoleName=spec.name, MaxSessionDuration=previous["max_session_duration"])
+            report.restored.append(f"{resource} max session duration")
+    except ClientError as err:
+        report.not_restored.append(f"{resource} ({err.response.get('Error', {}).get('Code', 'error')})")
+
+
+def original_error(error: dict[str, Any] | None) -> tuple[str, str]:
+    """(error name, readable cause) from a Catch's `{"Error", "Cause"}`."""
+    if not error:
+        return "States.TaskFailed", "unknown failure"
+    name = error.get("Error") or "States.TaskFailed"
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            cause = parsed["errorMessage"]
+    except ValueError:
+        pass
+    return name, cause

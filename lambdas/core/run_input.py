@@ -1,0 +1,136 @@
+"""The execution input contract: validated in the first state, before anything is touched."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.validation import validate
+from aws_lambda_powertools.utilities.validation.exceptions import InvalidSchemaFormatError, SchemaValidationError
+from botocore.exceptions import ClientError
+
+from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.desired import DesiredState
+from lambdas.core.errors import ConcurrentRun, InvalidInput
+
+ACTIONS = ("provision", "drift-check", "rollback", "teardown")
+EXECUTION_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[A-Za-z0-9_-]{1,80}:[A-Za-z0-9_-]{1,80}$"
+
+
+def _only_with(action: str, *fields: str) -> dict[str, Any]:
+    """`fields` are allowed only when `action` is the action."""
+    return {
+        "if": {"not": {"properties": {"action": {"const": action}}, "required": ["action"]}},
+        "then": {"not": {"anyOf": [{"required": [name]} for name in fields]}},
+    }
+
+
+INPUT_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "action": {"type": "string", "enum": list(ACTIONS)},
+        "remediate": {"type": "boolean"},
+        "execution_arn": {"type": "string", "maxLength": 2048, "pattern": EXECUTION_ARN},
+        "confirm": {"type": "string", "maxLength": 80},
+    },
+    "allOf": [
+        _only_with("drift-check", "remediate"),
+        _only_with("rollback", "execution_arn"),
+        _only_with("teardown", "confirm"),
+        {
+            "if": {"properties": {"action": {"const": "rollback"}}, "required": ["action"]},
+            "then": {"required": ["execution_arn"]},
+        },
+        {
+            "if": {"properties": {"action": {"const": "teardown"}}, "required": ["action"]},
+            "then": {"required": ["confirm"]},
+        },
+    ],
+}
+
+MUTATING = ("provision", "teardown")
+
+
+def check_schema(raw: Any) -> dict[str, Any]:
+    try:
+        validate(event=raw, schema=INPUT_SCHEMA)
+    except (SchemaValidationError, InvalidSchemaFormatError) as err:
+        # The validation message names the field; the offending value is not echoed back.
+        detail = getattr(err, "validation_message", None) or str(err)
+        raise InvalidInput(f"execution input: {detail}") from None
+    return raw
+
+
+def _state_machine_name(arn: str) -> tuple[str, str]:
+    """(partition:region:account, name) of a state machine or execution ARN."""
+    parts = arn.split(":")
+    return ":".join(parts[1:5]), parts[6]
+
+
+def run_context(
+    raw: Any,
+    execution_name: str,
+    execution_arn: str,
+    state_machine_arn: str,
+    desired: DesiredState,
+    stepfunctions: Any,
+) -> dict[str, Any]:
+    """The run context every later state reads, or InvalidInput / ConcurrentRun."""
+    request = check_schema(raw)
+    action = request.get("action", "provision")
+    target_execution_name = None
+    if action == "rollback":
+        target = request["execution_arn"]
+        if _state_machine_name(target) != _state_machine_name(state_machine_arn):
+            raise InvalidInput("execution_arn: not an execution of this state machine")
+        if target == execution_arn:
+            raise InvalidInput("execution_arn: a rollback run cannot roll back itself")
+        target_execution_name = target.split(":")[7]
+    if action == "teardown" and request["confirm"] != desired.provisioner_name:
+        raise InvalidInput(f"confirm: must be the provisioner name ({desired.provisioner_name}) to tear down")
+    remediate = bool(request.get("remediate", False))
+    if action in MUTATING or remediate:
+        _refuse_concurrent_run(stepfunctions, state_machine_arn, execution_arn)
+    return {
+        "action": action,
+        "execution_name": execution_name,
+        "tables": desired.table_names(),
+        "poll_interval_seconds": desired.poll_interval_seconds,
+        "max_polls": desired.max_polls,
+        "max_concurrency": desired.max_concurrency,
+        "remediate": remediate,
+        "target_execution_name": target_execution_name,
+        # Filled by EnsureRole; present from the start so the rollback state can always read it.
+        "role_result": {"role": None, "outcome": None, "previous": {}},
+    }
+
+
+def _is_mutating(raw_input: str) -> bool:
+    try:
+        request = json.loads(raw_input or "{}")
+    except ValueError:
+        return False
+    if not isinstance(request, dict):
+        return False
+    return request.get("action", "provision") in MUTATING or bool(request.get("remediate"))
+
+
+def _refuse_concurrent_run(stepfunctions: Any, state_machine_arn: str, execution_arn: str) -> None:
+    """Two runs that change resources must not race each other."""
+    try:
+        pages = stepfunctions.get_paginator("list_executions").paginate(
+            stateMachineArn=state_machine_arn, statusFilter="RUNNING"
+        )
+        for page in pages:
+            for execution in page["executions"]:
+                if execution["executionArn"] == execution_arn:
+                    continue
+                other = stepfunctions.describe_execution(executionArn=execution["executionArn"])
+                if _is_mutating(other.get("input", "{}")):
+                    raise ConcurrentRun(
+                        f"execution {execution['name']} is still running; wait for it to finish (or stop it) and retry"
+                    )
+    except ClientError as err:
+        raise as_provisioner_error(err, "ListExecutions") from err

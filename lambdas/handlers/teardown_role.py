@@ -1,0 +1,18 @@
+"""Teardown, last: the role's inline and attached policies, then the role."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.core.runtime import aws, bind_execution, desired, logger, tracer
+from lambdas.core.teardown import teardown_role
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input: {"execution_name", "tables": [teardown_table outputs]}. Output: {"role", "result", "tables"}."""
+    bind_execution(event["execution_name"])
+    result = teardown_role(aws.iam, desired().role.name)
+    logger.info("teardown role %s", result["result"])
+    return {**result, "tables": event["tables"]}

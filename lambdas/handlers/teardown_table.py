@@ -1,0 +1,18 @@
+"""Teardown, per table: back up a table that holds items, then delete it."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.core.runtime import aws, bind_execution, logger, tracer
+from lambdas.core.teardown import teardown_table
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input: {"table", "execution_name"}. Output: {"table", "result": deleted|absent|deletion-protected, "backup_arn"}."""
+    bind_execution(event["execution_name"], table=event["table"])
+    result = teardown_table(aws.dynamodb, event["table"], event["execution_name"])
+    logger.info("teardown %s", result["result"], extra={"backup_arn": result["backup_arn"]})
+    return result

@@ -1,0 +1,206 @@
+"""Configuration, resolved in one place: CLI flags, then the config file, then defaults.
+
+Everything is validated before any AWS call; a problem becomes one `ConfigError` whose
+message names the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+DEFAULT_CONFIG_PATH = Path("config/config.yaml")
+
+TABLE_NAME = r"^[A-Za-z0-9_.-]{3,255}$"
+REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$"
+ACCOUNT_ID = r"^\d{12}$"
+EXTERNAL_ID = r"^[\w+=,.@:/-]{2,1224}$"
+ROLE_NAME = r"^[\w+=,.@-]{1,64}$"
+# Function names are "<name>-<step>" and must stay within Lambda's 64 characters.
+PROVISIONER_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,39}$"
+KMS_KEY = (
+    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-f-]{36}|alias/[\w/_-]+)"
+    r"|alias/[\w/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
+SNS_TOPIC = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$"
+BUCKET = r"^(\*|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$"
+RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
+CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+
+class ConfigError(Exception):
+    """Invalid configuration or arguments; the CLI exits 2 with this message."""
+
+
+def _text(pattern: str) -> Any:
+    return Annotated[str, StringConstraints(pattern=pattern)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DynamoDBSettings(_Section):
+    active_sessions_table: _text(TABLE_NAME) = "FileFerry-ActiveSessions"
+    user_context_table: _text(TABLE_NAME) = "FileFerry-UserContext"
+    transfer_requests_table: _text(TABLE_NAME) = "FileFerry-TransferRequests"
+    agent_learning_table: _text(TABLE_NAME) = "FileFerry-AgentLearning"
+    s3_file_cache_table: _text(TABLE_NAME) = "FileFerry-S3FileCache"
+    region: _text(REGION) = "us-east-1"
+    kms_key_id: str = ""
+
+    @field_validator("kms_key_id")
+    @classmethod
+    def _kms_key(cls, value: str) -> str:
+        if value and not re.match(KMS_KEY, value):
+            raise ValueError("must be empty (AWS-managed key), a KMS key ARN, a key id or an alias/...")
+        return value
+
+
+class SSOSettings(_Section):
+    start_url: str = "https://your-sso-portal.awsapps.com/start"
+    region: _text(REGION) = "us-east-1"
+    account_id: _text(ACCOUNT_ID)
+    role_name: _text(ROLE_NAME) = "FileFerryReadOnlyRole"
+    session_duration: Annotated[int, Field(gt=0, le=43200)] = 10
+    external_id: _text(EXTERNAL_ID)
+    readable_buckets: Annotated[list[_text(BUCKET)], Field(min_length=1)] = ["*"]
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account_is_text(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            raise ValueError("must be a quoted string of 12 digits (a number loses leading zeros)")
+        return value
+
+
+class AgentSettings(_Section):
+    test_mode: bool = False
+    model_id: str = "anthropic.claude-3-5-sonnet-20241022-v2:0"
+    max_conversation_exchanges: Annotated[int, Field(gt=0)] = 10
+    region: _text(REGION) = "us-east-1"
+
+
+class ProvisionerSettings(_Section):
+    name: _text(PROVISIONER_NAME) = "fileferry-provisioner"
+    poll_interval_seconds: Annotated[int, Field(ge=1, le=300)] = 2
+    max_polls: Annotated[int, Field(ge=1, le=1000)] = 60
+    max_concurrency: Annotated[int, Field(ge=1, le=50)] = 5
+    drift_schedule: str = "rate(1 day)"
+    alarm_topic_arn: str = ""
+    log_retention_days: int = 30
+
+    @field_validator("drift_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if not (RATE.match(value) or CRON.match(value)):
+            raise ValueError("must be rate(N minutes|hours|days) or cron(six fields)")
+        return value
+
+    @field_validator("alarm_topic_arn")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if value and not re.match(SNS_TOPIC, value):
+            raise ValueError("must be empty or an SNS topic ARN")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of CloudWatch Logs' retention periods {sorted(LOG_RETENTION_DAYS)}")
+        return value
+
+
+class Settings(_Section):
+    dynamodb: DynamoDBSettings = DynamoDBSettings()
+    sso: SSOSettings
+    agent: AgentSettings = AgentSettings()
+    provisioner: ProvisionerSettings = ProvisionerSettings()
+
+    def table_names(self) -> list[str]:
+        d = self.dynamodb
+        return [
+            d.active_sessions_table,
+            d.user_context_table,
+            d.transfer_requests_table,
+            d.agent_learning_table,
+            d.s3_file_cache_table,
+        ]
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where the AWS calls go."""
+
+    region: str
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    settings: Settings
+    aws: AwsTarget
+    config_path: Path
+    output_json: bool = False
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the config file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping of sections (dynamodb, sso, agent, provisioner)")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{path}: {_first_problem(err)}") from None
+    names = settings.table_names()
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: dynamodb: table name {duplicates[0]!r} is used twice")
+    return settings
+
+
+def _first_problem(err: ValidationError) -> str:
+    problem = err.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+    if problem["type"] == "extra_forbidden":
+        return f"{where}: unknown key"
+    if problem["type"] == "missing":
+        return f"{where}: required key is missing"
+    message = problem["msg"].removeprefix("Value error, ")
+    if problem["type"] == "string_pattern_mismatch":
+        message = f"invalid value {problem['input']!r}"
+    return f"{where}: {message}"
+
+
+def resolve(
+    config_path: str | Path | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    output_json: bool = False,
+) -> Resolved:
+    """CLI flags win over the config file, which wins over defaults and the environment."""
+    path = Path(config_path) if config_path else DEFAULT_CONFIG_PATH
+    settings = load_settings(path)
+    if region is not None and not re.match(REGION, region):
+        raise ConfigError(f"--region: invalid region {region!r}")
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if endpoint is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint):
+        raise ConfigError(f"--endpoint-url: not an http(s) URL: {endpoint!r}")
+    aws = AwsTarget(region=region or settings.dynamodb.region, profile=profile, endpoint_url=endpoint)
+    return Resolved(settings=settings, aws=aws, config_path=path, output_json=output_json)

@@ -1,0 +1,175 @@
+"""The spec's five tables and the read-only role, declared as data, resolved against the config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.core.desired import DesiredState, IndexSpec, KeyAttribute, RoleSpec, TableSpec
+from provisioner.config import Settings
+
+INLINE_POLICY_NAME = "FileFerryReadOnlyPolicy"
+METRICS_NAMESPACE = "FileFerry"
+ROLE_MAX_SESSION_SECONDS = 3600  # IAM's minimum; the 10-second SSO timeout is enforced by the reader
+
+# Keyed by the config key that names the table (config.yaml `dynamodb:` section).
+FILEFERRY_TABLES: dict[str, dict[str, Any]] = {
+    "active_sessions_table": {
+        "purpose": "SSO session management with 10-second timeout",
+        "hash_key": ("session_token", "S"),
+        "ttl_attribute": "ttl",
+    },
+    "user_context_table": {
+        "purpose": "Conversation history and user context",
+        "hash_key": ("user_id", "S"),
+        "ttl_attribute": "ttl",
+    },
+    "transfer_requests_table": {
+        "purpose": "Transfer requests, queryable by user",
+        "hash_key": ("transfer_id", "S"),
+        "indexes": [{"name": "UserIdIndex", "hash_key": ("user_id", "S"), "range_key": ("created_at", "S")}],
+        "ttl_attribute": "ttl",
+    },
+    "agent_learning_table": {
+        "purpose": "ML predictions and learning data (permanent)",
+        "hash_key": ("transfer_type", "S"),
+        "range_key": ("size_category", "S"),
+    },
+    "s3_file_cache_table": {
+        "purpose": "S3 file metadata cache",
+        "hash_key": ("cache_key", "S"),
+        "ttl_attribute": "ttl",
+    },
+}
+
+DYNAMODB_ITEM_ACTIONS = [
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+]
+
+
+def _key(pair: tuple[str, str] | None) -> KeyAttribute | None:
+    return KeyAttribute(*pair) if pair else None
+
+
+def table_spec(name: str, data: dict[str, Any], kms_key_id: str | None) -> TableSpec:
+    return TableSpec(
+        name=name,
+        hash_key=_key(data["hash_key"]),
+        range_key=_key(data.get("range_key")),
+        indexes=tuple(
+            IndexSpec(index["name"], _key(index["hash_key"]), _key(index.get("range_key")))
+            for index in data.get("indexes", ())
+        ),
+        ttl_attribute=data.get("ttl_attribute"),
+        kms_key_id=kms_key_id,
+        purpose=data.get("purpose", ""),
+    )
+
+
+def table_arn(region: str, account_id: str, name: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
+
+
+def trust_policy(account_id: str, external_id: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "LambdaService",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            },
+            {
+                "Sid": "AccountWithExternalId",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            },
+        ],
+    }
+
+
+def read_only_policy(table_arns: list[str], buckets: list[str], namespace: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListReadableBuckets",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets],
+            },
+            {
+                "Sid": "ReadObjects",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets],
+            },
+            {
+                "Sid": "DenyS3Writes",
+                "Effect": "Deny",
+                "Action": ["s3:DeleteObject", "s3:PutObject"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "FileFerryTables",
+                "Effect": "Allow",
+                "Action": DYNAMODB_ITEM_ACTIONS,
+                "Resource": sorted(table_arns + [f"{arn}/index/*" for arn in table_arns]),
+            },
+            {
+                "Sid": "FileFerryMetrics",
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+            },
+            {
+                "Sid": "XRayTracing",
+                "Effect": "Allow",
+                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> DesiredState:
+    """The desired state for `settings`; `tables` replaces the spec's five (the benchmark uses it)."""
+    region = settings.dynamodb.region
+    account_id = settings.sso.account_id
+    kms_key_id = settings.dynamodb.kms_key_id or None
+    if tables is None:
+        tables = [
+            table_spec(getattr(settings.dynamodb, key), data, kms_key_id) for key, data in FILEFERRY_TABLES.items()
+        ]
+    arns = [table_arn(region, account_id, table.name) for table in tables]
+    role = RoleSpec(
+        name=settings.sso.role_name,
+        trust_policy=trust_policy(account_id, settings.sso.external_id),
+        inline_policy_name=INLINE_POLICY_NAME,
+        inline_policy=read_only_policy(arns, settings.sso.readable_buckets, METRICS_NAMESPACE),
+        max_session_duration=ROLE_MAX_SESSION_SECONDS,
+        description="Assumed by the FileFerry SSO handler for read-only S3 access",
+    )
+    p = settings.provisioner
+    return DesiredState(
+        provisioner_name=p.name,
+        region=region,
+        account_id=account_id,
+        tables=tuple(tables),
+        role=role,
+        poll_interval_seconds=p.poll_interval_seconds,
+        max_polls=p.max_polls,
+        max_concurrency=p.max_concurrency,
+        metrics_namespace=METRICS_NAMESPACE,
+    )

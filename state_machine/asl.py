@@ -1,0 +1,66 @@
+"""The committed state machine definition, and the ARN substitution deploy performs.
+
+This module never imports the `stepfunctions` SDK (nor anything that does): deploy.py, the
+emulator and the tests read the committed JSON through it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from lambdas.core.steps import STEPS, STEPS_BY_NAME
+
+ASL_PATH: Path = Path(__file__).resolve().with_name("provisioner.asl.json")
+
+# Anything still shaped like a step placeholder after substitution is an error.
+_PLACEHOLDER_PATTERN = re.compile(r"\$\{[A-Za-z0-9]+FunctionArn\}")
+
+
+def load_definition() -> str:
+    """The committed ASL JSON text (with `${...FunctionArn}` placeholders)."""
+    return ASL_PATH.read_text(encoding="utf-8")
+
+
+def placeholders() -> dict[str, str]:
+    """Step name -> the placeholder that stands for its function's ARN in the ASL."""
+    return {s.name: s.placeholder for s in STEPS}
+
+
+def substitute(definition_text: str, function_arns: Mapping[str, str]) -> str:
+    """Replace every step placeholder in `definition_text` with its function's ARN.
+
+    `function_arns` maps step names (e.g. `"verify"`) to ARNs. Raises ValueError if a step
+    whose placeholder occurs in the definition has no ARN, if a name is not a known step,
+    if an ARN is empty, or if any placeholder-shaped text remains afterwards.
+    """
+    unknown = sorted(set(function_arns) - set(STEPS_BY_NAME))
+    if unknown:
+        raise ValueError(f"unknown step name(s) in function_arns: {', '.join(unknown)}")
+
+    missing = sorted(
+        s.name for s in STEPS if s.placeholder in definition_text and s.name not in function_arns
+    )
+    if missing:
+        raise ValueError(f"no function ARN given for step(s): {', '.join(missing)}")
+
+    text = definition_text
+    for s in STEPS:
+        if s.placeholder not in text:
+            continue
+        arn = function_arns[s.name]
+        if not isinstance(arn, str) or not arn.strip():
+            raise ValueError(f"empty function ARN for step {s.name!r}")
+        # json.dumps escapes the value for a JSON string literal; [1:-1] drops its quotes.
+        text = text.replace(s.placeholder, json.dumps(arn)[1:-1])
+
+    remaining = sorted(set(_PLACEHOLDER_PATTERN.findall(text)))
+    if remaining:
+        raise ValueError(f"placeholder(s) left unsubstituted: {', '.join(remaining)}")
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:  # pragma: no cover - only a malformed input gets here
+        raise ValueError(f"definition is not valid JSON after substitution: {exc}") from exc
+    return text

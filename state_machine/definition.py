@@ -1,0 +1,314 @@
+"""The provisioner's state machine, authored with the AWS Step Functions Data Science SDK.
+
+This is the only module (with its test) that imports the `stepfunctions` SDK, and it does
+so lazily, inside `author()`: the SDK imports sagemaker v2 (seconds of import time, config
+notices on stdout, a process-wide rich traceback handler). `_import_sdk()` contains those
+side effects: it silences the notices and restores `sys.excepthook`.
+
+`author()` returns the SDK's rendering plus, as plain data, the fields the SDK does not
+know (`ResultSelector`, `MaxConcurrencyPath`, Fail `ErrorPath`/`CausePath`); the retrier
+fields it does not know are `RETRY_EXTRAS`. `state_machine.post_render` adds them all;
+`state_machine.render` puts the two together.
+
+The input contract: `ValidateInput` turns the execution input into the *run context*
+`{"action", "execution_name", "tables", "poll_interval_seconds", "max_polls",
+"max_concurrency", "remediate", "target_execution_name"}` (or fails with InvalidInput
+before anything is created), and `RouteAction` dispatches on `action`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from types import SimpleNamespace
+from typing import Any
+
+from lambdas.core.errors import InvalidInput, TableCreationTimeout, transient_error_names
+from lambdas.core.steps import step
+
+COMMENT = (
+    "FileFerry infrastructure provisioner: provision, drift-check, rollback or tear down "
+    "the FileFerry DynamoDB tables and read-only role. Rendered by `python -m "
+    "state_machine.render` from state_machine/definition.py; do not edit by hand."
+)
+TIMEOUT_SECONDS = 3600
+
+# One retry policy for every Lambda Task: transient errors only, exponential backoff with
+# full jitter, each delay capped. 1+2+4+8+16+20 s at most before jitter (~51 s).
+RETRY_INTERVAL_SECONDS = 1
+RETRY_MAX_ATTEMPTS = 6
+RETRY_BACKOFF_RATE = 2.0
+RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
+
+ALL_ERRORS = "States.ALL"
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+
+
+def _import_sdk() -> SimpleNamespace:
+    """Import the SDK's step classes with sagemaker's import-time side effects contained."""
+    config_logger = logging.getLogger("sagemaker.config")
+    if config_logger.level == logging.NOTSET:
+        # sagemaker only sets INFO (and prints "Not applying SDK defaults ...") when unset.
+        config_logger.setLevel(logging.WARNING)
+    excepthook = sys.excepthook
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SageMakerV2DeprecationWarning, SyntaxWarnings
+            from stepfunctions.steps import (
+                Catch,
+                Chain,
+                Choice,
+                ChoiceRule,
+                Fail,
+                Graph,
+                LambdaStep,
+                Map,
+                Retry,
+                Succeed,
+                Wait,
+            )
+    finally:
+        sys.excepthook = excepthook  # sagemaker_core installs rich's traceback handler
+    return SimpleNamespace(
+        Catch=Catch,
+        Chain=Chain,
+        Choice=Choice,
+        ChoiceRule=ChoiceRule,
+        Fail=Fail,
+        Graph=Graph,
+        LambdaStep=LambdaStep,
+        Map=Map,
+        Retry=Retry,
+        Succeed=Succeed,
+        Wait=Wait,
+    )
+
+
+def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Author the state machine.
+
+    Returns `(sdk_definition, state_extras)`: the SDK's rendering as a dict, and per state
+    name the fields the SDK cannot express, for `post_render.post_render`.
+    """
+    sdk = _import_sdk()
+    extras: dict[str, dict[str, Any]] = {}
+
+    def lambda_task(
+        state_id: str,
+        step_name: str,
+        payload: dict[str, Any],
+        *,
+        comment: str,
+        result_selector: dict[str, Any] | None = None,
+        result_path: str | None = None,
+        output_path: str | None = None,
+        catch_to: Any = None,
+    ) -> Any:
+        fields: dict[str, Any] = {
+            "comment": comment,
+            "parameters": {"FunctionName": step(step_name).placeholder, "Payload": payload},
+        }
+        if result_path is not None:
+            fields["result_path"] = result_path
+        if output_path is not None:
+            fields["output_path"] = output_path
+        task = sdk.LambdaStep(state_id, **fields)
+        task.add_retry(
+            sdk.Retry(
+                error_equals=transient_error_names(),
+                interval_seconds=RETRY_INTERVAL_SECONDS,
+                max_attempts=RETRY_MAX_ATTEMPTS,
+                backoff_rate=RETRY_BACKOFF_RATE,
+            )
+        )
+        if catch_to is not None:
+            task.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=catch_to))
+        if result_selector is not None:
+            extras.setdefault(state_id, {})["ResultSelector"] = result_selector
+        return task
+
+    # -- failure path of a provisioning run ---------------------------------------------
+    provision_failed = sdk.Fail(
+        "ProvisionFailed",
+        comment="Fails the execution with the original error name and cause, after rollback.",
+    )
+    extras["ProvisionFailed"] = {"ErrorPath": "$.rollback.error", "CausePath": "$.rollback.cause"}
+    rollback_on_failure = lambda_task(
+        "RollbackOnFailure",
+        "rollback",
+        {"execution_name.$": "$.execution_name", "error.$": "$.error"},
+        comment="Deletes what this execution created (by tag); keeps everything else.",
+        result_selector={"error.$": "$.Payload.error", "cause.$": "$.Payload.cause"},
+        result_path="$.rollback",
+    )
+    rollback_on_failure.next(provision_failed)
+
+    # -- one table: create or adopt, wait until ACTIVE (bounded), enable TTL ------------
+    create_or_adopt = lambda_task(
+        "CreateOrAdoptTable",
+        "create-or-adopt-table",
+        {"table.$": "$.table", "execution_name.$": "$.execution_name"},
+        comment="Creates the table, adopts a matching one, or updates it in place.",
+        result_selector={"outcome.$": "$.Payload.outcome", "status.$": "$.Payload.status", "polls": 0},
+        result_path="$.observed",
+    )
+    wait_for_table = sdk.Wait("WaitForTable", seconds_path="$.poll_interval_seconds")
+    describe_table = lambda_task(
+        "DescribeTable",
+        "describe-table",
+        {"table.$": "$.table", "polls.$": "$.observed.polls", "outcome.$": "$.observed.outcome"},
+        comment="Observes the table status; counts the poll.",
+        result_selector={
+            "outcome.$": "$.Payload.outcome",
+            "status.$": "$.Payload.status",
+            "polls.$": "$.Payload.polls",
+        },
+        result_path="$.observed",
+    )
+    table_creation_timed_out = sdk.Fail(
+        "TableCreationTimedOut",
+        error=TableCreationTimeout.error_name(),
+        cause="table did not become ACTIVE within max_polls polls",
+    )
+    enable_ttl = lambda_task(
+        "EnableTtl",
+        "enable-ttl",
+        {"table.$": "$.table", "outcome.$": "$.observed.outcome"},
+        comment="Enables TTL where the spec asks for it; the iteration's output is its result.",
+        # No ResultPath: the selected result replaces the state, so it is the iteration output.
+        result_selector={"table.$": "$.Payload.table", "outcome.$": "$.Payload.outcome", "ttl.$": "$.Payload.ttl"},
+    )
+    table_active = sdk.Choice("TableActive", comment="Bounded poll loop: ACTIVE, out of polls, or wait again.")
+    table_active.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), enable_ttl)
+    table_active.add_choice(
+        sdk.ChoiceRule.NumericGreaterThanEqualsPath("$.observed.polls", "$.max_polls"),
+        table_creation_timed_out,
+    )
+    table_active.default_choice(wait_for_table)
+    provision_one_table = sdk.Chain([create_or_adopt, wait_for_table, describe_table, table_active])
+
+    # -- provisioning --------------------------------------------------------------------
+    provision_tables = sdk.Map(
+        "ProvisionTables",
+        comment="Every table, at most max_concurrency at a time.",
+        items_path="$.tables",
+        parameters={
+            "table.$": "$$.Map.Item.Value",
+            "execution_name.$": "$.execution_name",
+            "poll_interval_seconds.$": "$.poll_interval_seconds",
+            "max_polls.$": "$.max_polls",
+        },
+        result_path="$.tables_result",
+    )
+    provision_tables.attach_iterator(provision_one_table)
+    provision_tables.add_catch(
+        sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=rollback_on_failure)
+    )
+    extras["ProvisionTables"] = {"MaxConcurrencyPath": "$.max_concurrency"}
+    ensure_role = lambda_task(
+        "EnsureRole",
+        "ensure-role",
+        {"execution_name.$": "$.execution_name"},
+        comment="Creates or updates the read-only role and its inline policy.",
+        result_selector={"role.$": "$.Payload.role", "outcome.$": "$.Payload.outcome"},
+        result_path="$.role_result",
+        catch_to=rollback_on_failure,
+    )
+    verify = lambda_task(
+        "Verify",
+        "verify",
+        {"execution_name.$": "$.execution_name", "tables.$": "$.tables_result", "role.$": "$.role_result"},
+        comment="Observed state must equal desired state; the report is the execution output.",
+        output_path="$.Payload",
+        catch_to=rollback_on_failure,
+    )
+    sdk.Chain([provision_tables, ensure_role, verify, sdk.Succeed("ProvisionSucceeded")])
+
+    # -- drift check ----------------------------------------------------------------------
+    drift_check = lambda_task(
+        "DriftCheck",
+        "drift-check",
+        {"execution_name.$": "$.execution_name", "remediate.$": "$.remediate"},
+        comment="Observes and diffs only; emits the drift metric.",
+        result_selector={
+            "drifted.$": "$.Payload.drifted",
+            "differences.$": "$.Payload.differences",
+            "drifted_resources.$": "$.Payload.drifted_resources",
+        },
+        result_path="$.drift",
+    )
+    remediate_drift = sdk.Choice("RemediateDrift", comment="With remediate, converge like provision.")
+    remediate_drift.add_choice(
+        sdk.ChoiceRule.And(
+            [
+                sdk.ChoiceRule.BooleanEquals("$.remediate", True),
+                sdk.ChoiceRule.BooleanEquals("$.drift.drifted", True),
+            ]
+        ),
+        provision_tables,
+    )
+    remediate_drift.default_choice(sdk.Succeed("DriftCheckDone", output_path="$.drift"))
+    drift_check.next(remediate_drift)
+
+    # -- rollback of an earlier execution -------------------------------------------------
+    rollback_execution = lambda_task(
+        "RollbackExecution",
+        "rollback",
+        {"execution_name.$": "$.target_execution_name", "error": None, "requested_by.$": "$.execution_name"},
+        comment="Deletes exactly what the target execution created (by tag).",
+        output_path="$.Payload",
+    )
+    rollback_execution.next(sdk.Succeed("RollbackSucceeded"))
+
+    # -- teardown ---------------------------------------------------------------------------
+    teardown_table = lambda_task(
+        "TeardownTable",
+        "teardown-table",
+        {"table.$": "$.table", "execution_name.$": "$.execution_name"},
+        comment="Backs the table up if it holds items, then deletes it.",
+        output_path="$.Payload",
+    )
+    teardown_tables = sdk.Map(
+        "TeardownTables",
+        comment="Every table, at most max_concurrency at a time.",
+        items_path="$.tables",
+        parameters={"table.$": "$$.Map.Item.Value", "execution_name.$": "$.execution_name"},
+        result_path="$.tables_result",
+    )
+    teardown_tables.attach_iterator(teardown_table)
+    extras["TeardownTables"] = {"MaxConcurrencyPath": "$.max_concurrency"}
+    teardown_role = lambda_task(
+        "TeardownRole",
+        "teardown-role",
+        {"execution_name.$": "$.execution_name", "tables.$": "$.tables_result"},
+        comment="Deletes the read-only role and its inline policy.",
+        output_path="$.Payload",
+    )
+    sdk.Chain([teardown_tables, teardown_role, sdk.Succeed("TeardownSucceeded")])
+
+    # -- entry --------------------------------------------------------------------------------
+    route_action = sdk.Choice("RouteAction", comment="One state machine, one input contract.")
+    route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "provision"), provision_tables)
+    route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "drift-check"), drift_check)
+    route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "rollback"), rollback_execution)
+    route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "teardown"), teardown_tables)
+    route_action.default_choice(
+        sdk.Fail("UnknownAction", error=InvalidInput.error_name(), cause="unknown action")
+    )
+    validate_input = lambda_task(
+        "ValidateInput",
+        "validate-input",
+        {
+            "input.$": "$",
+            "execution_name.$": "$$.Execution.Name",
+            "execution_arn.$": "$$.Execution.Id",
+            "state_machine_arn.$": "$$.StateMachine.Id",
+        },
+        comment="Execution input -> run context; InvalidInput fails before anything is created.",
+        output_path="$.Payload",
+    )
+    validate_input.next(route_action)
+
+    graph = sdk.Graph(validate_input, comment=COMMENT, timeout_seconds=TIMEOUT_SECONDS)
+    return graph.to_dict(), extras
