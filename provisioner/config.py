@@ -20,8 +20,8 @@ DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 TABLE_NAME = r"^[A-Za-z0-9_.-]{3,255}$"
 REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$"
 ACCOUNT_ID = r"^\d{12}$"
-EXTERNAL_ID = r"^[\w+=,.@:/-]{2,1224}$"
-ROLE_NAME = r"^[\w+=,.@-]{1,64}$"
+EXTERNAL_ID = r"^[A-Za-z0-9_+=,.@:/-]+$"
+ROLE_NAME = r"^[A-Za-z0-9_+=,.@-]{1,64}$"
 # Function names are "<name>-<step>" and must stay within Lambda's 64 characters.
 PROVISIONER_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,39}$"
 KMS_KEY = (
@@ -39,8 +39,8 @@ class ConfigError(Exception):
     """Invalid configuration or arguments; the CLI exits 2 with this message."""
 
 
-def _text(pattern: str) -> Any:
-    return Annotated[str, StringConstraints(pattern=pattern)]
+def _text(pattern: str, min_length: int | None = None, max_length: int | None = None) -> Any:
+    return Annotated[str, StringConstraints(pattern=pattern, min_length=min_length, max_length=max_length)]
 
 
 class _Section(BaseModel):
@@ -70,7 +70,7 @@ class SSOSettings(_Section):
     account_id: _text(ACCOUNT_ID)
     role_name: _text(ROLE_NAME) = "FileFerryReadOnlyRole"
     session_duration: Annotated[int, Field(gt=0, le=43200)] = 10
-    external_id: _text(EXTERNAL_ID)
+    external_id: _text(EXTERNAL_ID, min_length=2, max_length=1224)
     readable_buckets: Annotated[list[_text(BUCKET)], Field(min_length=1)] = ["*"]
 
     @field_validator("account_id", mode="before")

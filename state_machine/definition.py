@@ -42,6 +42,11 @@ RETRY_BACKOFF_RATE = 2.0
 RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
 
 ALL_ERRORS = "States.ALL"
+
+# Every Task is a Lambda invoke, authored as the SDK's `Task` with this fixed Resource
+# rather than `LambdaStep`: LambdaStep derives the ARN's partition from the current boto3
+# session (AWS_DEFAULT_REGION=cn-north-1 renders `arn:aws-cn:...`) and builds three boto3
+# sessions per state to do so (~1 s per render). Same JSON, but deterministic everywhere.
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
 
@@ -62,10 +67,10 @@ def _import_sdk() -> SimpleNamespace:
                 ChoiceRule,
                 Fail,
                 Graph,
-                LambdaStep,
                 Map,
                 Retry,
                 Succeed,
+                Task,
                 Wait,
             )
     finally:
@@ -77,10 +82,10 @@ def _import_sdk() -> SimpleNamespace:
         ChoiceRule=ChoiceRule,
         Fail=Fail,
         Graph=Graph,
-        LambdaStep=LambdaStep,
         Map=Map,
         Retry=Retry,
         Succeed=Succeed,
+        Task=Task,
         Wait=Wait,
     )
 
@@ -107,13 +112,14 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     ) -> Any:
         fields: dict[str, Any] = {
             "comment": comment,
+            "resource": LAMBDA_INVOKE,
             "parameters": {"FunctionName": step(step_name).placeholder, "Payload": payload},
         }
         if result_path is not None:
             fields["result_path"] = result_path
         if output_path is not None:
             fields["output_path"] = output_path
-        task = sdk.LambdaStep(state_id, **fields)
+        task = sdk.Task(state_id, **fields)
         task.add_retry(
             sdk.Retry(
                 error_equals=transient_error_names(),
@@ -137,8 +143,8 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     rollback_on_failure = lambda_task(
         "RollbackOnFailure",
         "rollback",
-        {"execution_name.$": "$.execution_name", "error.$": "$.error"},
-        comment="Deletes what this execution created (by tag); keeps everything else.",
+        {"execution_name.$": "$.execution_name", "error.$": "$.error", "role_previous.$": "$.role_result.previous"},
+        comment="Deletes what this execution created (by tag), restores what it changed; keeps everything else.",
         result_selector={"error.$": "$.Payload.error", "cause.$": "$.Payload.cause"},
         result_path="$.rollback",
     )
@@ -211,7 +217,11 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         "ensure-role",
         {"execution_name.$": "$.execution_name"},
         comment="Creates or updates the read-only role and its inline policy.",
-        result_selector={"role.$": "$.Payload.role", "outcome.$": "$.Payload.outcome"},
+        result_selector={
+            "role.$": "$.Payload.role",
+            "outcome.$": "$.Payload.outcome",
+            "previous.$": "$.Payload.previous",
+        },
         result_path="$.role_result",
         catch_to=rollback_on_failure,
     )

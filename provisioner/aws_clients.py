@@ -1,0 +1,70 @@
+"""boto3 clients for the CLI, created once from the resolved AWS target."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from provisioner.config import AwsTarget
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
+
+
+class Clients:
+    """One boto3 session, one client per service, from the normal credential chain."""
+
+    def __init__(self, target: AwsTarget, local: bool = False):
+        self.target = target
+        # The embedded AWS accepts any credentials; a laptop without any configured still works.
+        credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if local else {}
+        self._session = boto3.session.Session(profile_name=target.profile, region_name=target.region, **credentials)
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self.target.endpoint_url, config=_CONFIG)
+
+    @cached_property
+    def sts(self) -> Any:
+        return self.client("sts")
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self.client("dynamodb")
+
+    @cached_property
+    def iam(self) -> Any:
+        return self.client("iam")
+
+    @cached_property
+    def lambda_(self) -> Any:
+        return self.client("lambda")
+
+    @cached_property
+    def stepfunctions(self) -> Any:
+        return self.client("stepfunctions")
+
+    @cached_property
+    def logs(self) -> Any:
+        return self.client("logs")
+
+    @cached_property
+    def events(self) -> Any:
+        return self.client("events")
+
+    @cached_property
+    def scheduler(self) -> Any:
+        return self.client("scheduler")
+
+    @cached_property
+    def cloudwatch(self) -> Any:
+        return self.client("cloudwatch")
+
+    @cached_property
+    def account_id(self) -> str:
+        return self.sts.get_caller_identity()["Account"]
+
+    @cached_property
+    def partition(self) -> str:
+        return self.sts.get_caller_identity()["Arn"].split(":")[1]

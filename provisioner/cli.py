@@ -1,0 +1,333 @@
+"""The CLI: a command group whose commands hand off to the factory; `main()` maps errors to exit codes.
+
+Exit codes: 0 success, 1 a run or AWS call failed, 2 bad configuration or arguments
+(before any AWS call), 3 changes pending (plan) or drift found (run drift-check).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from provisioner.config import ConfigError, resolve
+from provisioner.factory import CLIFactory
+from provisioner.runs import RunResult
+
+EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES = 1, 2, 3
+ACTIONS = ("provision", "drift-check", "rollback", "teardown")
+
+
+class Failed(Exception):
+    """A run or check failed; the message has been shown, exit 1."""
+
+
+class Changes(Exception):
+    """Plan found changes or a drift check found drift: exit 3."""
+
+
+def _echo(ctx: click.Context, human: str, data: Any) -> None:
+    if ctx.obj["json"]:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(human)
+
+
+def _progress(ctx: click.Context) -> Any:
+    return (lambda line: None) if ctx.obj["json"] else (lambda line: click.echo(f"  {line}"))
+
+
+def _factory(ctx: click.Context) -> CLIFactory:
+    return ctx.obj["factory"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", default="config/config.yaml", show_default=True, help="Config file.")
+@click.option("--region", default=None, help="AWS region (default: dynamodb.region from the config).")
+@click.option("--profile", default=None, help="AWS profile from your shared config.")
+@click.option("--endpoint-url", default=None, help="AWS endpoint (also AWS_ENDPOINT_URL), e.g. the embedded AWS.")
+@click.option("--json", "output_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, region: str | None, profile: str | None, endpoint_url: str | None, output_json: bool) -> None:
+    """Provision FileFerry's DynamoDB tables and IAM role with a Step Functions workflow."""
+    resolved = resolve(config_path, region=region, profile=profile, endpoint_url=endpoint_url, output_json=output_json)
+    ctx.obj = {"json": output_json, "factory": CLIFactory(resolved)}
+
+
+def _run_and_report(ctx: click.Context, factory: CLIFactory, run_input: dict[str, Any], wait: bool = True) -> RunResult | None:
+    from provisioner import runs
+
+    sfn = factory.clients().stepfunctions
+    arn = runs.start(sfn, factory.state_machine_arn(), run_input)
+    if not ctx.obj["json"]:
+        click.echo(f"Execution {arn}")
+    if not wait:
+        _echo(ctx, "Started; follow it with: python deploy.py status " + arn, {"execution_arn": arn})
+        return None
+    result = factory.follower(_progress(ctx)).follow(arn)
+    _show_result(ctx, result)
+    return result
+
+
+def _show_result(ctx: click.Context, result: RunResult) -> None:
+    if ctx.obj["json"]:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        return
+    output = result.output if isinstance(result.output, dict) else {}
+    if result.succeeded and output.get("verified"):
+        click.echo("Verification passed:")
+        for table in output.get("tables", []):
+            click.echo(f"  {table['table']:<34} {table['outcome']:<8} {table['status']:<8} TTL {table['ttl']}")
+        role = output.get("role", {})
+        click.echo(f"  role {role.get('role')}: {role.get('outcome')} ({role.get('arn')})")
+    elif result.succeeded and "differences" in output:
+        _show_differences(output["differences"])
+    elif result.succeeded and output:
+        click.echo(json.dumps(output, indent=2, default=str))
+    duration = f" in {result.duration_seconds:.1f} s" if result.duration_seconds is not None else ""
+    click.echo(f"{result.status}{duration}")
+    if not result.succeeded:
+        where = f" in state {result.failed_state}" if result.failed_state else ""
+        click.echo(f"Failed{where}: {result.error}: {result.cause}", err=True)
+
+
+def _show_differences(differences: list[dict[str, Any]]) -> None:
+    if not differences:
+        click.echo("No drift: every table and the role match the spec.")
+        return
+    click.echo(f"{'RESOURCE':<36} {'PROPERTY':<34} {'REMEDY':<7} EXPECTED -> ACTUAL")
+    for d in differences:
+        expected, actual = json.dumps(d["expected"], sort_keys=True), json.dumps(d["actual"], sort_keys=True)
+        click.echo(f"{d['resource']:<36} {d['property']:<34} {d['remedy']:<7} {expected} -> {actual}")
+
+
+def _deploy(ctx: click.Context, factory: CLIFactory) -> Any:
+    if not ctx.obj["json"]:
+        target = factory.resolved.aws.endpoint_url or factory.resolved.aws.region
+        click.echo(f"Deploying {factory.settings.provisioner.name} to {target} ...")
+    deployment = factory.deployer().deploy()
+    if not ctx.obj["json"]:
+        click.echo(f"Deployed {deployment.state_machine_arn} ({len(deployment.changed)} changes)")
+    return deployment
+
+
+@cli.command()
+@click.option("--local", is_flag=True, help="Run everything on the embedded AWS (no account needed).")
+@click.option("--keep", is_flag=True, help="With --local: keep the embedded AWS running afterwards.")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="With --local: the embedded AWS's port (0: any free one).")
+@click.pass_context
+def up(ctx: click.Context, local: bool, keep: bool, port: int) -> None:
+    """Deploy (idempotent), then run provisioning and follow it. Exit 0 iff verified."""
+    factory = _factory(ctx)
+    if keep and not local:
+        raise click.UsageError("--keep goes with --local")
+    if not local:
+        _provision_and_check(ctx, factory, _deploy(ctx, factory))
+        return
+    from local.emulator import Emulator
+
+    with Emulator(port=port) as emulator:
+        factory = factory.with_endpoint(emulator.endpoint_url)
+        ctx.obj["factory"] = factory
+        try:
+            _provision_and_check(ctx, factory, _deploy(ctx, factory))
+        finally:
+            if keep:
+                click.echo(f"Embedded AWS still running at {emulator.endpoint_url} (Ctrl-C to stop), e.g.:", err=True)
+                click.echo(f"  aws --endpoint-url {emulator.endpoint_url} dynamodb list-tables", err=True)
+                emulator.serve_forever()
+
+
+def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: Any) -> None:
+    result = _run_and_report(ctx, factory, {"action": "provision"})
+    if result is None or not result.succeeded or not (isinstance(result.output, dict) and result.output.get("verified")):
+        raise Failed()
+
+
+@cli.command()
+@click.option("--port", default=4566, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--fault", "faults", multiple=True, metavar="SERVICE:Operation=ErrorCode[*COUNT]", help="Inject a fault (repeatable).")
+@click.option("--create-latency", default=0.0, type=click.FloatRange(0, 3600), help="Seconds a new table stays CREATING.")
+def local(port: int, faults: tuple[str, ...], create_latency: float) -> None:
+    """Start the embedded AWS and block."""
+    from local.emulator import Emulator
+
+    try:
+        emulator = Emulator(port=port, create_latency=create_latency, faults=faults)
+    except ValueError as err:
+        raise ConfigError(f"--fault: {err}") from None
+    emulator.start()
+    click.echo(f"Embedded AWS at {emulator.endpoint_url} (Ctrl-C to stop)")
+    emulator.serve_forever()
+
+
+@cli.command()
+@click.pass_context
+def deploy(ctx: click.Context) -> None:
+    """Create or update the functions, roles, state machine, rollback rule, drift schedule and alarm."""
+    deployment = _deploy(ctx, _factory(ctx))
+    if ctx.obj["json"]:
+        click.echo(json.dumps(deployment.as_dict(), indent=2))
+
+
+@cli.command()
+@click.pass_context
+def plan(ctx: click.Context) -> None:
+    """Read-only: what a provisioning run would create / adopt / update / refuse. Exit 3 if anything changes."""
+    from lambdas.core.diff import diff_role, diff_table, plan_action, role_resource, table_resource
+    from lambdas.core.observe import observe_role, observe_table
+
+    factory = _factory(ctx)
+    clients, desired = factory.clients(), factory.desired()
+    rows = []
+    for spec in desired.tables:
+        differences = diff_table(spec, observe_table(clients.dynamodb, spec.name))
+        rows.append((table_resource(spec.name), plan_action(differences), differences))
+    differences = diff_role(desired.role, observe_role(clients.iam, desired.role.name))
+    rows.append((role_resource(desired.role.name), plan_action(differences), differences))
+    data = [{"resource": r, "action": a, "differences": [d.as_dict() for d in ds]} for r, a, ds in rows]
+    human = "\n".join(
+        f"{action:<7} {resource}" + "".join(f"\n          {d}" for d in differences) for resource, action, differences in rows
+    )
+    _echo(ctx, human, data)
+    if any(action != "adopt" for _, action, _ in rows):
+        raise Changes()
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(ACTIONS))
+@click.option("--input", "input_json", default=None, help='Extra input fields as JSON, e.g. \'{"remediate": true}\'.')
+@click.option("--no-wait", is_flag=True, help="Start the execution and return.")
+@click.pass_context
+def run(ctx: click.Context, action: str, input_json: str | None, no_wait: bool) -> None:
+    """Start an execution (provision, drift-check, rollback, teardown) and follow it."""
+    try:
+        extra = json.loads(input_json) if input_json else {}
+    except ValueError as err:
+        raise click.BadParameter(f"not JSON ({err})", param_hint="--input") from None
+    if not isinstance(extra, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--input")
+    if "action" in extra and extra["action"] != action:
+        raise click.BadParameter("its action differs from ACTION", param_hint="--input")
+    factory = _factory(ctx)
+    if action == "teardown" and "confirm" not in extra:
+        name = factory.settings.provisioner.name
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"teardown deletes every table; confirm with --input '{{\"confirm\": \"{name}\"}}'")
+        extra["confirm"] = click.prompt(f"This backs up and deletes all five tables and the role. Type {name} to confirm")
+    result = _run_and_report(ctx, factory, {"action": action, **extra}, wait=not no_wait)
+    if result is None:
+        return
+    if not result.succeeded:
+        raise Failed()
+    if action == "drift-check" and isinstance(result.output, dict) and result.output.get("drifted"):
+        raise Changes()
+
+
+@cli.command()
+@click.argument("execution_arn", required=False)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.pass_context
+def status(ctx: click.Context, execution_arn: str | None, limit: int) -> None:
+    """Recent executions, or one in detail: where it failed and why."""
+    from provisioner import runs
+
+    factory = _factory(ctx)
+    sfn = factory.clients().stepfunctions
+    if execution_arn is None:
+        executions = sfn.list_executions(stateMachineArn=factory.state_machine_arn(), maxResults=limit)["executions"]
+        data = [{k: e.get(k) for k in ("name", "status", "startDate", "stopDate", "executionArn")} for e in executions]
+        human = "\n".join(f"{e['status']:<10} {e['startDate']:%Y-%m-%d %H:%M:%S}  {e['name']}" for e in executions)
+        _echo(ctx, human or "No executions yet.", data)
+        return
+    result = runs.Follower(sfn).follow(execution_arn) if _is_terminal(sfn, execution_arn) else None
+    if result is None:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        _echo(ctx, f"{described['status']} (still running)", {"status": described["status"]})
+        return
+    if not ctx.obj["json"]:
+        for line in result.progress:
+            click.echo(f"  {line}")
+    _show_result(ctx, result)
+
+
+def _is_terminal(sfn: Any, execution_arn: str) -> bool:
+    from provisioner.runs import TERMINAL
+
+    return sfn.describe_execution(executionArn=execution_arn)["status"] in TERMINAL
+
+
+@cli.command()
+@click.pass_context
+def outputs(ctx: click.Context) -> None:
+    """ARNs of the provisioned resources, as JSON."""
+    from lambdas.core.observe import observe_role, observe_table
+
+    factory = _factory(ctx)
+    clients, desired = factory.clients(), factory.desired()
+    data = {
+        "tables": {spec.name: observe_table(clients.dynamodb, spec.name).arn for spec in desired.tables},
+        "role": observe_role(clients.iam, desired.role.name).arn,
+        "state_machine": factory.state_machine_arn(),
+    }
+    click.echo(json.dumps(data, indent=2))
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="build/render", show_default=True, type=click.Path(file_okay=False))
+@click.pass_context
+def render(ctx: click.Context, out_dir: str) -> None:
+    """Write the ASL and every IAM policy document the tool uses (no AWS calls)."""
+    from provisioner.rendering import render_documents
+
+    written = render_documents(_factory(ctx).resolved, Path(out_dir))
+    _echo(ctx, "\n".join(str(path) for path in written), [str(path) for path in written])
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def destroy(ctx: click.Context, yes: bool) -> None:
+    """Remove the orchestrator itself; never the FileFerry tables or role."""
+    factory = _factory(ctx)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("destroy removes the orchestrator; pass --yes to confirm")
+        click.confirm(f"Remove the {factory.settings.provisioner.name} orchestrator (tables and role stay)?", abort=True)
+    removed = factory.deployer().destroy()
+    _echo(ctx, "\n".join(f"removed {item}" for item in removed) or "Nothing to remove.", removed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="deploy.py", standalone_mode=False)
+    except ConfigError as err:
+        click.echo(f"error: {err}", err=True)
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_FAILED
+    except click.ClickException as err:
+        err.show()
+        return EXIT_USAGE
+    except Changes:
+        return EXIT_CHANGES
+    except Failed:
+        return EXIT_FAILED
+    except NoCredentialsError:
+        click.echo("error: no AWS credentials found (set a profile, or use `up --local` for the embedded AWS)", err=True)
+        return EXIT_FAILED
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        click.echo(f"error: AWS refused {err.operation_name}: {error.get('Code')}: {error.get('Message')}", err=True)
+        return EXIT_FAILED
+    except BotoCoreError as err:
+        click.echo(f"error: {err}", err=True)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,61 @@
+"""Builds what the CLI commands need from the resolved configuration (chalice's CLIFactory)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lambdas.core.desired import DesiredState
+from provisioner.aws_clients import Clients
+from provisioner.config import ConfigError, Resolved
+from provisioner.deployer import Deployer
+from provisioner.desired_state import desired_state
+from provisioner.iam_documents import Arns
+from provisioner.runs import Follower
+
+
+class CLIFactory:
+    def __init__(self, resolved: Resolved, local: bool = False, sleep: Callable[[float], None] = time.sleep):
+        self.resolved = resolved
+        self.local = local
+        self.sleep = sleep
+        self._clients: Clients | None = None
+
+    def with_endpoint(self, endpoint_url: str) -> CLIFactory:
+        aws = dataclasses.replace(self.resolved.aws, endpoint_url=endpoint_url)
+        return CLIFactory(dataclasses.replace(self.resolved, aws=aws), local=True, sleep=self.sleep)
+
+    @property
+    def settings(self) -> Any:
+        return self.resolved.settings
+
+    def desired(self) -> DesiredState:
+        return desired_state(self.settings)
+
+    def clients(self) -> Clients:
+        if self._clients is None:
+            self._clients = Clients(self.resolved.aws, local=self.local)
+            if not self.local:
+                self._check_account(self._clients)
+        return self._clients
+
+    def _check_account(self, clients: Clients) -> None:
+        expected = self.settings.sso.account_id
+        actual = clients.account_id
+        if self.resolved.aws.endpoint_url is None and actual != expected:
+            raise ConfigError(
+                f"{self.resolved.config_path}: sso.account_id is {expected} but the credentials are for account {actual}"
+            )
+
+    def deployer(self, report: Callable[[str], None] = lambda message: None) -> Deployer:
+        # The embedded AWS has no X-Ray daemon to send traces to.
+        return Deployer(self.clients(), self.settings, self.desired(), tracing=not self.local, sleep=self.sleep, report=report)
+
+    def state_machine_arn(self) -> str:
+        clients = self.clients()
+        return Arns.for_state(self.desired(), clients.account_id, clients.partition).state_machine()
+
+    def follower(self, on_progress: Callable[[str], None]) -> Follower:
+        return Follower(self.clients().stepfunctions, on_progress=on_progress, sleep=self.sleep)

@@ -1,0 +1,225 @@
+"""Every IAM document the orchestrator itself uses: least privilege, one place.
+
+Each step's function gets its own role allowing only the calls that step makes, on the
+configured tables and the one managed role. `render` writes all of these out for linting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lambdas.core.desired import DesiredState
+from lambdas.core.steps import STEPS
+
+VERSION = "2012-10-17"
+
+TABLE_READ = ["dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"]
+ROLE_READ = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]
+ROLE_DELETE = ["iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"]
+
+
+@dataclass(frozen=True)
+class Arns:
+    """The ARNs the orchestrator's policies are scoped to."""
+
+    partition: str
+    region: str
+    account_id: str
+    provisioner_name: str
+    table_names: tuple[str, ...]
+    managed_role_name: str
+
+    @classmethod
+    def for_state(cls, desired: DesiredState, account_id: str, partition: str = "aws") -> Arns:
+        return cls(partition, desired.region, account_id, desired.provisioner_name, tuple(desired.table_names()), desired.role.name)
+
+    def tables(self) -> list[str]:
+        return [f"arn:{self.partition}:dynamodb:{self.region}:{self.account_id}:table/{name}" for name in self.table_names]
+
+    def table_backups(self) -> list[str]:
+        return [f"{arn}/backup/*" for arn in self.tables()]
+
+    def managed_role(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{self.managed_role_name}"
+
+    def state_machine(self) -> str:
+        return f"arn:{self.partition}:states:{self.region}:{self.account_id}:stateMachine:{self.provisioner_name}"
+
+    def executions(self) -> str:
+        return f"arn:{self.partition}:states:{self.region}:{self.account_id}:execution:{self.provisioner_name}:*"
+
+    def function(self, step_name: str) -> str:
+        return f"arn:{self.partition}:lambda:{self.region}:{self.account_id}:function:{self.provisioner_name}-{step_name}"
+
+    def function_log_group(self, step_name: str) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:/aws/lambda/{self.provisioner_name}-{step_name}"
+
+    def orchestrator_role(self, suffix: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name(self.provisioner_name, suffix)}"
+
+    def state_machine_log_group(self) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:{state_machine_log_group(self.provisioner_name)}"
+
+
+def role_name(provisioner_name: str, suffix: str) -> str:
+    return f"{provisioner_name}-{suffix}"[:64]
+
+
+def state_machine_log_group(provisioner_name: str) -> str:
+    return f"/aws/vendedlogs/states/{provisioner_name}"
+
+
+def _statement(sid: str, actions: list[str], resources: list[str] | str, **extra: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources, **extra}
+
+
+def trust(service: str, arns: Arns | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if arns is not None:
+        # Confused-deputy guard: only this account's service may assume the role.
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": arns.account_id}}
+    return {"Version": VERSION, "Statement": [statement]}
+
+
+def _kms_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
+    if not kms_key_id:
+        return []
+    key = kms_key_id if kms_key_id.startswith("arn:") else f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:{kms_key_id if kms_key_id.startswith('alias/') else 'key/' + kms_key_id}"
+    # DynamoDB creates a grant on a customer-managed key for the table it encrypts.
+    return [_statement("CustomerManagedKey", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"], [key])]
+
+
+def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -> list[dict[str, Any]]:
+    """What one step's function may do, beyond writing its own logs and traces."""
+    tables, role = arns.tables(), [arns.managed_role()]
+    by_step: dict[str, list[dict[str, Any]]] = {
+        "validate-input": [
+            _statement("ListRuns", ["states:ListExecutions"], [arns.state_machine()]),
+            _statement("DescribeRuns", ["states:DescribeExecution"], [arns.executions()]),
+        ],
+        "create-or-adopt-table": [
+            _statement(
+                "CreateOrAdoptTables",
+                TABLE_READ + ["dynamodb:CreateTable", "dynamodb:TagResource", "dynamodb:UpdateTable"],
+                tables,
+            ),
+            *_kms_statements(kms_key_id, arns),
+        ],
+        "describe-table": [_statement("DescribeTables", TABLE_READ, tables)],
+        "enable-ttl": [_statement("TimeToLive", TABLE_READ + ["dynamodb:UpdateTimeToLive"], tables)],
+        "ensure-role": [
+            _statement(
+                "EnsureManagedRole",
+                ROLE_READ
+                + [
+                    "iam:CreateRole",
+                    "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:PutRolePolicy",
+                    "iam:TagRole",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:UpdateRole",
+                ],
+                role,
+            )
+        ],
+        "verify": [
+            _statement("ReadTables", TABLE_READ, tables),
+            _statement("ReadManagedRole", ROLE_READ, role),
+        ],
+        "drift-check": [
+            _statement("ReadTables", TABLE_READ, tables),
+            _statement("ReadManagedRole", ROLE_READ, role),
+        ],
+        "rollback": [
+            _statement("RollBackTables", TABLE_READ + ["dynamodb:DeleteTable", "dynamodb:ListTagsOfResource"], tables),
+            _statement(
+                "RollBackManagedRole",
+                ROLE_READ
+                + ROLE_DELETE
+                + ["iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"],
+                role,
+            ),
+            _statement("ReadRunHistory", ["states:GetExecutionHistory"], [arns.executions()]),
+        ],
+        "teardown-table": [
+            _statement(
+                "BackUpAndDeleteTables",
+                TABLE_READ + ["dynamodb:CreateBackup", "dynamodb:DeleteTable", "dynamodb:Scan"],
+                tables,
+            ),
+            # ListBackups supports no resource-level permissions.
+            _statement("ListBackups", ["dynamodb:ListBackups"], "*"),
+            _statement("ReadBackups", ["dynamodb:DescribeBackup"], arns.table_backups()),
+        ],
+        "teardown-role": [_statement("DeleteManagedRole", ROLE_READ + ROLE_DELETE, role)],
+    }
+    return by_step[step_name]
+
+
+def function_policy(step_name: str, arns: Arns, kms_key_id: str | None = None) -> dict[str, Any]:
+    log_group = arns.function_log_group(step_name)
+    return {
+        "Version": VERSION,
+        "Statement": [
+            *step_statements(step_name, arns, kms_key_id),
+            _statement("OwnLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [log_group, f"{log_group}:*"]),
+            # X-Ray's trace APIs support no resource-level permissions.
+            _statement("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
+        ],
+    }
+
+
+def state_machine_policy(arns: Arns) -> dict[str, Any]:
+    functions = [arns.function(step.name) for step in STEPS]
+    return {
+        "Version": VERSION,
+        "Statement": [
+            _statement("InvokeSteps", ["lambda:InvokeFunction"], sorted(functions + [f"{arn}:*" for arn in functions])),
+            # CloudWatch Logs log delivery for Step Functions supports no resource-level permissions.
+            _statement(
+                "DeliverLogs",
+                [
+                    "logs:CreateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeResourcePolicies",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:UpdateLogDelivery",
+                ],
+                "*",
+            ),
+            _statement("Tracing", ["xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
+        ],
+    }
+
+
+def start_execution_policy(arns: Arns) -> dict[str, Any]:
+    """For the EventBridge rule and the Scheduler schedule: start this state machine, nothing else."""
+    return {"Version": VERSION, "Statement": [_statement("StartProvisioner", ["states:StartExecution"], [arns.state_machine()])]}
+
+
+@dataclass(frozen=True)
+class OrchestratorRole:
+    suffix: str
+    trust_policy: dict[str, Any]
+    policy: dict[str, Any]
+
+
+def orchestrator_roles(arns: Arns, kms_key_id: str | None = None) -> list[OrchestratorRole]:
+    """Every role deploy creates for the orchestrator."""
+    roles = [
+        OrchestratorRole(f"{step.name}-fn", trust("lambda.amazonaws.com", arns), function_policy(step.name, arns, kms_key_id))
+        for step in STEPS
+    ]
+    roles.append(OrchestratorRole("states", trust("states.amazonaws.com", arns), state_machine_policy(arns)))
+    roles.append(OrchestratorRole("events", trust("events.amazonaws.com", arns), start_execution_policy(arns)))
+    roles.append(OrchestratorRole("scheduler", trust("scheduler.amazonaws.com", arns), start_execution_policy(arns)))
+    return roles
