@@ -1,0 +1,86 @@
+"""Whole executions of the committed ASL on the embedded AWS, read back with boto3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from local.emulator import Emulator
+from provisioner import runs
+from provisioner.config import resolve
+from provisioner.factory import CLIFactory
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with Emulator(port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def aws(emulator, monkeypatch):
+    """A clean embedded AWS: no resources, no faults, tables ACTIVE at once."""
+    # What a user pointing deploy.py or the AWS CLI at the emulator would have.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    emulator.reset(faults=[])
+    emulator.set_create_latency(0)
+    emulator.reset_api_calls()
+    yield emulator
+    emulator.set_faults([])
+
+
+@pytest.fixture
+def config_path(tmp_path) -> Path:
+    """The shipped config with a one-second poll interval, so runs finish quickly."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["provisioner"]["poll_interval_seconds"] = 1
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def factory(aws, config_path) -> CLIFactory:
+    return CLIFactory(resolve(config_path, endpoint_url=aws.endpoint_url), local=True)
+
+
+@pytest.fixture
+def clients(factory):
+    return factory.clients()
+
+
+@pytest.fixture
+def deployed(factory):
+    return factory.deployer().deploy()
+
+
+@pytest.fixture
+def run(factory, deployed):
+    """Start an execution with the given input and follow it to its end."""
+
+    def start_and_follow(run_input: Any) -> runs.RunResult:
+        sfn = factory.clients().stepfunctions
+        arn = runs.start(sfn, deployed.state_machine_arn, run_input)
+        return runs.Follower(sfn, poll_seconds=0.2).follow(arn)
+
+    return start_and_follow
+
+
+@pytest.fixture
+def cli(aws, config_path, capsys):
+    """deploy.py's main() against the embedded AWS; returns (exit code, stdout)."""
+    from provisioner.cli import main
+
+    def invoke(*args: str) -> tuple[int, str]:
+        code = main(["--config", str(config_path), "--endpoint-url", aws.endpoint_url, *args])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return invoke

@@ -1,0 +1,83 @@
+"""Provisioning runs: the spec's tables and role, created, verified, re-run."""
+
+from __future__ import annotations
+
+from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG
+from lambdas.core.diff import canonical_statements
+from provisioner.desired_state import desired_state
+
+TTL_TABLES = {"FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-S3FileCache"}
+
+
+def _table(clients, name):
+    return clients.dynamodb.describe_table(TableName=name)["Table"]
+
+
+def _tags(clients, arn):
+    return {t["Key"]: t["Value"] for t in clients.dynamodb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+
+
+def test_up_provisions_the_spec_and_rerun_adopts(aws, cli, clients, factory):
+    aws.set_create_latency(1.5)  # tables stay CREATING: the poll loop must really wait
+    code, out = cli("up")
+    assert code == 0, out
+
+    names = [n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")]
+    assert sorted(names) == sorted(
+        ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]
+    )
+    for name in names:
+        table = _table(clients, name)
+        assert table["TableStatus"] == "ACTIVE"
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["SSEDescription"]["SSEType"] == "KMS"
+        ttl = clients.dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if name in TTL_TABLES:
+            assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ttl")
+        else:
+            assert ttl["TimeToLiveStatus"] == "DISABLED"
+        tags = _tags(clients, table["TableArn"])
+        assert tags[MANAGED_BY_TAG] == "fileferry-provisioner" and tags[CREATED_BY_TAG].startswith("provision-")
+
+    learning = _table(clients, "FileFerry-AgentLearning")
+    assert {(k["AttributeName"], k["KeyType"]) for k in learning["KeySchema"]} == {
+        ("transfer_type", "HASH"),
+        ("size_category", "RANGE"),
+    }
+    requests = _table(clients, "FileFerry-TransferRequests")
+    (index,) = requests["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "UserIdIndex"
+    assert [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]] == [("user_id", "HASH"), ("created_at", "RANGE")]
+
+    desired = desired_state(factory.settings)
+    role = clients.iam.get_role(RoleName="FileFerryReadOnlyRole")["Role"]
+    assert canonical_statements(role["AssumeRolePolicyDocument"]) == canonical_statements(desired.role.trust_policy)
+    assert role["MaxSessionDuration"] == 3600
+    policy = clients.iam.get_role_policy(RoleName="FileFerryReadOnlyRole", PolicyName="FileFerryReadOnlyPolicy")
+    assert canonical_statements(policy["PolicyDocument"]) == canonical_statements(desired.role.inline_policy)
+
+    created_at = {name: _table(clients, name)["CreationDateTime"] for name in names}
+    first_run_tags = {name: _tags(clients, _table(clients, name)["TableArn"]) for name in names}
+    code, out = cli("up")
+    assert code == 0, out
+    assert {name: _table(clients, name)["CreationDateTime"] for name in names} == created_at
+    assert {name: _tags(clients, _table(clients, name)["TableArn"]) for name in names} == first_run_tags
+    assert "adopted" in out
+
+
+def test_deploy_twice_is_idempotent(factory, clients):
+    first = factory.deployer().deploy()
+    second = factory.deployer().deploy()
+    assert second.state_machine_arn == first.state_machine_arn
+    assert second.changed == []
+    functions = [f["FunctionName"] for f in clients.lambda_.list_functions()["Functions"]]
+    assert len([f for f in functions if f.startswith("fileferry-provisioner-")]) == 10
+
+
+def test_unknown_action_fails_with_invalid_input_and_creates_nothing(run, clients):
+    result = run({"action": "destroy-everything"})
+    assert result.status == "FAILED"
+    assert result.error == "InvalidInput"
+    assert "action" in result.cause
+    assert clients.dynamodb.list_tables()["TableNames"] == []
+    assert "FileFerryReadOnlyRole" not in [r["RoleName"] for r in clients.iam.list_roles()["Roles"]]
