@@ -24,10 +24,8 @@ EXTERNAL_ID = r"^[A-Za-z0-9_+=,.@:/-]+$"
 ROLE_NAME = r"^[A-Za-z0-9_+=,.@-]{1,64}$"
 # Function names are "<name>-<step>" and must stay within Lambda's 64 characters.
 PROVISIONER_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,39}$"
-KMS_KEY = (
-    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-f-]{36}|alias/[\w/_-]+)"
-    r"|alias/[\w/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
-)
+_KEY_ID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"  # mrk-: multi-Region key
+KMS_KEY = rf"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{{12}}:(key/{_KEY_ID}|alias/[\w/_-]+)|alias/[\w/_-]+|{_KEY_ID})$"
 SNS_TOPIC = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$"
 BUCKET = r"^(\*|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$"
 RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
@@ -201,6 +199,7 @@ def resolve(
         raise ConfigError(f"--region: invalid region {region!r}")
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     if endpoint is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint):
-        raise ConfigError(f"--endpoint-url: not an http(s) URL: {endpoint!r}")
+        source = "--endpoint-url" if endpoint_url else "AWS_ENDPOINT_URL"
+        raise ConfigError(f"{source}: not an http(s) URL: {endpoint!r}")
     aws = AwsTarget(region=region or settings.dynamodb.region, profile=profile, endpoint_url=endpoint)
     return Resolved(settings=settings, aws=aws, config_path=path, output_json=output_json)

@@ -14,15 +14,11 @@ from lambdas.core.desired import DesiredState
 from lambdas.core.errors import ConcurrentRun, InvalidInput
 
 ACTIONS = ("provision", "drift-check", "rollback", "teardown")
-EXECUTION_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[A-Za-z0-9_-]{1,80}:[A-Za-z0-9_-]{1,80}$"
-
-
-def _only_with(action: str, *fields: str) -> dict[str, Any]:
-    """`fields` are allowed only when `action` is the action."""
-    return {
-        "if": {"not": {"properties": {"action": {"const": action}}, "required": ["action"]}},
-        "then": {"not": {"anyOf": [{"required": [name]} for name in fields]}},
-    }
+# Step Functions names exclude white space, brackets, wildcards, control and these special characters.
+_NAME = r"[^\s<>{}\[\]?*\"#%\\^|~`\x24&,;:/]{1,80}"  # \x24 is "$"
+EXECUTION_ARN = rf"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{{12}}:execution:{_NAME}:{_NAME}$"
+# Fields that belong to one action only.
+ONLY_WITH = {"remediate": "drift-check", "execution_arn": "rollback", "confirm": "teardown"}
 
 
 INPUT_SCHEMA: dict[str, Any] = {
@@ -36,9 +32,6 @@ INPUT_SCHEMA: dict[str, Any] = {
         "confirm": {"type": "string", "maxLength": 80},
     },
     "allOf": [
-        _only_with("drift-check", "remediate"),
-        _only_with("rollback", "execution_arn"),
-        _only_with("teardown", "confirm"),
         {
             "if": {"properties": {"action": {"const": "rollback"}}, "required": ["action"]},
             "then": {"required": ["execution_arn"]},
@@ -60,6 +53,10 @@ def check_schema(raw: Any) -> dict[str, Any]:
         # The validation message names the field; the offending value is not echoed back.
         detail = getattr(err, "validation_message", None) or str(err)
         raise InvalidInput(f"execution input: {detail}") from None
+    action = raw.get("action", "provision")
+    for name, owner in ONLY_WITH.items():
+        if name in raw and action != owner:
+            raise InvalidInput(f"execution input: {name} is only allowed with action {owner}")
     return raw
 
 

@@ -1,0 +1,89 @@
+"""Shared fixtures for the moto-backed tests: an in-process AWS, clients, the desired state.
+
+Fixtures build on each other:
+    aws -> dynamodb / iam -> desired -> tags -> existing_table / provisioned
+Every fixture that touches AWS runs inside the one `mock_aws` context opened by `aws`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from fileferry_aws import create_raw_table, ownership, put_items
+from lambdas.core.desired import DesiredState
+from lambdas.core.role import ensure_role
+from lambdas.core.tables import create_or_adopt_table, ensure_ttl
+from provisioner.config import load_settings
+from provisioner.desired_state import desired_state
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_CONFIG = REPO_ROOT / "config" / "config.yaml"
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """An in-process AWS (moto) with fake credentials; nothing can reach a real account."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_IAM", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_SECURITY_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def dynamodb(aws: None) -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
+def iam(aws: None) -> Any:
+    return boto3.client("iam", region_name=REGION)
+
+
+@pytest.fixture
+def desired() -> DesiredState:
+    """The desired state the shipped config/config.yaml resolves to."""
+    return desired_state(load_settings(SHIPPED_CONFIG))
+
+
+@pytest.fixture
+def tags(desired: DesiredState) -> dict[str, str]:
+    """Ownership tags of execution "exec-1"."""
+    return ownership(desired, "exec-1")
+
+
+@pytest.fixture
+def existing_table(dynamodb: Any, desired: DesiredState) -> Callable[..., list[dict[str, Any]]]:
+    """Factory: a pre-existing table (created directly with boto3, untagged) holding `items` items."""
+
+    def make(name: str, items: int = 3, **overrides: Any) -> list[dict[str, Any]]:
+        spec = desired.table(name)
+        create_raw_table(dynamodb, spec, **overrides)
+        return put_items(dynamodb, spec, items)
+
+    return make
+
+
+@pytest.fixture
+def provisioned(dynamodb: Any, iam: Any, desired: DesiredState, tags: dict[str, str]) -> dict[str, Any]:
+    """Everything the spec asks for, provisioned by execution "exec-1" with the core functions."""
+    outcomes = []
+    for spec in desired.tables:
+        outcomes.append(create_or_adopt_table(dynamodb, spec, tags).as_dict())
+        ensure_ttl(dynamodb, spec)
+    role = ensure_role(iam, desired.role, tags).as_dict()
+    return {"tables": outcomes, "role": role}

@@ -1,0 +1,99 @@
+"""The thin Lambda handlers run end to end in-process: packaged desired state, powertools, boto3 against moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fileferry_aws import table_exists, table_tags, ttl_of
+from lambdas.core import runtime
+from lambdas.core.desired import CREATED_BY_TAG, DesiredState, load_packaged
+from lambdas.core.errors import ResourceConflict
+from lambdas.handlers import create_or_adopt_table, enable_ttl, teardown_table
+
+SESSIONS = "FileFerry-ActiveSessions"
+
+
+@dataclass
+class FakeLambdaContext:
+    """What powertools reads from the Lambda context object."""
+
+    function_name: str = "fileferry-provisioner-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:fileferry-provisioner-test"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
+
+
+@pytest.fixture
+def context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def packaged(
+    aws: None, desired: DesiredState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[runtime.AwsClients]:
+    """The desired state shipped as the package's JSON; handlers use fresh boto3 clients inside moto."""
+    path = tmp_path / "desired_state.json"
+    path.write_text(desired.to_json(), encoding="utf-8")
+    monkeypatch.setenv("FILEFERRY_DESIRED_STATE", str(path))
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "FileFerry")
+    load_packaged.cache_clear()
+    clients = runtime.AwsClients()
+    monkeypatch.setattr(runtime, "aws", clients)
+    for module in (create_or_adopt_table, enable_ttl, teardown_table):
+        monkeypatch.setattr(module, "aws", clients)
+    yield clients
+    load_packaged.cache_clear()
+
+
+def test_create_or_adopt_table_handler_creates_the_table_tagged_with_the_execution(
+    dynamodb: Any, packaged: Any, context: FakeLambdaContext
+) -> None:
+    output = create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
+
+    assert output["outcome"] == "created"
+    table = dynamodb.describe_table(TableName=SESSIONS)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "session_token", "KeyType": "HASH"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table_tags(dynamodb, SESSIONS)[CREATED_BY_TAG] == "exec-1"
+
+
+def test_enable_ttl_handler_enables_ttl_on_the_created_table(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
+    create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
+
+    output = enable_ttl.handler({"table": SESSIONS, "outcome": "created"}, context)
+
+    assert output == {"table": SESSIONS, "outcome": "created", "ttl": "enabled"}
+    assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_create_or_adopt_table_handler_raises_the_step_functions_error_on_a_conflict(
+    dynamodb: Any, packaged: Any, context: FakeLambdaContext
+) -> None:
+    dynamodb.create_table(
+        TableName=SESSIONS,
+        AttributeDefinitions=[{"AttributeName": "token", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "token", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    with pytest.raises(ResourceConflict):
+        create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
+
+    assert dynamodb.describe_table(TableName=SESSIONS)["Table"]["KeySchema"][0]["AttributeName"] == "token"
+
+
+def test_teardown_table_handler_deletes_the_table(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
+    create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
+
+    output = teardown_table.handler({"table": SESSIONS, "execution_name": "teardown-1"}, context)
+
+    assert output["result"] == "deleted"
+    assert not table_exists(dynamodb, SESSIONS)

@@ -1,0 +1,276 @@
+"""config/config.yaml: the shipped file loads; every mistake is one ConfigError naming the key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provisioner.config import ConfigError, load_settings, resolve
+
+SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+
+
+def shipped() -> dict[str, Any]:
+    return yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+
+
+def set_key(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *sections, key = dotted.split(".")
+    for section in sections:
+        data = data[section]
+    data[key] = value
+
+
+def delete_key(data: dict[str, Any], dotted: str) -> None:
+    *sections, key = dotted.split(".")
+    for section in sections:
+        data = data[section]
+    del data[key]
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Callable[[Callable[[dict[str, Any]], None]], Path]:
+    """Factory: the shipped config with one change applied, written to a temporary file."""
+
+    def write(change: Callable[[dict[str, Any]], None] = lambda data: None) -> Path:
+        data = shipped()
+        change(data)
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def shipped_copy(config_file: Callable[..., Path]) -> Path:
+    return config_file()
+
+
+@pytest.fixture
+def no_endpoint_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+# -- the shipped file ---------------------------------------------------------------------
+
+
+def test_shipped_config_loads_with_the_spec_table_names_and_account() -> None:
+    settings = load_settings(SHIPPED_CONFIG)
+
+    assert settings.table_names() == [
+        "FileFerry-ActiveSessions",
+        "FileFerry-UserContext",
+        "FileFerry-TransferRequests",
+        "FileFerry-AgentLearning",
+        "FileFerry-S3FileCache",
+    ]
+    assert settings.dynamodb.region == "us-east-1"
+    assert settings.sso.account_id == "123456789012"
+    assert settings.sso.role_name == "FileFerryReadOnlyRole"
+    assert settings.sso.external_id == "fileferry-sso-handler"
+
+
+def test_a_copy_written_back_with_safe_dump_still_loads(shipped_copy: Path) -> None:
+    assert load_settings(shipped_copy) == load_settings(SHIPPED_CONFIG)
+
+
+# -- one wrong value: a ConfigError naming the file and the key ---------------------------
+
+
+def _set(dotted: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda data: set_key(data, dotted, value)
+
+
+def _delete(dotted: str) -> Callable[[dict[str, Any]], None]:
+    return lambda data: delete_key(data, dotted)
+
+
+INVALID = {
+    "table name too short": (_set("dynamodb.active_sessions_table", "a"), "dynamodb.active_sessions_table"),
+    "table name with a space": (_set("dynamodb.s3_file_cache_table", "FileFerry Cache"), "dynamodb.s3_file_cache_table"),
+    "11-digit account id": (_set("sso.account_id", "12345678901"), "sso.account_id"),
+    "13-digit account id": (_set("sso.account_id", "1234567890123"), "sso.account_id"),
+    "unquoted numeric account id": (_set("sso.account_id", 123456789012), "sso.account_id"),
+    "missing sso.external_id": (_delete("sso.external_id"), "sso.external_id"),
+    "external id of one character": (_set("sso.external_id", "x"), "sso.external_id"),
+    "external id of 1225 characters": (_set("sso.external_id", "x" * 1225), "sso.external_id"),
+    "external id with a space": (_set("sso.external_id", "fileferry sso"), "sso.external_id"),
+    "unknown top-level key": (_set("dynamodbb", {"region": "us-east-1"}), "dynamodbb"),
+    "unknown key inside a section": (_set("dynamodb.read_capacity", 5), "dynamodb.read_capacity"),
+    "drift_schedule rate(0 days)": (_set("provisioner.drift_schedule", "rate(0 days)"), "provisioner.drift_schedule"),
+    "drift_schedule every day": (_set("provisioner.drift_schedule", "every day"), "provisioner.drift_schedule"),
+    "drift_schedule rate(1 days)": (_set("provisioner.drift_schedule", "rate(1 days)"), "provisioner.drift_schedule"),
+    "bad kms_key_id": (_set("dynamodb.kms_key_id", "my-key"), "dynamodb.kms_key_id"),
+    "bad alarm_topic_arn": (
+        _set("provisioner.alarm_topic_arn", "arn:aws:sqs:us-east-1:123456789012:alerts"),
+        "provisioner.alarm_topic_arn",
+    ),
+    "max_concurrency 0": (_set("provisioner.max_concurrency", 0), "provisioner.max_concurrency"),
+    "log_retention_days 10": (_set("provisioner.log_retention_days", 10), "provisioner.log_retention_days"),
+    "bad region": (_set("dynamodb.region", "us-east"), "dynamodb.region"),
+}
+
+
+@pytest.mark.parametrize(("change", "key"), list(INVALID.values()), ids=list(INVALID))
+def test_an_invalid_value_is_a_config_error_naming_the_file_and_key(
+    config_file: Callable[..., Path], change: Callable[[dict[str, Any]], None], key: str
+) -> None:
+    path = config_file(change)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    assert key in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_an_unknown_key_is_called_unknown(config_file: Callable[..., Path]) -> None:
+    with pytest.raises(ConfigError, match=r"dynamodb\.read_capacity: unknown key"):
+        load_settings(config_file(_set("dynamodb.read_capacity", 5)))
+
+
+def test_a_missing_external_id_is_called_missing(config_file: Callable[..., Path]) -> None:
+    with pytest.raises(ConfigError, match=r"sso\.external_id: required key is missing"):
+        load_settings(config_file(_delete("sso.external_id")))
+
+
+def test_an_unquoted_account_id_asks_for_quotes(config_file: Callable[..., Path]) -> None:
+    with pytest.raises(ConfigError, match="quoted"):
+        load_settings(config_file(_set("sso.account_id", 123456789012)))
+
+
+def test_a_table_name_used_twice_is_a_config_error_naming_section_and_name(config_file: Callable[..., Path]) -> None:
+    path = config_file(_set("dynamodb.user_context_table", "FileFerry-ActiveSessions"))
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    message = str(raised.value)
+    assert "dynamodb" in message
+    assert "FileFerry-ActiveSessions" in message
+    assert "twice" in message
+
+
+VALID = {
+    "account id with a leading zero": _set("sso.account_id", "012345678901"),
+    "kms key arn": _set(
+        "dynamodb.kms_key_id", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    ),
+    "kms alias": _set("dynamodb.kms_key_id", "alias/fileferry"),
+    "sns topic": _set("provisioner.alarm_topic_arn", "arn:aws:sns:us-east-1:123456789012:fileferry-drift"),
+    "rate(5 minutes)": _set("provisioner.drift_schedule", "rate(5 minutes)"),
+    "cron expression": _set("provisioner.drift_schedule", "cron(0 6 * * ? *)"),
+    "a named bucket": _set("sso.readable_buckets", ["fileferry-uploads"]),
+    "external id of 1224 characters": _set("sso.external_id", "x" * 1224),
+    "external id with IAM punctuation": _set("sso.external_id", "ff+=,.@:/-_id"),
+}
+
+
+@pytest.mark.parametrize("change", list(VALID.values()), ids=list(VALID))
+def test_a_valid_alternative_value_loads(config_file: Callable[..., Path], change: Callable[[dict[str, Any]], None]) -> None:
+    load_settings(config_file(change))
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab", "mrk-1234abcd12ab34cd56ef1234567890ab"],
+    ids=["mrk arn", "mrk id"],
+)
+def test_a_multi_region_kms_key_is_accepted(config_file: Callable[..., Path], key: str) -> None:
+    assert load_settings(config_file(_set("dynamodb.kms_key_id", key))).dynamodb.kms_key_id == key
+
+
+# -- the file itself ----------------------------------------------------------------------
+
+
+def test_yaml_that_is_not_a_mapping_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("- dynamodb\n- sso\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="mapping") as raised:
+        load_settings(path)
+
+    assert str(path) in str(raised.value)
+
+
+def test_an_empty_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(path)
+
+
+def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("dynamodb: [unclosed\nsso: {\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="not valid YAML") as raised:
+        load_settings(path)
+
+    assert str(path) in str(raised.value)
+
+
+def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+
+    with pytest.raises(ConfigError, match="file not found") as raised:
+        load_settings(path)
+
+    assert str(path) in str(raised.value)
+
+
+# -- resolve(): CLI flags, then the file, then the environment ----------------------------
+
+
+def test_resolve_uses_the_config_region_without_a_flag(config_file: Callable[..., Path], no_endpoint_env: None) -> None:
+    resolved = resolve(config_path=config_file(_set("dynamodb.region", "eu-central-1")))
+
+    assert resolved.aws.region == "eu-central-1"
+    assert resolved.aws.endpoint_url is None
+
+
+def test_region_flag_beats_the_config(shipped_copy: Path, no_endpoint_env: None) -> None:
+    assert resolve(config_path=shipped_copy, region="eu-west-1").aws.region == "eu-west-1"
+
+
+def test_aws_endpoint_url_from_the_environment_is_honoured(shipped_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:5000")
+
+    assert resolve(config_path=shipped_copy).aws.endpoint_url == "http://localhost:5000"
+
+
+def test_endpoint_url_flag_beats_the_environment(shipped_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:5000")
+
+    resolved = resolve(config_path=shipped_copy, endpoint_url="http://127.0.0.1:4566")
+
+    assert resolved.aws.endpoint_url == "http://127.0.0.1:4566"
+
+
+def test_profile_flag_is_kept(shipped_copy: Path, no_endpoint_env: None) -> None:
+    assert resolve(config_path=shipped_copy, profile="fileferry-admin").aws.profile == "fileferry-admin"
+
+
+@pytest.mark.parametrize("region", ["US-EAST-1", "mars", "us-east", ""], ids=["upper case", "word", "no number", "empty"])
+def test_a_bad_region_flag_is_a_config_error(shipped_copy: Path, no_endpoint_env: None, region: str) -> None:
+    with pytest.raises(ConfigError, match="--region"):
+        resolve(config_path=shipped_copy, region=region)
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["localhost:5000", "ftp://localhost:5000", "http://", "http://local host"], ids=["no scheme", "ftp", "no host", "space"]
+)
+def test_a_bad_endpoint_url_flag_is_a_config_error(shipped_copy: Path, no_endpoint_env: None, endpoint: str) -> None:
+    with pytest.raises(ConfigError, match="--endpoint-url"):
+        resolve(config_path=shipped_copy, endpoint_url=endpoint)
+
+
+def test_a_bad_config_file_fails_resolve_before_the_flags_are_used(config_file: Callable[..., Path], no_endpoint_env: None) -> None:
+    with pytest.raises(ConfigError, match="sso.account_id"):
+        resolve(config_path=config_file(_set("sso.account_id", "1")), region="eu-west-1")

@@ -1,0 +1,438 @@
+"""The state machine: the committed ASL is fresh, valid, and has the shape the design needs.
+
+Only the `fresh_render` fixture imports the `stepfunctions` SDK (and with it sagemaker v2,
+a few seconds); every other test reads the committed JSON or uses pure-dict modules.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdas.core.errors import (
+    PERMANENT_ERRORS,
+    InvalidInput,
+    TableCreationTimeout,
+    transient_error_names,
+)
+from lambdas.core.steps import STEPS, step
+from state_machine.asl import ASL_PATH, load_definition, placeholders, substitute
+from state_machine.post_render import post_render
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+ROLLBACK_STATE = "RollbackOnFailure"
+STALE_MESSAGE = (
+    "state_machine/provisioner.asl.json is stale or hand-edited: "
+    "run `python -m state_machine.render` and commit the result"
+)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def walk(machine: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(name, state, the machine or ItemProcessor holding it), nested states included."""
+    for name, state in machine["States"].items():
+        yield name, state, machine
+        if "ItemProcessor" in state:
+            yield from walk(state["ItemProcessor"])
+        for branch in state.get("Branches", []):
+            yield from walk(branch)
+
+
+def all_states(machine: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: state for name, state, _ in walk(machine)}
+
+
+def successors(state: dict[str, Any], *, with_catch: bool = True) -> list[str]:
+    names = [choice["Next"] for choice in state.get("Choices", [])]
+    names += [state[key] for key in ("Default", "Next") if key in state]
+    if with_catch:
+        names += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return names
+
+
+def reachable(machine: dict[str, Any], start: str, *, with_catch: bool) -> list[str]:
+    seen: list[str] = []
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.append(name)
+        todo += successors(machine["States"][name], with_catch=with_catch)
+    return seen
+
+
+def is_acyclic(states: dict[str, dict[str, Any]]) -> bool:
+    visiting: set[str] = set()
+    done: set[str] = set()
+
+    def visit(name: str) -> bool:
+        if name in done or name not in states:
+            return True
+        if name in visiting:
+            return False
+        visiting.add(name)
+        ok = all(visit(nxt) for nxt in successors(states[name]))
+        visiting.discard(name)
+        done.add(name)
+        return ok
+
+    return all(visit(name) for name in states)
+
+
+def fake_arns() -> dict[str, str]:
+    return {s.name: f"arn:aws:lambda:eu-west-1:123456789012:function:fileferry-{s.name}" for s in STEPS}
+
+
+# -- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fresh_render() -> dict[str, Any]:
+    """Render once per module: the only place the SDK (and sagemaker) is imported."""
+    hook_before = sys.excepthook
+    from state_machine.render import render_json
+
+    text = render_json()
+    return {"text": text, "excepthook_restored": sys.excepthook is hook_before}
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict[str, Any]:
+    return json.loads(load_definition())
+
+
+@pytest.fixture(scope="module")
+def states(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return all_states(asl)
+
+
+# -- (a) the committed file is what the code renders ------------------------------------------
+
+
+def test_committed_asl_equals_a_fresh_render(fresh_render: dict[str, Any]) -> None:
+    assert ASL_PATH.is_file(), STALE_MESSAGE
+    assert load_definition() == fresh_render["text"], STALE_MESSAGE
+
+
+def test_render_is_deterministic(fresh_render: dict[str, Any]) -> None:
+    from state_machine.render import render_json
+
+    assert render_json() == fresh_render["text"]
+
+
+def test_render_does_not_depend_on_the_aws_region(
+    fresh_render: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK's LambdaStep would render `arn:aws-cn:states:::lambda:invoke` here.
+    from state_machine.render import render_json
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "cn-north-1")
+    monkeypatch.setenv("AWS_REGION", "cn-north-1")
+    assert render_json() == fresh_render["text"]
+
+
+def test_render_cli_writes_the_same_text(fresh_render: dict[str, Any], tmp_path: Path) -> None:
+    from state_machine.render import main
+
+    out = tmp_path / "nested" / "asl.json"
+    assert main(["--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == fresh_render["text"]
+    assert main(["--out", str(out), "--check"]) == 0
+    out.write_text("{}\n", encoding="utf-8")
+    assert main(["--out", str(out), "--check"]) == 1
+
+
+def test_rendering_contains_sagemakers_side_effects(fresh_render: dict[str, Any]) -> None:
+    assert fresh_render["excepthook_restored"], "importing the SDK left sagemaker's traceback handler installed"
+
+
+def test_sdk_free_modules_do_not_import_the_sdk() -> None:
+    code = (
+        "import sys\n"
+        "import state_machine, state_machine.asl, state_machine.post_render, state_machine.render\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('stepfunctions', 'sagemaker'))\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# -- (b) linters and moto's parser accept it --------------------------------------------------
+
+
+def test_statelint_reports_no_problems() -> None:
+    from statelint.linter import Linter
+
+    assert Linter.validate(str(ASL_PATH)) == []
+
+
+def test_statelint_is_actually_checking(asl: dict[str, Any]) -> None:
+    broken = copy.deepcopy(asl)
+    broken["States"]["EnsureRole"]["Next"] = "NoSuchState"
+    from statelint.linter import Linter
+
+    assert Linter.validate(broken), "statelint accepted a dangling Next: the lint test proves nothing"
+
+
+def test_moto_parses_the_definition_before_and_after_substitution() -> None:
+    parser = pytest.importorskip("moto.stepfunctions.parser.asl.parse.asl_parser")
+    definition = load_definition()
+    parser.AmazonStateLanguageParser.parse(definition)
+    parser.AmazonStateLanguageParser.parse(substitute(definition, fake_arns()))
+
+
+# -- (c) structure ------------------------------------------------------------------------------
+
+
+def test_top_level(asl: dict[str, Any]) -> None:
+    assert asl["StartAt"] == "ValidateInput"
+    assert asl["TimeoutSeconds"] == 3600
+    assert asl["Comment"]
+
+
+def test_every_state_is_reachable(asl: dict[str, Any]) -> None:
+    for holder in [asl] + [s["ItemProcessor"] for s in all_states(asl).values() if "ItemProcessor" in s]:
+        assert sorted(reachable(holder, holder["StartAt"], with_catch=True)) == sorted(holder["States"])
+
+
+def test_every_task_invokes_a_known_step_and_every_step_is_used(states: dict[str, dict[str, Any]]) -> None:
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    known = set(placeholders().values())
+    for name, task in tasks.items():
+        assert task["Resource"] == LAMBDA_INVOKE, name
+        assert task["Parameters"]["FunctionName"] in known, name
+        assert "Payload" in task["Parameters"], name
+    used = {task["Parameters"]["FunctionName"] for task in tasks.values()}
+    assert used == known, f"steps without a Task: {sorted(known - used)}"
+
+
+def test_every_task_retries_transient_errors_with_full_jitter(states: dict[str, dict[str, Any]]) -> None:
+    transient = set(transient_error_names())
+    permanent = {cls.error_name() for cls in PERMANENT_ERRORS}
+    for name, state in states.items():
+        if state["Type"] != "Task":
+            continue
+        retriers = state.get("Retry", [])
+        covered = set().union(*(set(r["ErrorEquals"]) for r in retriers)) if retriers else set()
+        assert transient <= covered, f"{name} does not retry {sorted(transient - covered)}"
+        for retrier in retriers:
+            assert retrier["JitterStrategy"] == "FULL", name
+            assert isinstance(retrier["MaxDelaySeconds"], int) and retrier["MaxDelaySeconds"] > 0, name
+            assert retrier["MaxAttempts"] >= 1 and retrier["BackoffRate"] > 1, name
+            retried = set(retrier["ErrorEquals"])
+            assert not retried & (permanent | {"States.ALL"}), f"{name} retries permanent errors"
+
+
+def test_result_selectors_read_the_lambda_payload(states: dict[str, dict[str, Any]]) -> None:
+    for name, state in states.items():
+        for key, value in state.get("ResultSelector", {}).items():
+            if key.endswith(".$"):
+                assert value.startswith("$.Payload"), f"{name}.ResultSelector.{key} = {value}"
+
+
+def test_validate_input_fails_fast(states: dict[str, dict[str, Any]]) -> None:
+    validate = states["ValidateInput"]
+    assert "Catch" not in validate, "an InvalidInput must fail the execution, not roll back"
+    assert validate["OutputPath"] == "$.Payload"
+    assert validate["Parameters"]["FunctionName"] == step("validate-input").placeholder
+    assert validate["Next"] == "RouteAction"
+
+
+def test_route_action_routes_every_action_and_rejects_the_rest(states: dict[str, dict[str, Any]]) -> None:
+    route = states["RouteAction"]
+    assert route["Type"] == "Choice"
+    routes = {c["StringEquals"]: c["Next"] for c in route["Choices"] if c.get("Variable") == "$.action"}
+    assert routes == {
+        "provision": "ProvisionTables",
+        "drift-check": "DriftCheck",
+        "rollback": "RollbackExecution",
+        "teardown": "TeardownTables",
+    }
+    default = states[route["Default"]]
+    assert default["Type"] == "Fail"
+    assert default["Error"] == InvalidInput.error_name()
+
+
+def test_maps_use_item_processor_item_selector_and_max_concurrency_path(states: dict[str, dict[str, Any]]) -> None:
+    maps = {name: s for name, s in states.items() if s["Type"] == "Map"}
+    assert set(maps) == {"ProvisionTables", "TeardownTables"}
+    for name, state in maps.items():
+        assert state["MaxConcurrencyPath"] == "$.max_concurrency", name
+        assert "MaxConcurrency" not in state, name
+        assert "Iterator" not in state and "Parameters" not in state, name
+        assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}, name
+        assert state["ItemsPath"] == "$.tables", name
+        assert state["ItemSelector"]["table.$"] == "$$.Map.Item.Value", name
+        assert state["ResultPath"] == "$.tables_result", name
+
+
+def test_every_task_on_the_provisioning_path_is_caught_to_rollback(asl: dict[str, Any]) -> None:
+    top = asl["States"]
+    path = reachable(asl, "ProvisionTables", with_catch=False)
+    assert {"ProvisionTables", "EnsureRole", "Verify", "ProvisionSucceeded"} <= set(path)
+    assert ROLLBACK_STATE not in path
+    for name in path:
+        state = top[name]
+        if state["Type"] not in ("Task", "Map", "Parallel"):
+            continue
+        catchers = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
+        assert catchers, f"{name} has no States.ALL catcher"
+        assert catchers[0]["Next"] == ROLLBACK_STATE, name
+        assert catchers[0]["ResultPath"] == "$.error", f"{name} must keep its input (execution_name) for rollback"
+    # Tasks inside the provisioning Map must let errors reach the Map's catcher.
+    for name, state, _ in walk(top["ProvisionTables"]["ItemProcessor"]):
+        assert "Catch" not in state, f"{name} catches inside the iteration; the Map's rollback would not see it"
+
+
+def test_rollback_fails_the_execution_with_the_original_error(states: dict[str, dict[str, Any]]) -> None:
+    rollback = states[ROLLBACK_STATE]
+    assert rollback["Parameters"]["FunctionName"] == step("rollback").placeholder
+    assert rollback["Parameters"]["Payload"]["error.$"] == "$.error"
+    assert rollback["ResultPath"] == "$.rollback"
+    assert "Catch" not in rollback, "a failing rollback must fail the execution, not loop"
+    failed = states[rollback["Next"]]
+    assert failed["Type"] == "Fail"
+    assert failed["ErrorPath"] == "$.rollback.error"
+    assert failed["CausePath"] == "$.rollback.cause"
+
+
+def test_poll_loop_is_bounded(states: dict[str, dict[str, Any]], asl: dict[str, Any]) -> None:
+    processor = asl["States"]["ProvisionTables"]["ItemProcessor"]
+    assert states["CreateOrAdoptTable"]["ResultSelector"]["polls"] == 0
+    assert states["DescribeTable"]["ResultSelector"]["polls.$"] == "$.Payload.polls"
+    assert states["WaitForTable"]["SecondsPath"] == "$.poll_interval_seconds"
+
+    table_active = states["TableActive"]
+    bound = [
+        c
+        for c in table_active["Choices"]
+        if c.get("Variable") == "$.observed.polls" and c.get("NumericGreaterThanEqualsPath") == "$.max_polls"
+    ]
+    assert len(bound) == 1, "TableActive must compare polls to max_polls"
+    timed_out = states[bound[0]["Next"]]
+    assert timed_out["Type"] == "Fail"
+    assert timed_out["Error"] == TableCreationTimeout.error_name()
+    assert states["ProvisionTables"]["ItemSelector"]["max_polls.$"] == "$.max_polls"
+
+    # Every loop in the iteration goes through the bounded Choice.
+    without_bound = {n: s for n, s in processor["States"].items() if n != "TableActive"}
+    assert is_acyclic(without_bound), "a loop in the iteration bypasses the max_polls check"
+
+
+def test_drift_check_path_is_short_and_can_remediate(states: dict[str, dict[str, Any]]) -> None:
+    route = states["RouteAction"]
+    path = ["ValidateInput", "RouteAction"]
+    path.append(next(c["Next"] for c in route["Choices"] if c.get("StringEquals") == "drift-check"))
+    path.append(states[path[-1]]["Next"])
+    path.append(states[path[-1]]["Default"])
+    assert path == ["ValidateInput", "RouteAction", "DriftCheck", "RemediateDrift", "DriftCheckDone"]
+    assert len(path) <= 6
+    done = states["DriftCheckDone"]
+    assert done["Type"] == "Succeed" and done["OutputPath"] == "$.drift"
+    assert states["DriftCheck"]["ResultPath"] == "$.drift"
+    remediate = states["RemediateDrift"]["Choices"]
+    assert [c["Next"] for c in remediate] == ["ProvisionTables"]
+    assert {(r["Variable"], r["BooleanEquals"]) for r in remediate[0]["And"]} == {
+        ("$.remediate", True),
+        ("$.drift.drifted", True),
+    }
+
+
+def test_rollback_and_teardown_paths(states: dict[str, dict[str, Any]]) -> None:
+    rollback = states["RollbackExecution"]
+    assert rollback["Parameters"]["FunctionName"] == step("rollback").placeholder
+    assert rollback["Parameters"]["Payload"]["execution_name.$"] == "$.target_execution_name"
+    assert rollback["Parameters"]["Payload"]["error"] is None
+    assert states[rollback["Next"]]["Type"] == "Succeed"
+    assert states["TeardownTables"]["Next"] == "TeardownRole"
+    assert states[states["TeardownRole"]["Next"]]["Type"] == "Succeed"
+    assert states["Verify"]["OutputPath"] == "$.Payload"
+
+
+# -- (d) substitution -----------------------------------------------------------------------------
+
+
+def test_substitute_replaces_every_placeholder() -> None:
+    arns = fake_arns()
+    text = substitute(load_definition(), arns)
+    assert "${" not in text
+    for name, state, _ in walk(json.loads(text)):
+        if state["Type"] == "Task":
+            assert state["Parameters"]["FunctionName"] in arns.values(), name
+    assert json.loads(text)["States"]["Verify"]["Parameters"]["FunctionName"] == arns["verify"]
+
+
+def test_substitute_rejects_a_missing_step() -> None:
+    arns = fake_arns()
+    del arns["describe-table"]
+    with pytest.raises(ValueError, match="describe-table"):
+        substitute(load_definition(), arns)
+
+
+def test_substitute_rejects_unknown_steps_empty_arns_and_leftovers() -> None:
+    with pytest.raises(ValueError, match="no-such-step"):
+        substitute(load_definition(), {**fake_arns(), "no-such-step": "arn:x"})
+    with pytest.raises(ValueError, match="verify"):
+        substitute(load_definition(), {**fake_arns(), "verify": ""})
+    leftover = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Comment": "${StrayFunctionArn}", "End": True}}})
+    with pytest.raises(ValueError, match="StrayFunctionArn"):
+        substitute(leftover, fake_arns())
+
+
+# -- post-render alone (no SDK) -------------------------------------------------------------------
+
+
+def _sdk_shaped() -> dict[str, Any]:
+    return {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Parameters": {"x.$": "$$.Map.Item.Value"},
+                "Type": "Map",
+                "Iterator": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True,
+                                                             "Retry": [{"ErrorEquals": ["E"]}]}}},
+                "Next": "F",
+            },
+            "F": {"Type": "Fail"},
+        },
+    }
+
+
+def test_post_render_adds_what_the_sdk_cannot() -> None:
+    source = _sdk_shaped()
+    before = copy.deepcopy(source)
+    out = post_render(
+        source,
+        state_extras={"M": {"MaxConcurrencyPath": "$.n"}, "T": {"ResultSelector": {"a.$": "$.Payload.a"}},
+                      "F": {"ErrorPath": "$.e", "CausePath": "$.c"}},
+        retry_extras={"MaxDelaySeconds": 20, "JitterStrategy": "FULL"},
+    )
+    assert source == before, "post_render must not modify its input"
+    m = out["States"]["M"]
+    assert "Iterator" not in m and "Parameters" not in m
+    assert m["ItemSelector"] == {"x.$": "$$.Map.Item.Value"}
+    assert m["MaxConcurrencyPath"] == "$.n"
+    assert m["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
+    task = m["ItemProcessor"]["States"]["T"]
+    assert task["ResultSelector"] == {"a.$": "$.Payload.a"}
+    assert task["Retry"] == [{"ErrorEquals": ["E"], "MaxDelaySeconds": 20, "JitterStrategy": "FULL"}]
+    assert list(m)[0] == "Type"
+    assert out["States"]["F"] == {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$.c"}
+
+
+def test_post_render_refuses_unknown_states_and_overwrites() -> None:
+    with pytest.raises(ValueError, match="Nope"):
+        post_render(_sdk_shaped(), state_extras={"Nope": {"Comment": "x"}}, retry_extras={})
+    with pytest.raises(ValueError, match="Resource"):
+        post_render(_sdk_shaped(), state_extras={"T": {"Resource": "other"}}, retry_extras={})
