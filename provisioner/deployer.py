@@ -30,6 +30,7 @@ DRIFT_METRIC = "DriftedResources"
 METRICS_SERVICE = "fileferry-provisioner"
 # IAM is eventually consistent: Lambda may not be able to assume a role created seconds ago.
 ROLE_PROPAGATION_ATTEMPTS = 12
+PROPAGATION_CODES = ("InvalidParameterValueException", "AccessDeniedException", "ValidationException")
 
 
 @dataclass
@@ -145,18 +146,26 @@ class Deployer:
             changed.append(f"function/{name} configuration")
         return current["FunctionArn"]
 
-    def _create_function(self, name: str, configuration: dict[str, Any], package: LambdaPackage) -> str:
-        client = self.clients.lambda_
+    def _while_role_propagates(self, call: Callable[[], Any]) -> Any:
+        """Retry `call` while AWS says a role created moments ago cannot be assumed yet."""
         for attempt in range(ROLE_PROPAGATION_ATTEMPTS):
             try:
-                created = client.create_function(
-                    FunctionName=name, Code={"ZipFile": package.zip_bytes}, Tags=self.tags(), **configuration
-                )
-                break
-            except client.exceptions.InvalidParameterValueException as err:
-                if "assume" not in str(err) or attempt == ROLE_PROPAGATION_ATTEMPTS - 1:
+                return call()
+            except ClientError as err:
+                error = err.response.get("Error", {})
+                propagating = error.get("Code") in PROPAGATION_CODES and "assume" in error.get("Message", "").lower()
+                if not propagating or attempt == ROLE_PROPAGATION_ATTEMPTS - 1:
                     raise
-                self.sleep(min(2 ** attempt, 10))
+                self.sleep(min(2**attempt, 10))
+        raise AssertionError("unreachable")
+
+    def _create_function(self, name: str, configuration: dict[str, Any], package: LambdaPackage) -> str:
+        client = self.clients.lambda_
+        created = self._while_role_propagates(
+            lambda: client.create_function(
+                FunctionName=name, Code={"ZipFile": package.zip_bytes}, Tags=self.tags(), **configuration
+            )
+        )
         client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         return created["FunctionArn"]
 
@@ -190,8 +199,10 @@ class Deployer:
         try:
             current = sfn.describe_state_machine(stateMachineArn=arn)
         except sfn.exceptions.StateMachineDoesNotExist:
-            created = sfn.create_state_machine(
-                name=self.name, type="STANDARD", tags=[{"key": k, "value": v} for k, v in self.tags().items()], **common
+            created = self._while_role_propagates(
+                lambda: sfn.create_state_machine(
+                    name=self.name, type="STANDARD", tags=[{"key": k, "value": v} for k, v in self.tags().items()], **common
+                )
             )
             changed.append(f"stateMachine/{self.name}")
             return created["stateMachineArn"]
