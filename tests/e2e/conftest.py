@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from local.emulator import Emulator
+from lambdas.core.steps import STEPS
 from provisioner import runs
 from provisioner.config import resolve
 from provisioner.factory import CLIFactory
@@ -17,9 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def emulator():
-    with Emulator(port=0) as running:
-        yield running
+def emulator(running_emulator):
+    return running_emulator
 
 
 @pytest.fixture
@@ -84,3 +83,28 @@ def cli(aws, config_path, capsys):
         return code, captured.out + captured.err
 
     return invoke
+
+
+@pytest.fixture
+def function_logs(aws, factory):
+    """The deployed functions' log lines written since this fixture was set up.
+
+    The embedded AWS appends each function's output (stderr) to one file per function;
+    `new_lines()` returns {function name: [lines]} for what was appended since.
+    """
+    runner = aws.lambda_runner
+    names = [f"{factory.settings.provisioner.name}-{step.name}" for step in STEPS]
+    start = {name: runner.log_path(name).stat().st_size if runner.log_path(name).exists() else 0 for name in names}
+
+    class FunctionLogs:
+        def new_lines(self) -> dict[str, list[str]]:
+            lines = {}
+            for name in names:
+                path = runner.log_path(name)
+                if path.exists():
+                    with path.open("rb") as log:
+                        log.seek(start[name])
+                        lines[name] = log.read().decode("utf-8", errors="replace").splitlines()
+            return lines
+
+    return FunctionLogs()

@@ -1,0 +1,352 @@
+"""Every change the emulator makes to moto, in one place, each reproducing a real AWS behaviour.
+
+Nothing here runs on import: ``install(emulator)`` applies the patches when an Emulator starts and
+``uninstall()`` restores moto when it stops.  The DynamoDB and Lambda changes apply only to
+requests served by the emulator's HTTP server (``serving_request``), so code in the same process
+that uses moto in-process (``mock_aws`` unit tests) keeps plain moto behaviour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from moto.awslambda.responses import LambdaResponse
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import JsonRESTError
+from moto.dynamodb.exceptions import MockValidationException, ResourceInUseException
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
+from moto.stepfunctions.models import StateMachineInstance
+from moto.stepfunctions.parser.api import (
+    ExecutionAbortedEventDetails,
+    ExecutionStatus,
+    HistoryEventType,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from local import execution_events
+from local.lambda_runner import InvocationRefused, LambdaRunner
+
+LOG = logging.getLogger(__name__)
+
+
+class EmulatorSettings(Protocol):
+    create_latency: float
+    lambda_runner: LambdaRunner
+
+
+_emulator: EmulatorSettings | None = None
+_originals: list[tuple[type, str, Any]] = []
+_request_scope = threading.local()
+
+
+@contextlib.contextmanager
+def serving_request() -> Iterator[None]:
+    """Marks the current thread as handling a request that came through the emulator's server."""
+    _request_scope.active = True
+    try:
+        yield
+    finally:
+        _request_scope.active = False
+
+
+def running_emulator() -> EmulatorSettings | None:
+    return _emulator
+
+
+def _in_emulator_request() -> bool:
+    return _emulator is not None and getattr(_request_scope, "active", False)
+
+
+_ABSENT = object()
+
+
+def _patch(owner: type, name: str, replacement: Callable[..., Any]) -> None:
+    _originals.append((owner, name, owner.__dict__.get(name, _ABSENT)))
+    setattr(owner, name, replacement)
+
+
+def _original(owner: type, name: str) -> Callable[..., Any]:
+    for patched_owner, patched_name, original in _originals:
+        if patched_owner is owner and patched_name == name:
+            return original
+    raise KeyError(f"{owner.__name__}.{name} is not patched")
+
+
+def install(emulator: EmulatorSettings) -> None:
+    global _emulator
+    if _emulator is not None:
+        raise RuntimeError("an Emulator is already running in this process (moto's state is global)")
+    _emulator = emulator
+    _patch(Table, "describe", _table_describe)
+    _patch(DynamoDBBackend, "create_table", _create_table)
+    _patch(DynamoDBBackend, "delete_table", _delete_table)
+    _patch(DynamoDBBackend, "update_table", _update_table)
+    _patch(DynamoDBBackend, "update_time_to_live", _update_time_to_live)
+    _patch(DynamoDBBackend, "describe_time_to_live", _describe_time_to_live)
+    _patch(LambdaSimpleBackend, "invoke", _lambda_invoke)
+    _patch(LambdaResponse, "invoke", _lambda_invoke_response)
+    _patch(StepFunctionsParserBackend, "start_execution", _start_execution)
+    _patch(StateMachineInstance, "__deepcopy__", _snapshot_state_machine)
+    _patch(Execution, "stop", _execution_stop)
+    _patch(Execution, "get_start_execution_details", _start_execution_details)
+    _patch(BaseExecutionWorkerCommunication, "terminated", _execution_terminated)
+
+
+def uninstall() -> None:
+    global _emulator
+    while _originals:
+        owner, name, original = _originals.pop()
+        if original is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+    _emulator = None
+
+
+# -- DynamoDB -------------------------------------------------------------------------------
+# AWS: CreateTable answers CREATING and the table turns ACTIVE seconds later; until then
+# UpdateTimeToLive, UpdateTable and DeleteTable fail with ResourceInUseException.  moto's tables
+# are ACTIVE at once.  The emulator keeps a table CREATING for `create_latency` seconds.
+
+_CREATED_AT = "_fileferry_created_monotonic"
+
+
+def _is_creating(table: Any) -> bool:
+    created = getattr(table, _CREATED_AT, None)
+    return (
+        created is not None
+        and _emulator is not None
+        and time.monotonic() - created < _emulator.create_latency
+    )
+
+
+def _refuse_while_creating(backend: DynamoDBBackend, table_name: str) -> None:
+    table = backend.get_table(table_name)
+    if _is_creating(table):
+        raise ResourceInUseException(
+            f"Attempt to change a resource which is still in use: Table is being created: {table.name}"
+        )
+
+
+def _table_describe(self: Table, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    description = _original(Table, "describe")(self, *args, **kwargs)
+    if _is_creating(self):
+        for body in description.values():
+            body["TableStatus"] = "CREATING"
+    return description
+
+
+def _create_table(self: DynamoDBBackend, name: str, *args: Any, **kwargs: Any) -> Table:
+    table = _original(DynamoDBBackend, "create_table")(self, name, *args, **kwargs)
+    if _in_emulator_request():
+        setattr(table, _CREATED_AT, time.monotonic())
+    return table
+
+
+def _delete_table(self: DynamoDBBackend, name: str) -> Table:
+    if _in_emulator_request():
+        _refuse_while_creating(self, name)
+    return _original(DynamoDBBackend, "delete_table")(self, name)
+
+
+def _update_table(self: DynamoDBBackend, name: str, *args: Any, **kwargs: Any) -> Table:
+    if _in_emulator_request():
+        _refuse_while_creating(self, name)
+    return _original(DynamoDBBackend, "update_table")(self, name, *args, **kwargs)
+
+
+def _update_time_to_live(self: DynamoDBBackend, table_name: str, ttl_spec: dict[str, Any]) -> None:
+    if _in_emulator_request():
+        # AWS answers ResourceNotFoundException (moto: "ResourceNotFound") for a missing table.
+        _refuse_while_creating(self, table_name)
+        # AWS refuses to enable TTL that is already enabled (and to disable it when disabled);
+        # moto accepts both.
+        current = self.get_table(table_name).ttl.get("TimeToLiveStatus")
+        if ttl_spec.get("Enabled") is True and current in ("ENABLED", "ENABLING"):
+            raise MockValidationException("TimeToLive is already enabled")
+        if ttl_spec.get("Enabled") is False and current in ("DISABLED", "DISABLING"):
+            raise MockValidationException("TimeToLive is already disabled")
+    return _original(DynamoDBBackend, "update_time_to_live")(self, table_name, ttl_spec)
+
+
+def _describe_time_to_live(self: DynamoDBBackend, table_name: str) -> dict[str, Any]:
+    if _in_emulator_request():
+        self.get_table(table_name)  # AWS: ResourceNotFoundException, not moto's "ResourceNotFound"
+    return _original(DynamoDBBackend, "describe_time_to_live")(self, table_name)
+
+
+# -- Lambda ---------------------------------------------------------------------------------
+# AWS runs the function's code; moto without Docker returns a canned string.
+
+
+def _lambda_invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None,
+                   body: Any, headers: Any, response_headers: Any) -> bytes:
+    if not _in_emulator_request():
+        return _original(LambdaSimpleBackend, "invoke")(
+            self, function_name, qualifier, body, headers, response_headers
+        )
+    function = self.get_function(function_name, qualifier)
+    try:
+        payload = _emulator.lambda_runner.invoke(
+            function, qualifier, body, headers, response_headers
+        )
+    except InvocationRefused as refused:
+        raise JsonRESTError(refused.code, str(refused)) from None
+    response_headers["Content-Length"] = str(len(payload))
+    return payload
+
+
+def _lambda_invoke_response(self: LambdaResponse) -> Any:
+    # Lambda takes Invoke's Qualifier from the query string.  moto looks for "qualifier" in the
+    # JSON payload instead: a payload that is not an object (a Map item such as 6 or "a") fails
+    # with HTTP 500, and a payload with a "qualifier" key selects a function version.
+    qualifier = self.querystring.get("Qualifier", [None])[0]
+    self._get_param = lambda name, if_none=None: qualifier if name == "qualifier" else if_none
+    return _original(LambdaResponse, "invoke")(self)
+
+
+# -- Step Functions -------------------------------------------------------------------------
+
+_EVENT_SENT = "_fileferry_status_event_sent"
+_STARTUP_WAIT_SECONDS = 10.0
+_SILENCED = "_fileferry_silenced"
+_event_claim_lock = threading.Lock()
+
+
+def _start_execution(self: StepFunctionsParserBackend, state_machine_arn: str,
+                     name: str | None = None, execution_input: str | None = None,
+                     trace_header: str | None = None) -> Execution:
+    # AWS names an execution with a UUID when StartExecution has no name; moto's interpreter
+    # backend would name it "None" and refuse the second such start as ExecutionAlreadyExists.
+    return _original(StepFunctionsParserBackend, "start_execution")(
+        self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+    )
+
+
+# Attributes an execution's snapshot of its state machine shares with the original instead of
+# copying: the backend and the other versions are live objects, not part of the definition.
+_SHARED_WITH_SNAPSHOT = frozenset({"backend", "versions", "aliases", "latest_version"})
+
+
+def _snapshot_state_machine(self: StateMachineInstance, memo: dict[int, Any]) -> StateMachineInstance:
+    # Each execution runs against a snapshot of its state machine (AWS, too: a later
+    # UpdateStateMachine does not change running executions).  moto takes it with copy.deepcopy,
+    # which also copies the state machine's past executions and its whole backend, and those hold
+    # interpreter locks: once any execution exists, every StartExecution fails with HTTP 500
+    # ("cannot pickle '_thread.RLock' object").  The snapshot starts with no executions instead.
+    clone = copy.copy(self)
+    memo[id(self)] = clone
+    for name, value in vars(self).items():
+        if name == "executions":
+            clone.executions = []
+        elif name not in _SHARED_WITH_SNAPSHOT:
+            setattr(clone, name, copy.deepcopy(value, memo))
+    return clone
+
+
+def _start_execution_details(self: Execution) -> Any:
+    # AWS: $$.Execution.StartTime is an ISO 8601 string ("2024-05-01T12:00:00.123Z").  moto hands
+    # the interpreter a datetime, and an execution whose data holds it can no longer be described
+    # (DescribeExecution answers HTTP 500: datetime is not JSON serializable).
+    details = _original(Execution, "get_start_execution_details")(self)
+    start = details.start_time
+    if isinstance(start, datetime.datetime):
+        start = start.astimezone(datetime.timezone.utc)
+        details.start_time = f"{start:%Y-%m-%dT%H:%M:%S}.{start.microsecond // 1000:03d}Z"
+    return details
+
+
+def _execution_stop(self: Execution, stop_date: Any, error: str | None, cause: str | None) -> None:
+    # In the moment after StartExecution returns, moto's interpreter is still setting up: with no
+    # environment yet StopExecution fails with HTTP 500, and before the program runs the stop is
+    # silently ignored.  Wait (briefly) until there is a running program to stop.
+    worker, deadline = self.exec_worker, time.monotonic() + _STARTUP_WAIT_SECONDS
+    while worker is not None and not _program_started(worker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _original(Execution, "stop")(self, stop_date, error, cause)
+    # AWS: StopExecution makes the execution ABORTED at once.  moto's interpreter reports it only
+    # when its current state returns (a running Lambda task finishes first).
+    if self.exec_status == ExecutionStatus.RUNNING:
+        self.exec_status = ExecutionStatus.ABORTED
+        self.stop_date = stop_date
+        self.error, self.cause = error or None, cause or None
+        _publish_status_change(self)
+
+
+def _program_started(worker: Any) -> bool:
+    return worker.env is not None and worker.env.program_state() is not None
+
+
+def _execution_terminated(self: BaseExecutionWorkerCommunication) -> None:
+    execution = self.execution
+    aborted_at = execution.stop_date if getattr(execution, _EVENT_SENT, False) else None
+    _record_abort_in_history(execution.exec_worker.env)
+    _original(BaseExecutionWorkerCommunication, "terminated")(self)
+    if aborted_at is not None:
+        execution.stop_date = aborted_at  # keep the time StopExecution answered with
+        return
+    _publish_status_change(execution)
+
+
+def _record_abort_in_history(env: Any) -> None:
+    # AWS always ends an aborted execution's history with ExecutionAborted.  moto's interpreter
+    # writes it only if it had begun evaluating states when the stop came; a StopExecution right
+    # after StartExecution left the history without it.
+    if not isinstance(env.program_state(), ProgramStopped):
+        return
+    if any(event["type"] == HistoryEventType.ExecutionAborted
+           for event in env.event_manager.get_event_history()):
+        return
+    env.event_history_context.source_event_id = 0
+    env.event_manager.add_event(
+        context=env.event_history_context,
+        event_type=HistoryEventType.ExecutionAborted,
+        event_details=EventDetails(executionAbortedEventDetails=ExecutionAbortedEventDetails()),
+    )
+
+
+def _publish_status_change(execution: Execution) -> None:
+    # AWS puts an "Execution Status Change" event on the default bus; moto emits none.
+    if _emulator is None or getattr(execution, _SILENCED, False):
+        return
+    if execution.exec_status.value not in execution_events.TERMINAL_STATUSES:
+        return
+    # StopExecution (request thread) and the interpreter's end (its own thread) may both get here.
+    with _event_claim_lock:
+        if getattr(execution, _EVENT_SENT, False):
+            return
+        setattr(execution, _EVENT_SENT, True)
+    try:
+        execution_events.deliver(execution_events.status_change_event(execution))
+    except Exception:  # never let a delivery problem break the execution or the emulator
+        LOG.exception("could not deliver the status-change event of %s", execution.exec_arn)
+
+
+def silence_and_stop_running_executions() -> None:
+    """Before a reset: running executions stop, and their ends trigger no rules of the next test."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    for account in list(stepfunctions_parser_backends.values()):
+        for backend in list(account.values()):
+            for state_machine in list(backend.state_machines):
+                for execution in list(state_machine.executions):
+                    setattr(execution, _SILENCED, True)
+                    if execution.exec_status == ExecutionStatus.RUNNING:
+                        now = datetime.datetime.now(datetime.timezone.utc)
+                        with contextlib.suppress(Exception):  # never let one execution block a reset
+                            _execution_stop(execution, now, None, None)

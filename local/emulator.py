@@ -1,0 +1,299 @@
+"""The embedded AWS: moto's server, plus a Lambda runner, AWS quirks and fault injection.
+
+    with Emulator(create_latency=2.0, faults=["dynamodb:CreateTable=ThrottlingException*3"]) as emu:
+        boto3.client("dynamodb", endpoint_url=emu.endpoint_url, ...)
+
+moto keeps its state in module globals, so one Emulator runs per process at a time.  Controls are
+also served over HTTP, for other processes and for plain AWS CLI users:
+
+    GET    /_fileferry/api-calls   {"dynamodb:CreateTable": 5, ...}
+    DELETE /_fileferry/api-calls   reset the counts
+    POST   /_fileferry/faults      JSON list of fault specs; replaces the active faults
+    GET    /_fileferry/faults      the active faults and their remaining counts
+    POST   /_fileferry/config      {"create_latency": 2.0}
+    POST   /_fileferry/reset       clear all AWS state (and the counts); faults and latency stay
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from local import aws_quirks
+from local.aws_calls import identify_call
+from local.faults import FaultPlan, error_response
+from local.lambda_runner import LambdaRunner
+
+LOG = logging.getLogger(__name__)
+
+FAULTS_ENV = "FILEFERRY_FAULTS"
+CONTROL_PREFIX = "/_fileferry/"
+
+# moto's settings for the emulator; the previous values come back when it stops.
+_MOTO_CONFIG = {
+    ("stepfunctions", "execute_state_machine"): True,  # run the ASL, not just record executions
+    ("lambda", "use_docker"): False,  # moto.awslambda_simple: its invoke is the runner's hook
+}
+
+
+# moto's interpreter logs every state failure at ERROR, with the error's cause (handler payloads)
+# in it.  Failures that Retry/Catch handle are normal flow here, and payloads stay out of logs.
+_QUIETED_LOGGERS = ("moto.stepfunctions.parser.asl.component.eval_component",)
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """No access log: tests and `deploy.py local` would drown in one line per AWS call."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class Emulator:
+    """moto's server in a background thread, with the runner, quirks, faults and call counts."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        create_latency: float = 0.0,
+        faults: Iterable[str] = (),
+        host: str = "127.0.0.1",
+        cache_dir: str | Path | None = None,
+    ):
+        self.host = host
+        self.port = port
+        self.create_latency = float(create_latency)
+        # Specs from the environment add to the ones given; a bad spec raises ValueError here.
+        self._faults = FaultPlan([*faults, *_fault_specs_from_env()])
+        self._cache_dir = cache_dir
+        self._api_calls: collections.Counter[str] = collections.Counter()
+        self._api_calls_lock = threading.Lock()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._saved_environment: dict[str, str | None] = {}
+        self._saved_moto_config: dict[tuple[str, str], Any] = {}
+        self._saved_log_levels: dict[str, int] = {}
+        self.lambda_runner: LambdaRunner | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @staticmethod
+    def running() -> Emulator | None:
+        """The Emulator running in this process, if any (moto's state allows only one)."""
+        return aws_quirks.running_emulator()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        # A wildcard bind address is not a place to connect to: advertise loopback instead.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> Emulator:
+        """Start serving in a background thread of this process; returns self."""
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        if self._server is not None:
+            return self
+        aws_quirks.install(self)  # refuses a second running Emulator in this process
+        try:
+            server = make_server(
+                self.host, self.port,
+                self._wsgi(DomainDispatcherApplication(create_backend_app)),
+                threaded=True, request_handler=_QuietRequestHandler,
+            )
+        except BaseException:
+            aws_quirks.uninstall()
+            raise
+        self.port = server.server_port
+        self._configure_moto()
+        self._server = server
+        self.lambda_runner = LambdaRunner(self.endpoint_url, self._cache_dir)
+        self._thread = threading.Thread(
+            target=server.serve_forever, name=f"fileferry-emulator-{self.port}", daemon=True
+        )
+        self._thread.start()
+        LOG.info("embedded AWS listening on %s", self.endpoint_url)
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        aws_quirks.silence_and_stop_running_executions()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = None
+        self.lambda_runner.close()
+        aws_quirks.uninstall()
+        self._restore_moto()
+
+    def _configure_moto(self) -> None:
+        from moto.core.config import default_user_config
+
+        # moto's Step Functions interpreter calls AWS at http://localhost:$MOTO_PORT
+        # (moto.settings.moto_server_port(), read at each call).
+        self._saved_environment = {"MOTO_PORT": os.environ.get("MOTO_PORT")}
+        os.environ["MOTO_PORT"] = str(self.port)
+        for (section, key), value in _MOTO_CONFIG.items():
+            self._saved_moto_config[(section, key)] = default_user_config[section].get(key)
+            default_user_config[section][key] = value
+        for name in _QUIETED_LOGGERS:
+            self._saved_log_levels[name] = logging.getLogger(name).level
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+    def _restore_moto(self) -> None:
+        from moto.core.config import default_user_config
+
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for (section, key), value in self._saved_moto_config.items():
+            default_user_config[section][key] = value
+        for name, level in self._saved_log_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    def serve_forever(self) -> None:
+        """Block until Ctrl-C (or SIGTERM), then stop."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.default_int_handler)  # -> KeyboardInterrupt
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    # -- controls ---------------------------------------------------------------------------
+
+    def reset(self, *, faults: Iterable[str] | None = None,
+              create_latency: float | None = None) -> None:
+        """Clear all AWS state and the API-call counts; warm Lambda workers stay.
+
+        Faults and latency stay as they are unless given.  Executions still running are stopped
+        first, without status-change events, so nothing leaks into what comes next.
+        """
+        from moto.moto_api._internal.models import moto_api_backend
+
+        if faults is not None:
+            self.set_faults(faults)
+        if create_latency is not None:
+            self.set_create_latency(create_latency)
+        aws_quirks.silence_and_stop_running_executions()
+        moto_api_backend.reset()
+        self.reset_api_calls()
+
+    def set_faults(self, faults: Iterable[str]) -> None:
+        """Replace the active faults; a bad spec raises ValueError and changes nothing."""
+        self._faults.replace(list(faults))
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._faults.describe()
+
+    def set_create_latency(self, seconds: float) -> None:
+        seconds = float(seconds)
+        if seconds < 0:
+            raise ValueError(f"create latency must be >= 0, got {seconds}")
+        self.create_latency = seconds
+
+    def api_calls(self) -> dict[str, int]:
+        with self._api_calls_lock:
+            return dict(self._api_calls)
+
+    def reset_api_calls(self) -> None:
+        with self._api_calls_lock:
+            self._api_calls.clear()
+
+    # -- the WSGI front ---------------------------------------------------------------------
+
+    def _wsgi(self, moto_app: Callable[..., Any]) -> Callable[..., Any]:
+        def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            path = environ.get("PATH_INFO", "")
+            if path.startswith(CONTROL_PREFIX):
+                return self._control(environ, start_response)
+            if path.startswith("/moto-api"):
+                return moto_app(environ, start_response)
+            call = identify_call(environ)
+            with self._api_calls_lock:
+                self._api_calls[call.name] += 1
+            error_code = self._faults.take(call.service, call.operation, call.user_agent)
+            if error_code is not None:
+                status, headers, body = error_response(
+                    call.protocol, call.service, call.operation, error_code
+                )
+                headers.append(("Content-Length", str(len(body))))
+                start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+                return [body]
+            with aws_quirks.serving_request():
+                # moto answers fully inside this call (its responses are lists of bytes).
+                return list(moto_app(environ, start_response))
+
+        return application
+
+    def _control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        method = environ["REQUEST_METHOD"]
+        action = environ["PATH_INFO"][len(CONTROL_PREFIX):].strip("/")
+        try:
+            body = _json_body(environ)
+            if action == "api-calls" and method == "GET":
+                result: Any = self.api_calls()
+            elif action == "api-calls" and method == "DELETE":
+                self.reset_api_calls()
+                result = {}
+            elif action == "faults" and method == "GET":
+                result = self.faults()
+            elif action == "faults" and method == "POST":
+                if not isinstance(body, list):
+                    raise ValueError("expected a JSON list of fault specs")
+                self.set_faults(body)
+                result = self.faults()
+            elif action == "config" and method == "POST":
+                if not isinstance(body, dict) or set(body) - {"create_latency"}:
+                    raise ValueError('expected {"create_latency": SECONDS}')
+                if "create_latency" in body:
+                    self.set_create_latency(body["create_latency"])
+                result = {"create_latency": self.create_latency}
+            elif action == "reset" and method == "POST":
+                self.reset()
+                result = {}
+            else:
+                return _json_reply(start_response, "404 Not Found",
+                                   {"error": f"no control {method} {CONTROL_PREFIX}{action}"})
+        except (ValueError, TypeError) as error:
+            return _json_reply(start_response, "400 Bad Request", {"error": str(error)})
+        return _json_reply(start_response, "200 OK", result)
+
+
+def _fault_specs_from_env() -> list[str]:
+    return [spec for spec in os.environ.get(FAULTS_ENV, "").split(",") if spec.strip()]
+
+
+def _json_body(environ: dict[str, Any]) -> Any:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    return json.loads(raw) if raw.strip() else None
+
+
+def _json_reply(start_response: Callable[..., Any], status: str, payload: Any) -> list[bytes]:
+    body = json.dumps(payload).encode("utf-8")
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
+    return [body]

@@ -1,0 +1,126 @@
+"""The embedded AWS for these tests; every test starts from empty AWS state, no faults, no latency."""
+
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+
+REGION = "us-east-1"
+LAMBDA_CODE = Path(__file__).with_name("lambda_code") / "sample_handlers.py"
+LAMBDA_TRUST_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+})
+
+
+@pytest.fixture
+def emulator(running_emulator):
+    """The embedded AWS, emptied: no resources, no faults, no create latency, no counted calls."""
+    running_emulator.reset(faults=(), create_latency=0.0)
+    return running_emulator
+
+
+@pytest.fixture
+def aws(emulator):
+    """aws("dynamodb", user_agent_appid=...) -> a boto3 client of the emulator (botocore Config kwargs)."""
+
+    def client(service, **config):
+        return boto3.client(
+            service,
+            endpoint_url=emulator.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(**config),
+        )
+
+    return client
+
+
+@pytest.fixture
+def handler_client(aws):
+    """A client that looks like a deployed handler's (the User-Agent faults apply to), no retries."""
+    return lambda service: aws(
+        service, user_agent_appid="fileferry-lambda-runner", retries={"total_max_attempts": 1}
+    )
+
+
+@pytest.fixture(scope="session")
+def lambda_zip():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("testpkg/__init__.py", "")
+        archive.writestr("testpkg/handlers.py", LAMBDA_CODE.read_text())
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def deploy_function(aws, lambda_zip):
+    """deploy_function(name, handler, timeout=3, env=None) -> function ARN."""
+    role_arn = aws("iam").create_role(
+        RoleName="sample-lambda-role", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
+    )["Role"]["Arn"]
+
+    def deploy(name, handler, timeout=3, env=None):
+        return aws("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler=f"testpkg.handlers.{handler}",
+            Code={"ZipFile": lambda_zip},
+            Timeout=timeout,
+            Environment={"Variables": env or {}},
+        )["FunctionArn"]
+
+    return deploy
+
+
+@pytest.fixture
+def create_state_machine(aws):
+    def create(name, definition):
+        return aws("stepfunctions").create_state_machine(
+            name=name,
+            definition=json.dumps(definition),
+            roleArn="arn:aws:iam::123456789012:role/sample-states-role",
+        )["stateMachineArn"]
+
+    return create
+
+
+def wait_until(probe, timeout=20.0, interval=0.1):
+    """Poll probe() until it returns something truthy; bounded, so a broken emulator fails the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def poll():
+    return wait_until
+
+
+@pytest.fixture
+def finished_execution(aws):
+    """finished_execution(arn) -> describe_execution once the execution is no longer RUNNING."""
+    sfn = aws("stepfunctions")
+
+    def finished(execution_arn, timeout=20.0):
+        def describe_if_done():
+            described = sfn.describe_execution(executionArn=execution_arn)
+            return described if described["status"] != "RUNNING" else None
+
+        return wait_until(describe_if_done, timeout)
+
+    return finished

@@ -1,0 +1,73 @@
+"""Handlers the Lambda-runner tests deploy, zipped in memory as testpkg/handlers.py.
+
+They run inside the emulator's worker processes, not in the test process.
+"""
+
+import os
+import time
+
+import boto3
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="runner-test")
+invocations = 0  # module state: survives between invocations of a warm worker
+
+
+class ResourceConflict(Exception):
+    pass
+
+
+@logger.inject_lambda_context
+def echo(event, context):
+    global invocations
+    invocations += 1
+    print("printed output must not corrupt the runner's channel")
+    logger.info("echo called")
+    return {
+        "event": event,
+        "invocations": invocations,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "aws_request_id": context.aws_request_id,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "env": {
+            name: os.environ.get(name)
+            for name in (
+                "AWS_ENDPOINT_URL",
+                "AWS_REGION",
+                "AWS_SDK_UA_APP_ID",
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "AWS_EXECUTION_ENV",
+                "_HANDLER",
+                "TABLE_PREFIX",
+            )
+        },
+    }
+
+
+def conflict(event, context):
+    raise ResourceConflict(f"table {event.get('table', '?')} exists with another key schema")
+
+
+def sleep(event, context):
+    time.sleep(event.get("seconds", 0))
+    return "woke up"
+
+
+def list_tables(event, context):
+    return boto3.client("dynamodb").list_tables()["TableNames"]
+
+
+def create_table(event, context):
+    boto3.client("dynamodb").create_table(
+        TableName=event["table"],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def exit_process(event, context):
+    os._exit(3)

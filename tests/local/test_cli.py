@@ -1,0 +1,49 @@
+"""`python -m local`: the emulator as a process of its own, as `deploy.py local` and AWS CLI users run it."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_cli(*args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "local", *args],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "FILEFERRY_FAULTS": ""},
+    )
+
+
+def test_serves_aws_until_interrupted():
+    process = start_cli("--port", "0", "--fault", "iam:CreateRole=AccessDenied", "--create-latency", "5")
+    try:
+        banner = process.stdout.readline()
+        assert banner.startswith("embedded AWS ready: http://127.0.0.1:"), banner
+        endpoint = banner.split(": ", 1)[1].strip()
+        ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="any", aws_secret_access_key="any")
+        created = ddb.create_table(
+            TableName="sessions",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        assert created["TableDescription"]["TableStatus"] == "CREATING"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+
+
+def test_a_bad_fault_spec_exits_2_naming_it():
+    process = start_cli("--port", "0", "--fault", "dynamodb:CreateTable")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "bad fault spec 'dynamodb:CreateTable'" in stderr

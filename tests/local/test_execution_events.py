@@ -1,0 +1,154 @@
+"""Execution status-change events: emitted when executions end and delivered through EventBridge."""
+
+import json
+
+import pytest
+
+from local.execution_events import render_input_template
+
+WAIT_LONG = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
+PASS = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+
+
+@pytest.fixture
+def rollback_rule(aws, create_state_machine):
+    """A rollback state machine, started by a rule for ABORTED/TIMED_OUT executions of `watched`."""
+    events = aws("events")
+    rollback_arn = create_state_machine("rollback", PASS)
+
+    def install(watched_arn):
+        events.put_rule(
+            Name="rollback-interrupted",
+            EventPattern=json.dumps({
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [watched_arn]},
+            }),
+        )
+        events.put_targets(Rule="rollback-interrupted", Targets=[{
+            "Id": "rollback",
+            "Arn": rollback_arn,
+            "RoleArn": "arn:aws:iam::123456789012:role/events-start-rollback",
+            "InputTransformer": {
+                "InputPathsMap": {"arn": "$.detail.executionArn", "status": "$.detail.status"},
+                "InputTemplate": '{"action": "rollback", "execution_arn": <arn>, "why": "was <status>"}',
+            },
+        }])
+        return rollback_arn
+
+    return install
+
+
+def started_inputs(sfn, state_machine_arn):
+    executions = sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]
+    return [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])
+            for e in executions]
+
+
+def test_stopped_execution_starts_the_rollback_with_the_transformed_input(
+    aws, create_state_machine, rollback_rule, poll
+):
+    sfn = aws("stepfunctions")
+    provision_arn = create_state_machine("provision", WAIT_LONG)
+    rollback_arn = rollback_rule(provision_arn)
+    execution_arn = sfn.start_execution(stateMachineArn=provision_arn, name="run-1")["executionArn"]
+
+    sfn.stop_execution(executionArn=execution_arn)
+
+    assert sfn.describe_execution(executionArn=execution_arn)["status"] == "ABORTED"
+    delivered = poll(lambda: started_inputs(sfn, rollback_arn))
+    assert delivered == [{"action": "rollback", "execution_arn": execution_arn, "why": "was ABORTED"}]
+    aborted = poll(lambda: [e for e in sfn.get_execution_history(executionArn=execution_arn)["events"]
+                            if e["type"] == "ExecutionAborted"])
+    assert len(aborted) == 1
+
+
+def test_timed_out_execution_starts_the_rollback(aws, create_state_machine, rollback_rule, poll,
+                                                 finished_execution):
+    sfn = aws("stepfunctions")
+    provision_arn = create_state_machine("provision", {**WAIT_LONG, "TimeoutSeconds": 1})
+    rollback_arn = rollback_rule(provision_arn)
+
+    execution_arn = sfn.start_execution(stateMachineArn=provision_arn)["executionArn"]
+
+    assert finished_execution(execution_arn)["status"] == "TIMED_OUT"
+    delivered = poll(lambda: started_inputs(sfn, rollback_arn))
+    assert delivered == [{"action": "rollback", "execution_arn": execution_arn, "why": "was TIMED_OUT"}]
+
+
+def test_succeeded_execution_event_reaches_only_matching_rules(
+    aws, create_state_machine, rollback_rule, poll
+):
+    sfn, events = aws("stepfunctions"), aws("events")
+    provision_arn = create_state_machine("provision", PASS)
+    rollback_arn = rollback_rule(provision_arn)  # created first, so evaluated first
+    report_arn = create_state_machine("report", PASS)
+    events.put_rule(Name="report-success", EventPattern=json.dumps({
+        "source": ["aws.states"],
+        "detail": {"status": ["SUCCEEDED"], "stateMachineArn": [provision_arn]},
+    }))
+    events.put_targets(Rule="report-success", Targets=[
+        {"Id": "fixed", "Arn": report_arn, "Input": '{"fixed": true}'},
+        {"Id": "path", "Arn": report_arn, "InputPath": "$.detail"},
+    ])
+
+    execution_arn = sfn.start_execution(
+        stateMachineArn=provision_arn, input='{"tables": 5}'
+    )["executionArn"]
+
+    def both_report_targets_started():
+        inputs = started_inputs(sfn, report_arn)
+        return inputs if len(inputs) == 2 else None
+
+    delivered = poll(both_report_targets_started)
+    detail = next(d for d in delivered if "executionArn" in d)
+    assert {"fixed": True} in delivered
+    assert detail["executionArn"] == execution_arn
+    assert detail["status"] == "SUCCEEDED"
+    assert json.loads(detail["output"]) == {"tables": 5}
+    assert detail["startDate"] <= detail["stopDate"]
+    assert sfn.list_executions(stateMachineArn=rollback_arn)["executions"] == []
+
+
+def test_stop_answers_aborted_while_a_lambda_task_is_still_running(
+    aws, deploy_function, create_state_machine, poll
+):
+    function_arn = deploy_function("sleeper", "sleep", timeout=5)
+    sfn = aws("stepfunctions")
+    state_machine = create_state_machine("slow", {
+        "StartAt": "Sleep",
+        "States": {"Sleep": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                             "Parameters": {"FunctionName": function_arn,
+                                            "Payload": {"seconds": 1}},
+                             "Next": "After"},
+                   "After": {"Type": "Pass", "End": True}},
+    })
+    execution_arn = sfn.start_execution(stateMachineArn=state_machine)["executionArn"]
+    poll(lambda: any(e["type"] == "TaskStarted"
+                     for e in sfn.get_execution_history(executionArn=execution_arn)["events"]))
+
+    sfn.stop_execution(executionArn=execution_arn)
+
+    assert sfn.describe_execution(executionArn=execution_arn)["status"] == "ABORTED"
+    def history_types():
+        return [e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]]
+
+    poll(lambda: "ExecutionAborted" in history_types())
+    types = history_types()
+    assert types[-1] == "ExecutionAborted"
+    assert "PassStateEntered" not in types  # the interpreter stopped after the running task
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{"arn": <arn>, "n": <n>}', {"arn": "arn:aws:x", "n": 3}),
+        ('{"text": "run <arn> has <n> tables"}', {"text": "run arn:aws:x has 3 tables"}),
+        ('{"missing": <nothing>, "in": "[<nothing>]"}', {"missing": None, "in": "[]"}),
+        ('{"obj": <obj>, "quoted": "<quote>"}', {"obj": {"a": [1]}, "quoted": 'say "hi"'}),
+        ('{"unknown": "<not-mapped>"}', {"unknown": "<not-mapped>"}),
+    ],
+)
+def test_input_template_rendering(template, expected):
+    values = {"arn": "arn:aws:x", "n": 3, "nothing": None, "obj": {"a": [1]}, "quote": 'say "hi"'}
+    assert json.loads(render_input_template(template, values)) == expected
