@@ -12,8 +12,10 @@ fields it does not know are `RETRY_EXTRAS`. `state_machine.post_render` adds the
 
 The input contract: `ValidateInput` turns the execution input into the *run context*
 `{"action", "execution_name", "tables", "poll_interval_seconds", "max_polls",
-"max_concurrency", "remediate", "target_execution_name"}` (or fails with InvalidInput
-before anything is created), and `RouteAction` dispatches on `action`.
+"max_concurrency", "remediate", "target_execution_name", "role_result", "drift"}` (or fails
+with InvalidInput before anything is created), and `RouteAction` dispatches on `action`.
+A remediating drift check reuses the provisioning path with `remediate` true: a table that
+would need replacing is reported (outcome "refused") rather than failing the run.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def _import_sdk() -> SimpleNamespace:
                 Fail,
                 Graph,
                 Map,
+                Pass,
                 Retry,
                 Succeed,
                 Task,
@@ -83,6 +86,7 @@ def _import_sdk() -> SimpleNamespace:
         Fail=Fail,
         Graph=Graph,
         Map=Map,
+        Pass=Pass,
         Retry=Retry,
         Succeed=Succeed,
         Task=Task,
@@ -154,8 +158,11 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     create_or_adopt = lambda_task(
         "CreateOrAdoptTable",
         "create-or-adopt-table",
-        {"table.$": "$.table", "execution_name.$": "$.execution_name"},
-        comment="Creates the table, adopts a matching one, or updates it in place.",
+        {"table.$": "$.table", "execution_name.$": "$.execution_name", "remediate.$": "$.remediate"},
+        comment=(
+            "Creates the table, adopts a matching one, or updates it in place; when remediating, "
+            "reports a table that would need replacing as refused instead of failing."
+        ),
         result_selector={"outcome.$": "$.Payload.outcome", "status.$": "$.Payload.status", "polls": 0},
         result_path="$.observed",
     )
@@ -192,7 +199,17 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         table_creation_timed_out,
     )
     table_active.default_choice(wait_for_table)
-    provision_one_table = sdk.Chain([create_or_adopt, wait_for_table, describe_table, table_active])
+    # A refused table (remediation only) is left as it is: no waiting, no TTL change.
+    table_skipped = sdk.Pass(
+        "SkipRefusedTable",
+        comment="The iteration's output for a table that needs replacing; Verify reports its differences.",
+        parameters={"table.$": "$.table", "outcome.$": "$.observed.outcome", "ttl": "unchanged"},
+    )
+    table_refused = sdk.Choice("TableRefused", comment="Remediation never replaces a table.")
+    table_refused.add_choice(sdk.ChoiceRule.StringEquals("$.observed.outcome", "refused"), table_skipped)
+    table_refused.default_choice(wait_for_table)
+    provision_one_table = sdk.Chain([create_or_adopt, table_refused])
+    sdk.Chain([wait_for_table, describe_table, table_active])
 
     # -- provisioning --------------------------------------------------------------------
     provision_tables = sdk.Map(
@@ -204,6 +221,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
             "execution_name.$": "$.execution_name",
             "poll_interval_seconds.$": "$.poll_interval_seconds",
             "max_polls.$": "$.max_polls",
+            "remediate.$": "$.remediate",
         },
         result_path="$.tables_result",
     )
@@ -228,8 +246,17 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     verify = lambda_task(
         "Verify",
         "verify",
-        {"execution_name.$": "$.execution_name", "tables.$": "$.tables_result", "role.$": "$.role_result"},
-        comment="Observed state must equal desired state; the report is the execution output.",
+        {
+            "execution_name.$": "$.execution_name",
+            "tables.$": "$.tables_result",
+            "role.$": "$.role_result",
+            "remediate.$": "$.remediate",
+            "drift.$": "$.drift",
+        },
+        comment=(
+            "Observed state must equal desired state; the report is the execution output. When "
+            "remediating, reports what cannot be fixed in place next to the drift found before."
+        ),
         output_path="$.Payload",
         catch_to=rollback_on_failure,
     )

@@ -17,7 +17,7 @@ from lambdas.core.observe import observe_table
 @dataclass(frozen=True)
 class TableOutcome:
     table: str
-    outcome: str  # created | adopted | updated
+    outcome: str  # created | adopted | updated | refused (remediate mode only)
     status: str
 
     def as_dict(self) -> dict[str, Any]:
@@ -60,8 +60,13 @@ def _refusal(differences: list[Difference]) -> str:
     return "; ".join(str(difference) for difference in differences)
 
 
-def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str]) -> TableOutcome:
-    """Create the table if it is missing; adopt it if it matches; update billing/SSE in place; refuse otherwise."""
+def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], remediate: bool = False) -> TableOutcome:
+    """Create the table if it is missing; adopt it if it matches; update billing/SSE in place; refuse otherwise.
+
+    A provisioning run refuses by raising ResourceConflict (the run rolls back). A remediating
+    drift check instead returns outcome "refused" and leaves the table untouched, so the rest
+    converges and the run reports the table: fixing it would need a new table, and data is never dropped.
+    """
     observed = observe_table(client, spec.name)
     if not observed.exists:
         try:
@@ -73,8 +78,13 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str]) ->
         except ClientError as err:
             raise as_provisioner_error(err, f"CreateTable {spec.name}") from err
     # TTL is the enable-ttl step's job, once the table is ACTIVE.
-    differences = [d for d in diff_table(spec, observed) if d.property not in ("ttl", "status")]
+    every_difference = diff_table(spec, observed)
+    differences = [d for d in every_difference if d.property not in ("ttl", "status")]
     refused = [d for d in differences if d.remedy == REFUSE]
+    if remediate:
+        # A TTL on another attribute cannot move in place either: skip the table rather than fail in EnableTtl.
+        if refused or any(d.property == "ttl" and d.remedy == REFUSE for d in every_difference):
+            return TableOutcome(spec.name, "refused", observed.status or "UNKNOWN")
     if refused:
         raise ResourceConflict(f"table {spec.name} exists and differs: {_refusal(refused)}")
     updates = [d for d in differences if d.remedy == UPDATE]

@@ -349,6 +349,35 @@ def test_drift_check_path_is_short_and_can_remediate(states: dict[str, dict[str,
     }
 
 
+def test_drift_check_only_path_invokes_two_lambdas(states: dict[str, dict[str, Any]]) -> None:
+    path = ["ValidateInput", "RouteAction", "DriftCheck", "RemediateDrift", "DriftCheckDone"]
+    assert [name for name in path if states[name]["Type"] == "Task"] == ["ValidateInput", "DriftCheck"]
+    assert states["DriftCheck"]["Parameters"]["FunctionName"] == step("drift-check").placeholder
+
+
+def test_remediation_carries_remediate_into_every_table_and_verify_reads_the_drift(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    assert states["ProvisionTables"]["ItemSelector"]["remediate.$"] == "$.remediate"
+    assert states["CreateOrAdoptTable"]["Parameters"]["Payload"]["remediate.$"] == "$.remediate"
+    verify_payload = states["Verify"]["Parameters"]["Payload"]
+    assert verify_payload["remediate.$"] == "$.remediate"
+    assert verify_payload["drift.$"] == "$.drift"
+
+
+def test_a_refused_table_ends_its_iteration_without_waiting_or_touching_ttl(asl: dict[str, Any]) -> None:
+    processor = asl["States"]["ProvisionTables"]["ItemProcessor"]["States"]
+    choice = processor[processor["CreateOrAdoptTable"]["Next"]]
+    assert choice["Type"] == "Choice"
+    refused = [c for c in choice["Choices"] if c.get("Variable") == "$.observed.outcome" and c.get("StringEquals") == "refused"]
+    assert len(refused) == 1
+    skip = processor[refused[0]["Next"]]
+    assert skip["Type"] == "Pass" and skip.get("End") is True, "a refused table must end its iteration"
+    assert skip["Parameters"]["table.$"] == "$.table"
+    assert skip["Parameters"]["outcome.$"] == "$.observed.outcome"
+    assert choice["Default"] == "WaitForTable"
+
+
 def test_rollback_and_teardown_paths(states: dict[str, dict[str, Any]]) -> None:
     rollback = states["RollbackExecution"]
     assert rollback["Parameters"]["FunctionName"] == step("rollback").placeholder
