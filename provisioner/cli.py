@@ -78,7 +78,9 @@ def _show_result(ctx: click.Context, result: RunResult) -> None:
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
     output = result.output if isinstance(result.output, dict) else {}
-    if result.succeeded and output.get("verified"):
+    if result.succeeded and output.get("remediated"):
+        _show_remediation(output)
+    elif result.succeeded and output.get("verified"):
         click.echo("Verification passed:")
         for table in output.get("tables", []):
             click.echo(f"  {table['table']:<34} {table['outcome']:<8} {table['status']:<8} TTL {table['ttl']}")
@@ -86,6 +88,10 @@ def _show_result(ctx: click.Context, result: RunResult) -> None:
         click.echo(f"  role {role.get('role')}: {role.get('outcome')} ({role.get('arn')})")
     elif result.succeeded and "differences" in output:
         _show_differences(output["differences"])
+    elif result.succeeded and "tables" in output and "role" in output and "result" in output:
+        _show_teardown(output)
+    elif result.succeeded and "deleted" in output and "not_restored" in output:
+        _show_rollback(output)
     elif result.succeeded and output:
         click.echo(json.dumps(output, indent=2, default=str))
     duration = f" in {result.duration_seconds:.1f} s" if result.duration_seconds is not None else ""
@@ -93,6 +99,37 @@ def _show_result(ctx: click.Context, result: RunResult) -> None:
     if not result.succeeded:
         where = f" in state {result.failed_state}" if result.failed_state else ""
         click.echo(f"Failed{where}: {result.error}: {result.cause}", err=True)
+
+
+def _show_teardown(output: dict[str, Any]) -> None:
+    click.echo("Teardown:")
+    for table in output["tables"]:
+        backup = f"  backup {table['backup_arn']}" if table.get("backup_arn") else ""
+        click.echo(f"  {table['table']:<34} {table['result']}{backup}")
+    click.echo(f"  role {output['role']}: {output['result']}")
+    if any(table["result"] == "deletion-protected" for table in output["tables"]):
+        click.echo("Tables with deletion protection were kept; turn it off (update-table --no-deletion-protection-enabled) and run teardown again to delete them.")
+
+
+def _show_rollback(output: dict[str, Any]) -> None:
+    click.echo(f"Rolled back {output.get('execution_name')}:")
+    for label, key in (("deleted", "deleted"), ("restored", "restored"), ("kept (not created by it)", "kept"), ("NOT restored", "not_restored")):
+        if output.get(key):
+            click.echo(f"  {label}: {', '.join(output[key])}")
+    if not output.get("deleted"):
+        click.echo("  nothing it created was left to delete")
+
+
+def _show_remediation(output: dict[str, Any]) -> None:
+    click.echo("Drift found before remediation:")
+    _show_differences(output.get("drift_before_remediation", []))
+    for table in output.get("tables", []):
+        click.echo(f"  {table['table']:<34} {table['outcome']:<8} {table['status']:<8} TTL {table['ttl']}")
+    role = output.get("role", {})
+    click.echo(f"  role {role.get('role')}: {role.get('outcome')}")
+    if output.get("differences"):
+        click.echo("Not remediated (needs a new table; never done automatically, data would be lost):")
+    _show_differences(output.get("differences", []))
 
 
 def _show_differences(differences: list[dict[str, Any]]) -> None:
@@ -199,7 +236,7 @@ def plan(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.argument("action", type=click.Choice(ACTIONS))
+@click.argument("action", type=click.Choice(ACTIONS), metavar="ACTION")
 @click.option("--input", "input_json", default=None, help='Extra input fields as JSON, e.g. \'{"remediate": true}\'.')
 @click.option("--no-wait", is_flag=True, help="Start the execution and return.")
 @click.pass_context
@@ -311,8 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return EXIT_FAILED
+    except click.exceptions.NoArgsIsHelpError as err:
+        click.echo(err.ctx.get_help() if err.ctx else str(err), err=True)
+        return EXIT_USAGE
     except click.ClickException as err:
-        err.show()
+        click.echo(f"error: {err.format_message()}", err=True)  # one line, as every bad-input error
         return EXIT_USAGE
     except Changes:
         return EXIT_CHANGES

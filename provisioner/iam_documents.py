@@ -87,11 +87,19 @@ def trust(service: str, arns: Arns | None = None) -> dict[str, Any]:
 
 
 def _kms_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
+    """A customer-managed key, usable only through DynamoDB (it creates a grant for the table it encrypts)."""
     if not kms_key_id:
         return []
-    key = kms_key_id if kms_key_id.startswith("arn:") else f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:{kms_key_id if kms_key_id.startswith('alias/') else 'key/' + kms_key_id}"
-    # DynamoDB creates a grant on a customer-managed key for the table it encrypts.
-    return [_statement("CustomerManagedKey", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"], [key])]
+    actions = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"]
+    through_dynamodb = {"kms:ViaService": f"dynamodb.{arns.region}.amazonaws.com"}
+    alias = kms_key_id.split(":", 5)[5] if kms_key_id.startswith("arn:") else kms_key_id
+    if alias.startswith("alias/"):
+        # IAM authorizes the key, never its alias: allow this account's keys that carry the alias.
+        keys = f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/*"
+        condition = {"StringEquals": through_dynamodb, "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
+        return [_statement("CustomerManagedKey", actions, [keys], Condition=condition)]
+    key = kms_key_id if kms_key_id.startswith("arn:") else f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/{kms_key_id}"
+    return [_statement("CustomerManagedKey", actions, [key], Condition={"StringEquals": through_dynamodb})]
 
 
 def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -> list[dict[str, Any]]:

@@ -170,7 +170,12 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     describe_table = lambda_task(
         "DescribeTable",
         "describe-table",
-        {"table.$": "$.table", "polls.$": "$.observed.polls", "outcome.$": "$.observed.outcome"},
+        {
+            "table.$": "$.table",
+            "execution_name.$": "$.execution_name",
+            "polls.$": "$.observed.polls",
+            "outcome.$": "$.observed.outcome",
+        },
         comment="Observes the table status; counts the poll.",
         result_selector={
             "outcome.$": "$.Payload.outcome",
@@ -187,7 +192,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     enable_ttl = lambda_task(
         "EnableTtl",
         "enable-ttl",
-        {"table.$": "$.table", "outcome.$": "$.observed.outcome"},
+        {"table.$": "$.table", "execution_name.$": "$.execution_name", "outcome.$": "$.observed.outcome"},
         comment="Enables TTL where the spec asks for it; the iteration's output is its result.",
         # No ResultPath: the selected result replaces the state, so it is the iteration output.
         result_selector={"table.$": "$.Payload.table", "outcome.$": "$.Payload.outcome", "ttl.$": "$.Payload.ttl"},

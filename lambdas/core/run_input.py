@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.validation import validate
@@ -46,17 +47,45 @@ INPUT_SCHEMA: dict[str, Any] = {
 MUTATING = ("provision", "teardown")
 
 
+_SHOWABLE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_READABLE_RULES = {
+    "pattern": "is not in the expected format",
+    "enum": f"must be one of {', '.join(ACTIONS)}",
+}
+
+
+def _refusal(err: SchemaValidationError, raw: Any) -> str:
+    """One line naming the field and the rule broken; the offending value is never echoed back."""
+    path = [str(part) for part in (err.path or [])][1:]  # drop fastjsonschema's "data" root
+    if not path:
+        if err.rule == "type":
+            return "execution input: must be a JSON object"
+        if err.rule == "additionalProperties":
+            unknown = sorted(set(raw) - set(INPUT_SCHEMA["properties"]))
+            # A hostile key (huge, or control characters) is not repeated into the cause or logs.
+            shown = [repr(key) for key in unknown if _SHOWABLE_KEY.match(key)] or ["(a key not shown: too long or unprintable)"]
+            return f"execution input: unknown key {', '.join(shown)}; allowed: {', '.join(INPUT_SCHEMA['properties'])}"
+        if err.rule == "required":
+            missing = [name for name in (err.rule_definition or []) if name not in raw]
+            return f"{', '.join(missing) or 'input'}: required with action {raw.get('action')}"
+    field = ".".join(path)
+    readable = _READABLE_RULES.get(err.rule or "")
+    if readable is None:
+        readable = (err.validation_message or "").removeprefix(err.name or "").strip() or "is not valid"
+    return f"{field}: {readable}"
+
+
 def check_schema(raw: Any) -> dict[str, Any]:
     try:
         validate(event=raw, schema=INPUT_SCHEMA)
-    except (SchemaValidationError, InvalidSchemaFormatError) as err:
-        # The validation message names the field; the offending value is not echoed back.
-        detail = getattr(err, "validation_message", None) or str(err)
-        raise InvalidInput(f"execution input: {detail}") from None
+    except SchemaValidationError as err:
+        raise InvalidInput(_refusal(err, raw)) from None
+    except InvalidSchemaFormatError as err:
+        raise InvalidInput(f"execution input: {err}") from None
     action = raw.get("action", "provision")
     for name, owner in ONLY_WITH.items():
         if name in raw and action != owner:
-            raise InvalidInput(f"execution input: {name} is only allowed with action {owner}")
+            raise InvalidInput(f"{name}: only allowed with action {owner}")
     return raw
 
 
@@ -101,6 +130,8 @@ def run_context(
         "target_execution_name": target_execution_name,
         # Filled by EnsureRole; present from the start so the rollback state can always read it.
         "role_result": {"role": None, "outcome": None, "previous": {}},
+        # Filled by DriftCheck; present from the start so Verify can always read it (null: not a drift check).
+        "drift": None,
     }
 
 

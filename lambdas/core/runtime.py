@@ -56,3 +56,5 @@ def ownership_tags(state: DesiredState, execution_name: str) -> dict[str, str]:
 def bind_execution(execution_name: str | None, **keys: Any) -> None:
     """Put the execution name (and e.g. the table) on every log line of this invocation."""
     logger.append_keys(execution_name=execution_name, **keys)
+    if execution_name:
+        metrics.add_metadata(key="execution_name", value=execution_name)

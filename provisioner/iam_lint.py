@@ -1,0 +1,167 @@
+"""Lint every IAM document `render` writes with parliament, and the one place findings are justified.
+
+parliament (Duo Labs' IAM linter) runs with its community auditors and with this project's
+private auditor (`provisioner/parliament_auditors/`), which adds the checks the issue asks
+for that parliament leaves out: wildcard actions, `iam:PassRole`, `NotAction`/`NotResource`.
+
+A finding is split into items, one per action (or condition) it names, and each item must
+appear in `JUSTIFIED` below, keyed by (document, issue, item), with the reason it is needed.
+Anything else is an unjustified finding, and a justification no finding uses is stale.
+
+Trust policies are resource policies: their implicit resource is the role they are attached
+to. parliament only understands identity policies, so each trust statement is linted with
+`Resource` set to that role's ARN; the principals and conditions are then checked as usual.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PRIVATE_AUDITORS = Path(__file__).with_name("parliament_auditors")
+
+# (document, parliament issue, item) -> why it is needed. `document` is the rendered file's
+# name without the provisioner-name prefix and `.json` (fnmatch patterns allowed); `item` is
+# one lower-case action, or "action on required-format" for RESOURCE_MISMATCH.
+JUSTIFIED: dict[tuple[str, str, str], str] = {
+    ("*.trust", "CREDENTIALS_EXPOSURE", "sts:assumerole"): (
+        "a trust policy's one action is sts:AssumeRole; who may assume is narrowed by its Principal "
+        "(one service, or the account only with sts:ExternalId) and aws:SourceAccount"
+    ),
+    ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:createrole"): "creates the managed role (only that role's ARN)",
+    ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:putrolepolicy"): "writes the managed role's inline policy",
+    ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:updateassumerolepolicy"): "converges the managed role's trust policy",
+    ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:updaterole"): "sets MaxSessionDuration / description on the managed role",
+    ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:deleterolepolicy"): "removes inline policies the spec does not have",
+    ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:detachrolepolicy"): "removes attached policies the spec does not have",
+    ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:deleterole"): "deletes the managed role when this run created it",
+    ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:deleterolepolicy"): "IAM requires inline policies gone before DeleteRole",
+    ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:detachrolepolicy"): "IAM requires attached policies gone before DeleteRole",
+    ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:putrolepolicy"): "restores the inline policy a failed run replaced",
+    ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:attachrolepolicy"): "re-attaches policies a failed run detached",
+    ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:updateassumerolepolicy"): "restores the trust policy a failed run replaced",
+    ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:updaterole"): "restores MaxSessionDuration / description",
+    ("teardown-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:deleterole"): "teardown deletes the managed role (spec's rollback instructions)",
+    ("teardown-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:deleterolepolicy"): "IAM requires inline policies gone before DeleteRole",
+    ("teardown-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:detachrolepolicy"): "IAM requires attached policies gone before DeleteRole",
+    ("states.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "logs:putresourcepolicy"): (
+        "Step Functions log delivery to CloudWatch Logs needs it (AWS's documented policy for state machine logging)"
+    ),
+    ("create-or-adopt-table-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "kms:creategrant"): (
+        "DynamoDB creates a grant on a customer-managed key for the table it encrypts; only via dynamodb (kms:ViaService)"
+    ),
+    ("create-or-adopt-table-fn.policy", "UNKNOWN_CONDITION_FOR_ACTION", "kms:resourcealiases"): (
+        "kms:ResourceAliases is a KMS condition key for every operation on a key; parliament's table lists it per service only"
+    ),
+    ("validate-input-fn.policy", "RESOURCE_MISMATCH", "states:listexecutions on arn:*:states:*:*:maprun:*/*:*"): (
+        "ListExecutions is on the state machine; mapRun is the alternative resource for distributed Map, which this workflow has none of"
+    ),
+    ("validate-input-fn.policy", "RESOURCE_MISMATCH", "states:describeexecution on arn:*:states:*:*:express:*:*:*"): (
+        "the state machine is STANDARD; express executions are the alternative resource type"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    document: str
+    issue: str
+    item: str
+    detail: Any
+
+    def __str__(self) -> str:
+        return f"{self.document}: {self.issue}: {self.item} ({self.detail})"
+
+
+@dataclass
+class LintResult:
+    unjustified: list[LintFinding]
+    stale_justifications: list[tuple[str, str, str]]
+
+
+def document_name(path: Path, provisioner_name: str) -> str:
+    return path.name.removesuffix(".json").removeprefix(f"{provisioner_name}-")
+
+
+def _as_identity_policy(document: dict[str, Any], role_arn: str) -> dict[str, Any]:
+    """A trust policy's statements with their implicit resource (the role) made explicit."""
+    statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+    return {**document, "Statement": [{**statement, "Resource": role_arn} for statement in statements]}
+
+
+def _items(finding: Any) -> list[str]:
+    location = finding.location if isinstance(finding.location, dict) else {}
+    if finding.issue == "RESOURCE_MISMATCH" and isinstance(finding.detail, list):
+        return [f"{d['action']} on {d['required_format']}".lower() for d in finding.detail]
+    if finding.issue == "UNKNOWN_CONDITION_FOR_ACTION":
+        return [str(finding.detail).split()[2].lower()]  # "Unknown condition KEY for action ACTION"
+    if location.get("actions"):
+        return sorted(str(action).lower() for action in location["actions"])
+    return [json.dumps(finding.detail, sort_keys=True, default=str)]
+
+
+def _analyze(text: str, document: str, *, private: bool, community: bool) -> list[Any]:
+    from parliament import analyze_policy_string
+
+    saved_path = list(sys.path)
+    try:
+        policy = analyze_policy_string(
+            text,
+            filepath=document,
+            ignore_private_auditors=not private,
+            private_auditors_custom_path=str(PRIVATE_AUDITORS) if private else None,
+            include_community_auditors=community,
+        )
+    finally:
+        sys.path[:] = saved_path  # parliament appends "." for private auditors on every call
+    return policy.findings
+
+
+def lint_policy(text: str, document: str) -> list[LintFinding]:
+    """parliament's findings (core, private and community auditors) on one document, one item each."""
+    findings = _analyze(text, document, private=True, community=False)
+    # The community auditors expand a wildcard action to every AWS action (seconds per document);
+    # a wildcard is already a finding no justification covers, so they add nothing then.
+    if not any(f.issue == "WILDCARD_ACTION" for f in findings):
+        findings += _analyze(text, document, private=False, community=True)
+    # The second pass repeats the core findings; the detail can list dozens of actions and the
+    # item already names the one that matters.
+    unique = {(f.issue, item): str(f.detail)[:200] for f in findings for item in _items(f)}
+    return [LintFinding(document, issue, item, detail) for (issue, item), detail in unique.items()]
+
+
+def lint_rendered(iam_dir: Path, provisioner_name: str, account_id: str) -> list[LintFinding]:
+    """Every finding over the policy and trust documents `render` wrote to `iam_dir`."""
+    findings: list[LintFinding] = []
+    for path in sorted(iam_dir.glob("*.json")):
+        name = document_name(path, provisioner_name)
+        text = path.read_text(encoding="utf-8")
+        if path.name.endswith(".trust.json"):
+            role = path.name.removesuffix(".trust.json")
+            text = json.dumps(_as_identity_policy(json.loads(text), f"arn:aws:iam::{account_id}:role/{role}"))
+        findings.extend(lint_policy(text, name))
+    return findings
+
+
+def is_justified(finding: LintFinding) -> bool:
+    return any(
+        issue == finding.issue and item == finding.item and fnmatch.fnmatchcase(finding.document, document)
+        for document, issue, item in JUSTIFIED
+    )
+
+
+def check(findings: list[LintFinding]) -> LintResult:
+    used = {
+        key
+        for key in JUSTIFIED
+        for f in findings
+        if key[1] == f.issue and key[2] == f.item and fnmatch.fnmatchcase(f.document, key[0])
+    }
+    return LintResult(
+        unjustified=[f for f in findings if not is_justified(f)],
+        stale_justifications=sorted(set(JUSTIFIED) - used),
+    )
