@@ -298,6 +298,10 @@ def _execution_terminated(self: BaseExecutionWorkerCommunication) -> None:
     _record_abort_in_history(execution.exec_worker.env)
     _original(BaseExecutionWorkerCommunication, "terminated")(self)
     if aborted_at is not None:
+        # StopExecution already answered ABORTED and sent the event; whatever the interpreter made of
+        # the interruption (inside a Map it can end in States.Runtime), AWS keeps the run ABORTED.
+        execution.exec_status = ExecutionStatus.ABORTED
+        execution.error, execution.cause = None, None
         execution.stop_date = aborted_at  # keep the time StopExecution answered with
         return
     _publish_status_change(execution)

@@ -26,7 +26,7 @@ import warnings
 from types import SimpleNamespace
 from typing import Any
 
-from lambdas.core.errors import InvalidInput, TableCreationTimeout, transient_error_names
+from lambdas.core.errors import InvalidInput, TableCreationTimeout, TableNotActive, transient_error_names
 from lambdas.core.steps import step
 
 COMMENT = (
@@ -42,6 +42,10 @@ RETRY_INTERVAL_SECONDS = 1
 RETRY_MAX_ATTEMPTS = 6
 RETRY_BACKOFF_RATE = 2.0
 RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
+# Steps that delete tables wait for CREATING ones (a table left CREATING by a timed-out run may take
+# minutes); this retrier comes before the general one, so it is the one that matches TableNotActive.
+TABLE_WAIT_INTERVAL_SECONDS = 5
+TABLE_WAIT_MAX_ATTEMPTS = 60
 
 ALL_ERRORS = "States.ALL"
 
@@ -113,6 +117,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         result_path: str | None = None,
         output_path: str | None = None,
         catch_to: Any = None,
+        waits_for_tables: bool = False,
     ) -> Any:
         fields: dict[str, Any] = {
             "comment": comment,
@@ -124,6 +129,15 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         if output_path is not None:
             fields["output_path"] = output_path
         task = sdk.Task(state_id, **fields)
+        if waits_for_tables:
+            task.add_retry(
+                sdk.Retry(
+                    error_equals=[TableNotActive.error_name()],
+                    interval_seconds=TABLE_WAIT_INTERVAL_SECONDS,
+                    max_attempts=TABLE_WAIT_MAX_ATTEMPTS,
+                    backoff_rate=1.0,
+                )
+            )
         task.add_retry(
             sdk.Retry(
                 error_equals=transient_error_names(),
@@ -151,6 +165,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         comment="Deletes what this execution created (by tag), restores what it changed; keeps everything else.",
         result_selector={"error.$": "$.Payload.error", "cause.$": "$.Payload.cause"},
         result_path="$.rollback",
+        waits_for_tables=True,
     )
     rollback_on_failure.next(provision_failed)
 
@@ -300,6 +315,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         {"execution_name.$": "$.target_execution_name", "error": None, "requested_by.$": "$.execution_name"},
         comment="Deletes exactly what the target execution created (by tag).",
         output_path="$.Payload",
+        waits_for_tables=True,
     )
     rollback_execution.next(sdk.Succeed("RollbackSucceeded"))
 
@@ -310,6 +326,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         {"table.$": "$.table", "execution_name.$": "$.execution_name"},
         comment="Backs the table up if it holds items, then deletes it.",
         output_path="$.Payload",
+        waits_for_tables=True,
     )
     teardown_tables = sdk.Map(
         "TeardownTables",

@@ -15,6 +15,70 @@ from lambdas.core.observe import observe_role, observe_table
 
 
 @dataclass
+class RunChanges:
+    """What a run changed on resources it did not create, as its step outputs recorded it.
+
+    `role_previous` is EnsureRole's `previous` (what the run replaced on an existing role);
+    `updated_tables` are tables it changed in place (billing mode / encryption);
+    `ttl_enabled_tables` are tables on which it enabled TTL.
+    """
+
+    role_previous: dict[str, Any] = field(default_factory=dict)
+    updated_tables: list[str] = field(default_factory=list)
+    ttl_enabled_tables: list[str] = field(default_factory=list)
+    unreadable: str | None = None  # why the run's history could not be read, if it could not
+
+
+def execution_arn(function_arn: str, state_machine_name: str, execution_name: str) -> str:
+    """The ARN of an execution of the provisioner's state machine (named after the provisioner).
+
+    Derived from the calling function's own ARN: the state machine lives in the same
+    partition, Region and account as the functions it invokes.
+    """
+    _, partition, _, region, account, *_ = function_arn.split(":")
+    return f"arn:{partition}:states:{region}:{account}:execution:{state_machine_name}:{execution_name}"
+
+
+def _succeeded_payloads(stepfunctions: Any, arn: str) -> list[dict[str, Any]]:
+    """The Lambda result (`Payload`) of every task the execution completed, oldest first."""
+    payloads = []
+    for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn):
+        for event in page["events"]:
+            details = event.get("taskSucceededEventDetails")
+            if not details:
+                continue
+            try:
+                payload = json.loads(details.get("output") or "{}").get("Payload")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(payload, dict):
+                payloads.append(payload)
+    return payloads
+
+
+def changes_made_by(stepfunctions: Any, arn: str) -> RunChanges:
+    """Read an execution's history for what it changed; an unreadable history is reported, not raised.
+
+    Each step's output has its own shape: EnsureRole's alone carries `previous`;
+    CreateOrAdoptTable's carries `table` + `outcome` + `status`; EnableTtl's `table` + `ttl`.
+    """
+    changes = RunChanges()
+    try:
+        payloads = _succeeded_payloads(stepfunctions, arn)
+    except ClientError as err:
+        changes.unreadable = err.response.get("Error", {}).get("Code", "error")
+        return changes
+    for payload in payloads:
+        if "previous" in payload and "role" in payload:
+            changes.role_previous = payload.get("previous") or {}
+        elif "table" in payload and payload.get("ttl") == "enabled":
+            changes.ttl_enabled_tables.append(payload["table"])
+        elif "table" in payload and payload.get("outcome") == "updated" and "status" in payload:
+            changes.updated_tables.append(payload["table"])
+    return changes
+
+
+@dataclass
 class RollbackReport:
     execution_name: str
     deleted: list[str] = field(default_factory=list)
@@ -46,9 +110,19 @@ def roll_back(
     desired: DesiredState,
     execution_name: str,
     role_previous: dict[str, Any] | None = None,
+    changes: RunChanges | None = None,
 ) -> RollbackReport:
-    """Idempotent: a retry after a partial rollback finishes the job."""
+    """Delete what `execution_name` created; restore (or list) what it changed on anything else.
+
+    `role_previous`, when given, overrides `changes.role_previous` (the in-run rollback has it at hand).
+    Idempotent: a retry after a partial rollback finishes the job.
+    """
+    changes = changes or RunChanges()
+    if role_previous:
+        changes.role_previous = role_previous
     report = RollbackReport(execution_name)
+    if changes.unreadable:
+        report.not_restored.append(f"changes to pre-existing resources (run history unreadable: {changes.unreadable})")
     for spec in desired.tables:
         observed = observe_table(dynamodb, spec.name, with_tags=True)
         resource = f"table/{spec.name}"
@@ -56,6 +130,13 @@ def roll_back(
             continue
         if not created_by(observed.tags, desired, execution_name):
             report.kept.append(resource)
+            # A pre-existing table is never deleted; what the run changed on it cannot be put back:
+            # the run records no earlier billing/encryption settings, and AWS refuses another TTL
+            # change within an hour of the last one.
+            if spec.name in changes.updated_tables:
+                report.not_restored.append(f"{resource} billing mode / encryption")
+            if spec.name in changes.ttl_enabled_tables:
+                report.not_restored.append(f"{resource} TTL (AWS allows one TTL change per hour)")
             continue
         if observed.status == "CREATING":
             # DeleteTable refuses a CREATING table; the state machine retries this step.
@@ -63,7 +144,7 @@ def roll_back(
         if observed.status != "DELETING":
             _delete_table(dynamodb, spec.name)
         report.deleted.append(resource)
-    _roll_back_role(iam, desired, execution_name, role_previous or {}, report)
+    _roll_back_role(iam, desired, execution_name, changes.role_previous, report)
     return report
 
 

@@ -44,7 +44,7 @@ INPUT_SCHEMA: dict[str, Any] = {
     ],
 }
 
-MUTATING = ("provision", "teardown")
+MUTATING = ("provision", "teardown", "rollback")
 
 
 _SHOWABLE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -114,6 +114,7 @@ def run_context(
         if target == execution_arn:
             raise InvalidInput("execution_arn: a rollback run cannot roll back itself")
         target_execution_name = target.split(":")[7]
+        _refuse_rollback_of_a_rollback(stepfunctions, target)
     if action == "teardown" and request["confirm"] != desired.provisioner_name:
         raise InvalidInput(f"confirm: must be the provisioner name ({desired.provisioner_name}) to tear down")
     remediate = bool(request.get("remediate", False))
@@ -143,6 +144,22 @@ def _is_mutating(raw_input: str) -> bool:
     if not isinstance(request, dict):
         return False
     return request.get("action", "provision") in MUTATING or bool(request.get("remediate"))
+
+
+def _refuse_rollback_of_a_rollback(stepfunctions: Any, target: str) -> None:
+    """A rollback run creates nothing; refusing to roll one back keeps aborted rollbacks from chaining."""
+    try:
+        described = stepfunctions.describe_execution(executionArn=target)
+    except stepfunctions.exceptions.ExecutionDoesNotExist:
+        raise InvalidInput("execution_arn: no such execution of this state machine") from None
+    except ClientError as err:
+        raise as_provisioner_error(err, "DescribeExecution") from err
+    try:
+        action = json.loads(described.get("input") or "{}").get("action")
+    except (ValueError, AttributeError):
+        return
+    if action == "rollback":
+        raise InvalidInput("execution_arn: names a rollback run, which creates nothing to roll back")
 
 
 def _refuse_concurrent_run(stepfunctions: Any, state_machine_arn: str, execution_arn: str) -> None:

@@ -18,7 +18,7 @@ tracer = Tracer(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace="FileFerry")
 
 # Retries of throttled calls belong to the state machine (with backoff and jitter), not here.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20)
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
 
 
 class AwsClients:

@@ -229,9 +229,16 @@ def test_every_task_retries_transient_errors_with_full_jitter(states: dict[str, 
         for retrier in retriers:
             assert retrier["JitterStrategy"] == "FULL", name
             assert isinstance(retrier["MaxDelaySeconds"], int) and retrier["MaxDelaySeconds"] > 0, name
-            assert retrier["MaxAttempts"] >= 1 and retrier["BackoffRate"] > 1, name
+            assert retrier["MaxAttempts"] >= 1 and retrier["BackoffRate"] >= 1, name
             retried = set(retrier["ErrorEquals"])
             assert not retried & (permanent | {"States.ALL"}), f"{name} retries permanent errors"
+
+
+def test_states_that_delete_tables_wait_minutes_for_a_creating_table(states: dict[str, dict[str, Any]]) -> None:
+    for name in ("RollbackOnFailure", "RollbackExecution", "TeardownTable"):
+        first = states[name]["Retry"][0]
+        assert first["ErrorEquals"] == ["TableNotActive"], name
+        assert first["IntervalSeconds"] * first["MaxAttempts"] >= 300, name
 
 
 def test_result_selectors_read_the_lambda_payload(states: dict[str, dict[str, Any]]) -> None:

@@ -1,0 +1,139 @@
+"""Rollback: a failed, aborted or undone provisioning run leaves no trace, and never loses data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdas.core.diff import canonical_statements
+from provisioner import runs
+from provisioner.desired_state import desired_state
+
+TABLES = ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]
+ROLE, POLICY = "FileFerryReadOnlyRole", "FileFerryReadOnlyPolicy"
+PRE_EXISTING = "FileFerry-UserContext"
+
+
+def _existing_tables(clients) -> list[str]:
+    return sorted(name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-"))
+
+
+def _role_exists(clients) -> bool:
+    return ROLE in [role["RoleName"] for role in clients.iam.list_roles()["Roles"]]
+
+
+def _all_items(clients, table):
+    items = []
+    for page in clients.dynamodb.get_paginator("scan").paginate(TableName=table):
+        items += page["Items"]
+    return sorted(items, key=lambda item: item["user_id"]["S"])
+
+
+@pytest.fixture
+def user_context_with_items(clients):
+    """FileFerry-UserContext as someone created it before any run (matching the spec), holding data."""
+    clients.dynamodb.create_table(
+        TableName=PRE_EXISTING,
+        AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True, "SSEType": "KMS"},
+    )
+    items = [{"user_id": {"S": f"user-{n}"}, "preferences": {"M": {"lang": {"S": "en"}}}} for n in range(5)]
+    for item in items:
+        clients.dynamodb.put_item(TableName=PRE_EXISTING, Item=item)
+    return sorted(items, key=lambda item: item["user_id"]["S"])
+
+
+@pytest.fixture
+def role_with_an_old_policy(clients, factory):
+    """The read-only role as someone made it by hand: the right trust policy, an older inline policy."""
+    desired = desired_state(factory.settings)
+    clients.iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(desired.role.trust_policy), MaxSessionDuration=3600)
+    old_policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    clients.iam.put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(old_policy))
+    return old_policy
+
+
+def _inline_policy(clients):
+    document = clients.iam.get_role_policy(RoleName=ROLE, PolicyName=POLICY)["PolicyDocument"]
+    return canonical_statements(document)
+
+
+def test_access_denied_on_the_role_rolls_back_the_tables_the_run_created_and_keeps_a_table_with_data(
+    aws, run, clients, user_context_with_items
+):
+    aws.set_faults(["iam:CreateRole=AccessDenied"])
+
+    result = run({"action": "provision"})
+
+    assert result.status == "FAILED"
+    assert result.error == "AccessDenied"
+    assert "CreateRole" in result.cause and "rollback: deleted" in result.cause
+    assert _existing_tables(clients) == [PRE_EXISTING]
+    assert _all_items(clients, PRE_EXISTING) == user_context_with_items
+    assert not _role_exists(clients)
+
+
+def test_rollback_run_undoes_an_earlier_run_restoring_the_role_it_updated_and_keeping_tables_it_adopted(
+    run, clients, user_context_with_items, role_with_an_old_policy
+):
+    provisioned = run({"action": "provision"})
+    assert provisioned.succeeded, provisioned.cause
+    assert _inline_policy(clients) != canonical_statements(role_with_an_old_policy)  # the run replaced it
+
+    rolled_back = run({"action": "rollback", "execution_arn": provisioned.execution_arn})
+
+    assert rolled_back.succeeded, rolled_back.cause
+    assert _existing_tables(clients) == [PRE_EXISTING]
+    assert _all_items(clients, PRE_EXISTING) == user_context_with_items
+    assert _role_exists(clients)
+    assert _inline_policy(clients) == canonical_statements(role_with_an_old_policy)
+
+
+class _Reached(Exception):
+    pass
+
+
+def _follow_until_the_role_step_is_retrying(factory, execution_arn):
+    """Follow the run until EnsureRole has failed once and waits to retry: every table exists by then."""
+    seen: list[str] = []
+
+    def on_progress(line: str) -> None:
+        seen.append(line)
+        if line.startswith("step failed: Throttled: CreateRole"):
+            raise _Reached()
+
+    try:
+        ended = runs.Follower(factory.clients().stepfunctions, on_progress, poll_seconds=0.1).follow(execution_arn)
+    except _Reached:
+        return
+    pytest.fail(f"the run ended {ended.status} ({ended.error}) before EnsureRole was throttled; progress: {seen}")
+
+
+def _rollback_started_by_the_rule(sfn, state_machine_arn, aborted_arn):
+    for execution in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]:
+        started_with = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+        if started_with == {"action": "rollback", "execution_arn": aborted_arn}:
+            return execution["executionArn"]
+    return None
+
+
+def test_an_aborted_provisioning_run_is_rolled_back_by_the_rule_started_run(aws, factory, deployed, clients, user_context_with_items):
+    # CreateRole keeps failing: the run sits in EnsureRole's retry back-off, after every table exists.
+    aws.set_faults(["iam:CreateRole=ThrottlingException"])
+    sfn = clients.stepfunctions
+    arn = runs.start(sfn, deployed.state_machine_arn, {"action": "provision"})
+    _follow_until_the_role_step_is_retrying(factory, arn)
+    assert _existing_tables(clients) == sorted(TABLES)
+
+    sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by the test")
+
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    rollback_arn = _rollback_started_by_the_rule(sfn, deployed.state_machine_arn, arn)
+    assert rollback_arn is not None
+    rollback = runs.Follower(sfn, poll_seconds=0.2).follow(rollback_arn)
+    assert rollback.succeeded, rollback.cause
+    assert _existing_tables(clients) == [PRE_EXISTING]
+    assert _all_items(clients, PRE_EXISTING) == user_context_with_items
