@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 from lambdas.core.desired import DesiredState, IndexSpec, KeyAttribute, RoleSpec, TableSpec
@@ -98,6 +100,21 @@ def trust_policy(account_id: str, external_id: str) -> dict[str, Any]:
     }
 
 
+# IAM's quota for a role's inline policies, counted without white space.
+INLINE_POLICY_QUOTA = 10_240
+# Room left for the rest of the read-only policy when the table ARNs are listed one by one.
+TABLE_RESOURCES_BUDGET = 7_000
+
+
+def table_resources(table_arns: list[str]) -> list[str]:
+    """Each table and its indexes, or, when that list would not fit IAM's quota, their common prefix."""
+    explicit = sorted(table_arns + [f"{arn}/index/*" for arn in table_arns])
+    if len(json.dumps(explicit, separators=(",", ":"))) <= TABLE_RESOURCES_BUDGET:
+        return explicit
+    prefix = os.path.commonprefix(table_arns)
+    return [f"{prefix}*"]  # covers the tables and their /index/* too
+
+
 def read_only_policy(table_arns: list[str], buckets: list[str], namespace: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
@@ -124,7 +141,7 @@ def read_only_policy(table_arns: list[str], buckets: list[str], namespace: str) 
                 "Sid": "FileFerryTables",
                 "Effect": "Allow",
                 "Action": DYNAMODB_ITEM_ACTIONS,
-                "Resource": sorted(table_arns + [f"{arn}/index/*" for arn in table_arns]),
+                "Resource": table_resources(table_arns),
             },
             {
                 "Sid": "FileFerryMetrics",

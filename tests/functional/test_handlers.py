@@ -67,7 +67,7 @@ def test_create_or_adopt_table_handler_creates_the_table_tagged_with_the_executi
 def test_enable_ttl_handler_enables_ttl_on_the_created_table(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
     create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
 
-    output = enable_ttl.handler({"table": SESSIONS, "outcome": "created"}, context)
+    output = enable_ttl.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created"}, context)
 
     assert output == {"table": SESSIONS, "outcome": "created", "ttl": "enabled"}
     assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}

@@ -1,0 +1,24 @@
+"""deploy.py stays light: its commands never import the stepfunctions SDK, sagemaker or moto.
+
+Each check runs deploy.py in a fresh interpreter and reads that interpreter's sys.modules.
+`plan` needs an AWS endpoint, and the embedded AWS runs once per process, so its check lives
+with the other embedded-AWS tests (tests/e2e/test_bench_smoke.py).
+"""
+
+from __future__ import annotations
+
+from bench.imports import heavy_imports
+
+
+def test_deploy_help_imports_neither_the_sdk_nor_sagemaker_nor_moto():
+    exit_code, heavy = heavy_imports(["--help"])
+    assert exit_code == 0
+    assert heavy == []
+
+
+def test_the_import_check_sees_a_heavy_package_that_deploy_py_pulls_in(tmp_path):
+    # The check above must be able to fail: make every interpreter import moto at startup.
+    (tmp_path / "sitecustomize.py").write_text("import moto\n")
+    exit_code, heavy = heavy_imports(["--help"], extra_env={"PYTHONPATH": str(tmp_path)})
+    assert exit_code == 0
+    assert heavy == ["moto"]
