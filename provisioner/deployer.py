@@ -51,14 +51,12 @@ class Deployer:
         desired: DesiredState,
         tracing: bool = True,
         sleep: Callable[[float], None] = time.sleep,
-        report: Callable[[str], None] = lambda message: None,
     ):
         self.clients = clients
         self.settings = settings
         self.desired = desired
         self.tracing = tracing
         self.sleep = sleep
-        self.report = report
         self.name = desired.provisioner_name
 
     def arns(self) -> Arns:

@@ -49,9 +49,9 @@ class CLIFactory:
                 f"{self.resolved.config_path}: sso.account_id is {expected} but the credentials are for account {actual}"
             )
 
-    def deployer(self, report: Callable[[str], None] = lambda message: None) -> Deployer:
+    def deployer(self) -> Deployer:
         # The embedded AWS has no X-Ray daemon to send traces to.
-        return Deployer(self.clients(), self.settings, self.desired(), tracing=not self.local, sleep=self.sleep, report=report)
+        return Deployer(self.clients(), self.settings, self.desired(), tracing=not self.local, sleep=self.sleep)
 
     def state_machine_arn(self) -> str:
         clients = self.clients()

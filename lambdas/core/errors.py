@@ -46,10 +46,6 @@ class VerificationFailed(ProvisionerError):
     """After provisioning, observed state still differs from desired state."""
 
 
-class DeletionProtected(ProvisionerError):
-    """A table that must be deleted has deletion protection enabled."""
-
-
 # Transient: the state machine retries these with exponential backoff and full jitter.
 
 
@@ -90,7 +86,6 @@ PERMANENT_ERRORS: tuple[type[ProvisionerError], ...] = (
     AccessDenied,
     TableCreationTimeout,
     VerificationFailed,
-    DeletionProtected,
 )
 TRANSIENT_ERRORS: tuple[type[ProvisionerError], ...] = (
     Throttled,

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from lambdas.core.aws_errors import as_provisioner_error
 from lambdas.core.desired import RoleSpec
 from lambdas.core.diff import diff_role
+from lambdas.core.errors import NotYetVisible
 from lambdas.core.observe import ObservedRole, observe_role
 
 
@@ -52,17 +53,22 @@ def ensure_role(iam: Any, spec: RoleSpec, tags: dict[str, str]) -> RoleOutcome:
         return _converge_existing(iam, spec, observe_role(iam, spec.name))
     except ClientError as err:
         raise as_provisioner_error(err, f"CreateRole {spec.name}") from err
-    _iam_call(
-        f"PutRolePolicy {spec.name}",
-        iam.put_role_policy,
-        RoleName=spec.name,
-        PolicyName=spec.inline_policy_name,
-        PolicyDocument=_document(spec.inline_policy),
-    )
+    try:
+        iam.put_role_policy(
+            RoleName=spec.name, PolicyName=spec.inline_policy_name, PolicyDocument=_document(spec.inline_policy)
+        )
+    except iam.exceptions.NoSuchEntityException as err:
+        # IAM is eventually consistent: the role just created may not be visible to this call yet.
+        raise NotYetVisible(f"role {spec.name} was created but is not visible yet") from err
+    except ClientError as err:
+        raise as_provisioner_error(err, f"PutRolePolicy {spec.name}") from err
     return RoleOutcome(spec.name, created["Arn"], "created")
 
 
 def _converge_existing(iam: Any, spec: RoleSpec, observed: ObservedRole) -> RoleOutcome:
+    if not observed.exists:
+        # CreateRole said it exists, GetRole says it does not: IAM has not caught up yet.
+        raise NotYetVisible(f"role {spec.name} exists but is not visible yet")
     changed: list[str] = []
     previous: dict[str, Any] = {}
     for difference in diff_role(spec, observed):
