@@ -81,3 +81,17 @@ def test_unknown_action_fails_with_invalid_input_and_creates_nothing(run, client
     assert "action" in result.cause
     assert clients.dynamodb.list_tables()["TableNames"] == []
     assert "FileFerryReadOnlyRole" not in [r["RoleName"] for r in clients.iam.list_roles()["Roles"]]
+
+
+def test_lambda_service_errors_are_retried_and_the_run_still_verifies(aws, run, clients):
+    aws.set_faults(["lambda:Invoke=ServiceException*2"])
+    result = run({})
+    assert result.succeeded, result.cause
+    sfn = clients.stepfunctions
+    failures = [
+        event["taskFailedEventDetails"]["error"]
+        for event in sfn.get_execution_history(executionArn=result.execution_arn, maxResults=1000)["events"]
+        if event["type"] == "TaskFailed"
+    ]
+    assert failures == ["Lambda.ServiceException", "Lambda.ServiceException"]
+    assert clients.dynamodb.describe_table(TableName="FileFerry-S3FileCache")["Table"]["TableStatus"] == "ACTIVE"
