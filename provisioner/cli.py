@@ -156,18 +156,19 @@ def _deploy(ctx: click.Context, factory: CLIFactory) -> Any:
 @click.option("--local", is_flag=True, help="Run everything on the embedded AWS (no account needed).")
 @click.option("--keep", is_flag=True, help="With --local: keep the embedded AWS running afterwards.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="With --local: the embedded AWS's port (0: any free one).")
+@click.option("--create-latency", default=0.0, type=click.FloatRange(0, 3600), help="With --local: seconds a new table stays CREATING.")
 @click.pass_context
-def up(ctx: click.Context, local: bool, keep: bool, port: int) -> None:
+def up(ctx: click.Context, local: bool, keep: bool, port: int, create_latency: float) -> None:
     """Deploy (idempotent), then run provisioning and follow it. Exit 0 iff verified."""
     factory = _factory(ctx)
-    if keep and not local:
-        raise click.UsageError("--keep goes with --local")
+    if (keep or port or create_latency) and not local:
+        raise click.UsageError("--keep, --port and --create-latency go with --local")
     if not local:
         _provision_and_check(ctx, factory, _deploy(ctx, factory))
         return
     from local.emulator import Emulator
 
-    with Emulator(port=port) as emulator:
+    with Emulator(port=port, create_latency=create_latency) as emulator:
         factory = factory.with_endpoint(emulator.endpoint_url)
         ctx.obj["factory"] = factory
         try:
