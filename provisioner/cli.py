@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,15 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, create_latency: f
     if not local:
         _provision_and_check(ctx, factory, _deploy(ctx, factory))
         return
+    running = _embedded_aws_at(port)
+    if running is not None:
+        # `deploy.py local --port N` is already serving: provision there, so a re-run adopts.
+        if not ctx.obj["json"]:
+            click.echo(f"Using the embedded AWS already running at {running}")
+        factory = factory.with_endpoint(running)
+        ctx.obj["factory"] = factory
+        _provision_and_check(ctx, factory, _deploy(ctx, factory))
+        return
     from local.emulator import Emulator
 
     with Emulator(port=port, create_latency=create_latency) as emulator:
@@ -178,6 +188,18 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, create_latency: f
                 click.echo(f"Embedded AWS still running at {emulator.endpoint_url} (Ctrl-C to stop), e.g.:", err=True)
                 click.echo(f"  aws --endpoint-url {emulator.endpoint_url} dynamodb list-tables", err=True)
                 emulator.serve_forever()
+
+
+def _embedded_aws_at(port: int) -> str | None:
+    """The URL of an embedded AWS already listening on `port`, if there is one."""
+    if not port:
+        return None
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with urllib.request.urlopen(f"{url}/_fileferry/faults", timeout=2) as response:
+            return url if response.status == 200 else None
+    except (OSError, ValueError):
+        return None
 
 
 def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: Any) -> None:
