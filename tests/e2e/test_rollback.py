@@ -137,3 +137,19 @@ def test_an_aborted_provisioning_run_is_rolled_back_by_the_rule_started_run(aws,
     assert rollback.succeeded, rollback.cause
     assert _existing_tables(clients) == [PRE_EXISTING]
     assert _all_items(clients, PRE_EXISTING) == user_context_with_items
+
+
+def test_a_failure_while_tables_are_creating_waits_for_them_then_deletes_them(aws, run, clients):
+    # The first CreateTable is refused for good; the other iterations' tables are still CREATING
+    # when the Map fails, and DeleteTable refuses a CREATING table: the rollback has to wait.
+    aws.set_create_latency(3)
+    aws.set_faults(["dynamodb:CreateTable=AccessDeniedException*1"])
+    result = run({"action": "provision"})
+    assert result.status == "FAILED"
+    assert result.error == "AccessDenied"
+    assert "rollback: deleted" in result.cause
+    history = clients.stepfunctions.get_execution_history(executionArn=result.execution_arn, maxResults=1000)["events"]
+    waited = [e for e in history if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["error"] == "TableNotActive"]
+    assert waited, "the rollback never met a CREATING table"
+    assert _existing_tables(clients) == []
+    assert not _role_exists(clients)
