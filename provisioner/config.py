@@ -90,7 +90,8 @@ class ProvisionerSettings(_Section):
     name: _text(PROVISIONER_NAME) = "fileferry-provisioner"
     poll_interval_seconds: Annotated[int, Field(ge=1, le=300)] = 2
     max_polls: Annotated[int, Field(ge=1, le=1000)] = 60
-    max_concurrency: Annotated[int, Field(ge=1, le=50)] = 5
+    # DynamoDB allows 500 simultaneous table operations per account, 250 for tables with indexes.
+    max_concurrency: Annotated[int, Field(ge=1, le=250)] = 25
     drift_schedule: str = "rate(1 day)"
     alarm_topic_arn: str = ""
     log_retention_days: int = 30

@@ -73,7 +73,7 @@ class DesiredState:
     role: RoleSpec
     poll_interval_seconds: int = 2
     max_polls: int = 60
-    max_concurrency: int = 5
+    max_concurrency: int = 25
     metrics_namespace: str = "FileFerry"
     extra: dict[str, Any] = field(default_factory=dict)
 
