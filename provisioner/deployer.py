@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -294,12 +295,12 @@ class Deployer:
         )
         for step in STEPS:
             name = step.function_name(self.name)
-            self._ignore_missing(lambda: self.clients.lambda_.delete_function(FunctionName=name), removed, f"function/{name}")
+            self._ignore_missing(partial(self.clients.lambda_.delete_function, FunctionName=name), removed, f"function/{name}")
         iam = self.clients.iam
         for role in orchestrator_roles(arns):
             name = role_name(self.name, role.suffix)
-            self._ignore_missing(lambda: iam.delete_role_policy(RoleName=name, PolicyName=POLICY_NAME), removed, None)
-            self._ignore_missing(lambda: iam.delete_role(RoleName=name), removed, f"role/{name}")
+            self._ignore_missing(partial(iam.delete_role_policy, RoleName=name, PolicyName=POLICY_NAME), removed, None)
+            self._ignore_missing(partial(iam.delete_role, RoleName=name), removed, f"role/{name}")
         return removed
 
     @staticmethod

@@ -108,3 +108,28 @@ def function_logs(aws, factory):
             return lines
 
     return FunctionLogs()
+
+
+class _Reached(Exception):
+    pass
+
+
+@pytest.fixture
+def follow_until(factory):
+    """follow_until(execution_arn, predicate, what): follow a run until a progress line satisfies predicate."""
+
+    def follow(execution_arn: str, predicate: Any, what: str) -> None:
+        seen: list[str] = []
+
+        def on_progress(line: str) -> None:
+            seen.append(line)
+            if predicate(line):
+                raise _Reached()
+
+        try:
+            ended = runs.Follower(factory.clients().stepfunctions, on_progress, poll_seconds=0.1).follow(execution_arn)
+        except _Reached:
+            return
+        pytest.fail(f"the run ended {ended.status} ({ended.error}) before {what}; progress: {seen}")
+
+    return follow

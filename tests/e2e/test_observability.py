@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from lambdas.core.steps import STEPS
 from provisioner.deployer import Deployer

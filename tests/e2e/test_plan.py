@@ -4,31 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from provisioner import runs
 
 TABLES = ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]
-
-
-class _Reached(Exception):
-    pass
-
-
-def _follow_until_a_table_is_created(factory, execution_arn):
-    """Follow the run until it has created a table: it is past its own ConcurrentRun check."""
-    seen: list[str] = []
-
-    def on_progress(line: str) -> None:
-        seen.append(line)
-        if line.startswith("table ") and ": created" in line:
-            raise _Reached()
-
-    try:
-        ended = runs.Follower(factory.clients().stepfunctions, on_progress, poll_seconds=0.1).follow(execution_arn)
-    except _Reached:
-        return
-    pytest.fail(f"the run ended {ended.status} ({ended.error}) before creating a table; progress: {seen}")
 
 
 def _task_errors(sfn, execution_arn) -> list[str]:
@@ -41,7 +20,7 @@ def _plan(cli) -> tuple[int, dict[str, str]]:
 
 
 def test_a_throttled_run_retries_to_success_while_competing_runs_are_refused_and_plan_then_shows_no_change(
-    aws, cli, factory, deployed, run, clients
+    aws, cli, factory, deployed, run, clients, follow_until
 ):
     code, planned = _plan(cli)
     assert code == 3
@@ -54,7 +33,7 @@ def test_a_throttled_run_retries_to_success_while_competing_runs_are_refused_and
     aws.set_faults(["dynamodb:CreateTable=ThrottlingException*6", "dynamodb:CreateTable=LimitExceededException*6"])
     sfn = clients.stepfunctions
     first = runs.start(sfn, deployed.state_machine_arn, {"action": "provision"})
-    _follow_until_a_table_is_created(factory, first)
+    follow_until(first, lambda line: line.startswith("table ") and ": created" in line, "creating a table")
 
     second = run({"action": "provision"})
     teardown = run({"action": "teardown", "confirm": "fileferry-provisioner"})

@@ -95,3 +95,16 @@ def test_lambda_service_errors_are_retried_and_the_run_still_verifies(aws, run, 
     ]
     assert failures == ["Lambda.ServiceException", "Lambda.ServiceException"]
     assert clients.dynamodb.describe_table(TableName="FileFerry-S3FileCache")["Table"]["TableStatus"] == "ACTIVE"
+
+
+def test_destroy_removes_the_orchestrator_and_keeps_the_tables_and_the_role(cli, run, clients):
+    assert run({}).succeeded
+    code, out = cli("destroy", "--yes")
+    assert code == 0, out
+    assert [f for f in clients.lambda_.list_functions()["Functions"] if f["FunctionName"].startswith("fileferry-provisioner-")] == []
+    assert clients.stepfunctions.list_state_machines()["stateMachines"] == []
+    roles = [r["RoleName"] for r in clients.iam.list_roles()["Roles"]]
+    assert [r for r in roles if r.startswith("fileferry-provisioner-")] == []
+    assert clients.events.list_rules(NamePrefix="fileferry-provisioner")["Rules"] == []
+    assert "FileFerryReadOnlyRole" in roles
+    assert len([n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")]) == 5

@@ -92,26 +92,6 @@ def test_rollback_run_undoes_an_earlier_run_restoring_the_role_it_updated_and_ke
     assert _inline_policy(clients) == canonical_statements(role_with_an_old_policy)
 
 
-class _Reached(Exception):
-    pass
-
-
-def _follow_until_the_role_step_is_retrying(factory, execution_arn):
-    """Follow the run until EnsureRole has failed once and waits to retry: every table exists by then."""
-    seen: list[str] = []
-
-    def on_progress(line: str) -> None:
-        seen.append(line)
-        if line.startswith("step failed: Throttled: CreateRole"):
-            raise _Reached()
-
-    try:
-        ended = runs.Follower(factory.clients().stepfunctions, on_progress, poll_seconds=0.1).follow(execution_arn)
-    except _Reached:
-        return
-    pytest.fail(f"the run ended {ended.status} ({ended.error}) before EnsureRole was throttled; progress: {seen}")
-
-
 def _rollback_started_by_the_rule(sfn, state_machine_arn, aborted_arn):
     for execution in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]:
         started_with = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
@@ -120,12 +100,15 @@ def _rollback_started_by_the_rule(sfn, state_machine_arn, aborted_arn):
     return None
 
 
-def test_an_aborted_provisioning_run_is_rolled_back_by_the_rule_started_run(aws, factory, deployed, clients, user_context_with_items):
+def test_an_aborted_provisioning_run_is_rolled_back_by_the_rule_started_run(
+    aws, factory, deployed, clients, user_context_with_items, follow_until
+):
     # CreateRole keeps failing: the run sits in EnsureRole's retry back-off, after every table exists.
     aws.set_faults(["iam:CreateRole=ThrottlingException"])
     sfn = clients.stepfunctions
     arn = runs.start(sfn, deployed.state_machine_arn, {"action": "provision"})
-    _follow_until_the_role_step_is_retrying(factory, arn)
+    # Every table exists once EnsureRole has failed once and waits to retry.
+    follow_until(arn, lambda line: line.startswith("step failed: Throttled: CreateRole"), "EnsureRole was throttled")
     assert _existing_tables(clients) == sorted(TABLES)
 
     sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by the test")
