@@ -279,13 +279,28 @@ def run(ctx: click.Context, action: str, input_json: str | None, no_wait: bool) 
         if not sys.stdin.isatty():
             raise click.UsageError(f"teardown deletes every table; confirm with --input '{{\"confirm\": \"{name}\"}}'")
         extra["confirm"] = click.prompt(f"This backs up and deletes all five tables and the role. Type {name} to confirm")
-    result = _run_and_report(ctx, factory, {"action": action, **extra}, wait=not no_wait)
+    run_input = {"action": action, **extra}
+    _check_run_input(run_input, factory.settings.provisioner.name)
+    result = _run_and_report(ctx, factory, run_input, wait=not no_wait)
     if result is None:
         return
     if not result.succeeded:
         raise Failed()
     if action == "drift-check" and isinstance(result.output, dict) and result.output.get("drifted"):
         raise Changes()
+
+
+def _check_run_input(run_input: dict[str, Any], provisioner_name: str) -> None:
+    """The state machine's own input checks, made here first so bad input never starts a run."""
+    from lambdas.core.errors import InvalidInput
+    from lambdas.core.run_input import check_schema
+
+    try:
+        check_schema(run_input)
+    except InvalidInput as err:
+        raise click.BadParameter(str(err).removeprefix("execution input: "), param_hint="--input") from None
+    if run_input["action"] == "teardown" and run_input["confirm"] != provisioner_name:
+        raise click.BadParameter(f"confirm: must be the provisioner name ({provisioner_name})", param_hint="--input")
 
 
 @cli.command()

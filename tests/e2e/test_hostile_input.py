@@ -165,6 +165,9 @@ HOSTILE_ARGUMENTS: list[tuple[list[str], str]] = [
     (["run", "provision", "--input", "{not json"], "Invalid value for --input: not JSON"),
     (["run", "provision", "--input", "[1, 2]"], "Invalid value for --input: must be a JSON object"),
     (["run", "drift-check", "--input", '{"action": "teardown"}'], "Invalid value for --input: its action differs from ACTION"),
+    (["run", "rollback"], "execution_arn: required with action rollback"),
+    (["run", "teardown", "--input", '{"confirm": "someone-else"}'], "confirm: must be the provisioner name"),
+    (["run", "provision", "--input", '{"remediate": true}'], "remediate: only allowed with action drift-check"),
 ]
 
 
