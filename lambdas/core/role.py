@@ -71,6 +71,17 @@ def _converge_existing(iam: Any, spec: RoleSpec, observed: ObservedRole) -> Role
         raise NotYetVisible(f"role {spec.name} exists but is not visible yet")
     changed: list[str] = []
     previous: dict[str, Any] = {}
+    try:
+        _apply_changes(iam, spec, observed, changed, previous)
+    except Exception:
+        # The step fails without returning `previous`, so the run's rollback could not put the
+        # role back: undo the part already changed here, then fail as we would have.
+        restore_role(iam, spec, previous)
+        raise
+    return RoleOutcome(spec.name, observed.arn or "", "updated" if changed else "adopted", changed, previous)
+
+
+def _apply_changes(iam: Any, spec: RoleSpec, observed: ObservedRole, changed: list[str], previous: dict[str, Any]) -> None:
     for difference in diff_role(spec, observed):
         prop = difference.property
         if prop == "trust_policy":
@@ -109,4 +120,32 @@ def _converge_existing(iam: Any, spec: RoleSpec, observed: ObservedRole) -> Role
         else:
             continue
         changed.append(prop)
-    return RoleOutcome(spec.name, observed.arn or "", "updated" if changed else "adopted", changed, previous)
+
+
+def restore_role(iam: Any, spec: RoleSpec, previous: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Put back what a run replaced on a role it adopted: (what was restored, what could not be)."""
+    restored: list[str] = []
+    try:
+        if previous.get("trust_policy"):
+            iam.update_assume_role_policy(RoleName=spec.name, PolicyDocument=json.dumps(previous["trust_policy"]))
+            restored.append("trust policy")
+        if "inline_policy" in previous:
+            if previous["inline_policy"] is None:
+                iam.delete_role_policy(RoleName=spec.name, PolicyName=spec.inline_policy_name)
+            else:
+                iam.put_role_policy(
+                    RoleName=spec.name, PolicyName=spec.inline_policy_name, PolicyDocument=json.dumps(previous["inline_policy"])
+                )
+            restored.append(f"inline policy {spec.inline_policy_name}")
+        for name, document in previous.get("extra_inline_policies", {}).items():
+            iam.put_role_policy(RoleName=spec.name, PolicyName=name, PolicyDocument=json.dumps(document))
+            restored.append(f"inline policy {name}")
+        for arn in previous.get("attached_policies", []):
+            iam.attach_role_policy(RoleName=spec.name, PolicyArn=arn)
+            restored.append(f"attached policy {arn}")
+        if previous.get("max_session_duration"):
+            iam.update_role(RoleName=spec.name, MaxSessionDuration=previous["max_session_duration"])
+            restored.append("max session duration")
+    except ClientError as err:
+        return restored, [err.response.get("Error", {}).get("Code", "error")]
+    return restored, []

@@ -12,6 +12,7 @@ from lambdas.core.aws_errors import as_provisioner_error
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState
 from lambdas.core.errors import ResourceBusy, TableNotActive
 from lambdas.core.observe import observe_role, observe_table
+from lambdas.core.role import restore_role
 
 
 @dataclass
@@ -190,31 +191,9 @@ def _roll_back_role(
         report.deleted.append(resource)
         return
     report.kept.append(resource)
-    try:
-        if "trust_policy" in previous and previous["trust_policy"]:
-            iam.update_assume_role_policy(RoleName=spec.name, PolicyDocument=json.dumps(previous["trust_policy"]))
-            report.restored.append(f"{resource} trust policy")
-        if "inline_policy" in previous:
-            if previous["inline_policy"] is None:
-                iam.delete_role_policy(RoleName=spec.name, PolicyName=spec.inline_policy_name)
-            else:
-                iam.put_role_policy(
-                    RoleName=spec.name,
-                    PolicyName=spec.inline_policy_name,
-                    PolicyDocument=json.dumps(previous["inline_policy"]),
-                )
-            report.restored.append(f"{resource} inline policy {spec.inline_policy_name}")
-        for name, document in previous.get("extra_inline_policies", {}).items():
-            iam.put_role_policy(RoleName=spec.name, PolicyName=name, PolicyDocument=json.dumps(document))
-            report.restored.append(f"{resource} inline policy {name}")
-        for arn in previous.get("attached_policies", []):
-            iam.attach_role_policy(RoleName=spec.name, PolicyArn=arn)
-            report.restored.append(f"{resource} attached policy {arn}")
-        if previous.get("max_session_duration"):
-            iam.update_role(RoleName=spec.name, MaxSessionDuration=previous["max_session_duration"])
-            report.restored.append(f"{resource} max session duration")
-    except ClientError as err:
-        report.not_restored.append(f"{resource} ({err.response.get('Error', {}).get('Code', 'error')})")
+    restored, not_restored = restore_role(iam, spec, previous)
+    report.restored += [f"{resource} {item}" for item in restored]
+    report.not_restored += [f"{resource} ({code})" for code in not_restored]
 
 
 def original_error(error: dict[str, Any] | None) -> tuple[str, str]:

@@ -240,3 +240,23 @@ def test_rollback_restores_extra_and_attached_policies_it_removed(dynamodb: Any,
 
     assert sorted(iam.list_role_policies(RoleName=ROLE)["PolicyNames"]) == sorted([POLICY, "Legacy"])
     assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"]] == [managed]
+
+
+def test_a_failure_midway_through_updating_an_existing_role_puts_back_what_was_already_changed(
+    iam: Any, existing_role: None, desired: DesiredState
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from lambdas.core.errors import AccessDenied
+
+    def refuse_policy_writes(**_: Any) -> None:
+        # AWS refusing the call, as an injected fault would: the trust policy was already replaced.
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "PutRolePolicy")
+
+    iam.meta.events.register_first("before-call.iam.PutRolePolicy", refuse_policy_writes)
+    with pytest.raises(AccessDenied):
+        ensure_role(iam, desired.role, ownership(desired, "exec-a"))
+    iam.meta.events.unregister("before-call.iam.PutRolePolicy", refuse_policy_writes)
+
+    assert canonical_statements(trust_policy_of(iam, ROLE)) == canonical_statements(OLD_TRUST)
+    assert canonical_statements(inline_policy_of(iam, ROLE, POLICY)) == canonical_statements(OLD_POLICY)
