@@ -125,7 +125,9 @@ def test_an_aborted_provisioning_run_is_rolled_back_by_the_rule_started_run(
 def test_a_failure_while_tables_are_creating_waits_for_them_then_deletes_them(aws, run, clients):
     # The first CreateTable is refused for good; the other iterations' tables are still CREATING
     # when the Map fails, and DeleteTable refuses a CREATING table: the rollback has to wait.
-    aws.set_create_latency(3)
+    # Long enough that the Map's failure reaches the rollback before any table is ACTIVE, even on a
+    # loaded machine.
+    aws.set_create_latency(8)
     aws.set_faults(["dynamodb:CreateTable=AccessDeniedException*1"])
     result = run({"action": "provision"})
     assert result.status == "FAILED"
