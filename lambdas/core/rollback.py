@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -13,6 +14,9 @@ from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState
 from lambdas.core.errors import ResourceBusy, TableNotActive
 from lambdas.core.observe import observe_role, observe_table
 from lambdas.core.role import restore_role
+from lambdas.core.steps import step
+
+CREATE_STEP = step("create-or-adopt-table")
 
 
 @dataclass
@@ -27,6 +31,9 @@ class RunChanges:
     role_previous: dict[str, Any] = field(default_factory=dict)
     updated_tables: list[str] = field(default_factory=list)
     ttl_enabled_tables: list[str] = field(default_factory=list)
+    # Tables whose CreateOrAdoptTable invocation had not returned when the run stopped recording it
+    # (a failed Map stops its iterations, not the Lambda invocations they made), with when it began.
+    creations_in_flight: dict[str, datetime.datetime] = field(default_factory=dict)
     unreadable: str | None = None  # why the run's history could not be read, if it could not
 
 
@@ -40,21 +47,47 @@ def execution_arn(function_arn: str, state_machine_name: str, execution_name: st
     return f"arn:{partition}:states:{region}:{account}:execution:{state_machine_name}:{execution_name}"
 
 
-def _succeeded_payloads(stepfunctions: Any, arn: str) -> list[dict[str, Any]]:
+def _json_field(text: str | None, key: str) -> Any:
+    try:
+        return json.loads(text or "{}").get(key)
+    except (ValueError, AttributeError):
+        return None
+
+
+def _history(stepfunctions: Any, arn: str) -> list[dict[str, Any]]:
+    return [
+        event
+        for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn)
+        for event in page["events"]
+    ]
+
+
+def _succeeded_payloads(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The Lambda result (`Payload`) of every task the execution completed, oldest first."""
     payloads = []
-    for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=arn):
-        for event in page["events"]:
-            details = event.get("taskSucceededEventDetails")
-            if not details:
-                continue
-            try:
-                payload = json.loads(details.get("output") or "{}").get("Payload")
-            except (ValueError, AttributeError):
-                continue
-            if isinstance(payload, dict):
-                payloads.append(payload)
+    for event in events:
+        payload = _json_field((event.get("taskSucceededEventDetails") or {}).get("output"), "Payload")
+        if isinstance(payload, dict):
+            payloads.append(payload)
     return payloads
+
+
+def _creations_in_flight(events: list[dict[str, Any]]) -> dict[str, datetime.datetime]:
+    """Tables whose create-or-adopt invocation was scheduled and never reported back."""
+    by_id = {event["id"]: event for event in events}
+    scheduled: dict[int, tuple[str, datetime.datetime]] = {}
+    for event in events:
+        parameters = (event.get("taskScheduledEventDetails") or {}).get("parameters")
+        function = str(_json_field(parameters, "FunctionName") or "")
+        payload = _json_field(parameters, "Payload")
+        if function.endswith(f"-{CREATE_STEP.name}") and isinstance(payload, dict) and "table" in payload:
+            scheduled[event["id"]] = (payload["table"], event["timestamp"])
+    for event in events:
+        if event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
+            started = by_id.get(event.get("previousEventId"), {})  # TaskStarted, which follows TaskScheduled
+            scheduled.pop(started.get("previousEventId"), None)
+            scheduled.pop(event.get("previousEventId"), None)
+    return {table: at for table, at in scheduled.values()}
 
 
 def changes_made_by(stepfunctions: Any, arn: str) -> RunChanges:
@@ -65,11 +98,12 @@ def changes_made_by(stepfunctions: Any, arn: str) -> RunChanges:
     """
     changes = RunChanges()
     try:
-        payloads = _succeeded_payloads(stepfunctions, arn)
+        events = _history(stepfunctions, arn)
     except ClientError as err:
         changes.unreadable = err.response.get("Error", {}).get("Code", "error")
         return changes
-    for payload in payloads:
+    changes.creations_in_flight = _creations_in_flight(events)
+    for payload in _succeeded_payloads(events):
         if "previous" in payload and "role" in payload:
             changes.role_previous = payload.get("previous") or {}
         elif "table" in payload and payload.get("ttl") == "enabled":
@@ -128,6 +162,11 @@ def roll_back(
         observed = observe_table(dynamodb, spec.name, with_tags=True)
         resource = f"table/{spec.name}"
         if not observed.exists:
+            began = changes.creations_in_flight.get(spec.name)
+            if began is not None and _age_seconds(began) < CREATE_STEP.timeout_seconds:
+                # Its CreateTable may still land; the state machine retries this step until it has
+                # or the invocation has certainly ended, so no table outlives the rollback.
+                raise TableNotActive(f"{resource} may still be being created by the failed run")
             continue
         if not created_by(observed.tags, desired, execution_name):
             report.kept.append(resource)
@@ -147,6 +186,12 @@ def roll_back(
         report.deleted.append(resource)
     _roll_back_role(iam, desired, execution_name, changes.role_previous, report)
     return report
+
+
+def _age_seconds(moment: datetime.datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
 
 
 def _delete_table(dynamodb: Any, name: str) -> None:
