@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.core.aws_errors import as_provisioner_error
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState
-from lambdas.core.errors import ResourceBusy, TableNotActive
+from lambdas.core.errors import PERMANENT_ERRORS, ResourceBusy, TableNotActive
 from lambdas.core.observe import observe_role, observe_table
 from lambdas.core.role import restore_role
 from lambdas.core.steps import step
@@ -120,6 +120,7 @@ class RollbackReport:
     restored: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     not_restored: list[str] = field(default_factory=list)
+    not_deleted: list[str] = field(default_factory=list)  # created by the run, but AWS refused to delete them
 
     def summary(self) -> str:
         parts = [f"deleted {', '.join(self.deleted) or 'nothing'}"]
@@ -129,6 +130,8 @@ class RollbackReport:
             parts.append(f"kept {', '.join(self.kept)} (not created by {self.execution_name})")
         if self.not_restored:
             parts.append(f"could not restore {', '.join(self.not_restored)}")
+        if self.not_deleted:
+            parts.append(f"COULD NOT DELETE {', '.join(self.not_deleted)}: delete by hand or re-run the rollback")
         return "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -182,10 +185,22 @@ def roll_back(
             # DeleteTable refuses a CREATING table; the state machine retries this step.
             raise TableNotActive(f"{resource} is still CREATING; it is deleted once ACTIVE")
         if observed.status != "DELETING":
-            _delete_table(dynamodb, spec.name)
+            try:
+                _delete_table(dynamodb, spec.name)
+            except PERMANENT_ERRORS + (ClientError,) as err:
+                # Keep going: the report must say what was and was not undone, and the run must
+                # still fail with its original error, not with the rollback's.
+                report.not_deleted.append(f"{resource} ({_reason(err)})")
+                continue
         report.deleted.append(resource)
     _roll_back_role(iam, desired, execution_name, changes.role_previous, report)
     return report
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, ClientError):
+        return err.response.get("Error", {}).get("Code", "error")
+    return type(err).__name__
 
 
 def _age_seconds(moment: datetime.datetime) -> float:
@@ -232,7 +247,11 @@ def _roll_back_role(
     if not observed.exists:
         return
     if created_by(observed.tags, desired, execution_name):
-        delete_role(iam, spec.name)
+        try:
+            delete_role(iam, spec.name)
+        except PERMANENT_ERRORS + (ClientError,) as err:
+            report.not_deleted.append(f"{resource} ({_reason(err)})")
+            return
         report.deleted.append(resource)
         return
     report.kept.append(resource)

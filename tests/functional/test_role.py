@@ -165,6 +165,26 @@ def test_rollback_deletes_the_tables_the_execution_created(dynamodb: Any, iam: A
     assert not table_exists(dynamodb, "FileFerry-TransferRequests")
 
 
+def test_rollback_that_aws_refuses_for_one_table_deletes_the_rest_and_names_the_one_left(
+    dynamodb: Any, iam: Any, desired: DesiredState, run_a: dict[str, Any]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def refuse_sessions(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == "FileFerry-ActiveSessions":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DeleteTable")
+
+    dynamodb.meta.events.register_first("provide-client-params.dynamodb.DeleteTable", refuse_sessions)
+    report = roll_back(dynamodb, iam, desired, "exec-a")
+    dynamodb.meta.events.unregister("provide-client-params.dynamodb.DeleteTable", refuse_sessions)
+
+    assert table_exists(dynamodb, "FileFerry-ActiveSessions")
+    assert not table_exists(dynamodb, "FileFerry-TransferRequests")
+    assert not role_exists(iam, ROLE)
+    assert report.not_deleted == ["table/FileFerry-ActiveSessions (AccessDenied)"]
+    assert "COULD NOT DELETE table/FileFerry-ActiveSessions" in report.summary()
+
+
 def test_rollback_keeps_a_pre_existing_table_and_its_items(
     dynamodb: Any, iam: Any, desired: DesiredState, run_a: dict[str, Any]
 ) -> None:
