@@ -7,16 +7,21 @@ Every fixture that touches AWS runs inside the one `mock_aws` context opened by 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from fileferry_aws import create_raw_table, ownership, put_items
 from moto import mock_aws
 
-from fileferry_aws import create_raw_table, ownership, put_items
-from lambdas.core.desired import DesiredState
+import lambdas.handlers
+from lambdas.core import runtime
+from lambdas.core.desired import DesiredState, load_packaged
 from lambdas.core.role import ensure_role
 from lambdas.core.tables import create_or_adopt_table, ensure_ttl
 from provisioner.config import load_settings
@@ -25,6 +30,9 @@ from provisioner.desired_state import desired_state
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO_ROOT / "config" / "config.yaml"
 REGION = "us-east-1"
+HANDLER_MODULES = [
+    importlib.import_module(f"lambdas.handlers.{module.name}") for module in pkgutil.iter_modules(lambdas.handlers.__path__)
+]
 
 
 @pytest.fixture
@@ -87,3 +95,38 @@ def provisioned(dynamodb: Any, iam: Any, desired: DesiredState, tags: dict[str, 
         ensure_ttl(dynamodb, spec)
     role = ensure_role(iam, desired.role, tags).as_dict()
     return {"tables": outcomes, "role": role}
+
+
+@dataclass
+class FakeLambdaContext:
+    """What powertools reads from the Lambda context object."""
+
+    function_name: str = "fileferry-provisioner-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:fileferry-provisioner-test"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
+
+
+@pytest.fixture
+def context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def packaged(
+    aws: None, desired: DesiredState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[runtime.AwsClients]:
+    """The desired state shipped as the package's JSON, the deployed environment, fresh boto3 clients inside moto."""
+    path = tmp_path / "desired_state.json"
+    path.write_text(desired.to_json(), encoding="utf-8")
+    monkeypatch.setenv("FILEFERRY_DESIRED_STATE", str(path))
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", runtime.SERVICE)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", desired.metrics_namespace)
+    load_packaged.cache_clear()
+    clients = runtime.AwsClients()
+    monkeypatch.setattr(runtime, "aws", clients)
+    for module in HANDLER_MODULES:  # each handler module imported the clients by name
+        monkeypatch.setattr(module, "aws", clients)
+    yield clients
+    load_packaged.cache_clear()

@@ -7,48 +7,20 @@ is what Lambda ships to CloudWatch Logs and CloudWatch turns into the metric.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lambdas.core import runtime
-from lambdas.core.desired import DesiredState, load_packaged
 from lambdas.handlers import drift_check
 from provisioner.deployer import DRIFT_METRIC, METRICS_SERVICE
 
 SESSIONS = "FileFerry-ActiveSessions"
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "fileferry-provisioner-drift-check"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:fileferry-provisioner-drift-check"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000002"
-
-
 @pytest.fixture
-def drift_handler(
-    aws: None, desired: DesiredState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Any]:
-    """The drift-check handler with the packaged desired state, boto3 clients inside moto, the deployed environment."""
-    path = tmp_path / "desired_state.json"
-    path.write_text(desired.to_json(), encoding="utf-8")
-    monkeypatch.setenv("FILEFERRY_DESIRED_STATE", str(path))
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", METRICS_SERVICE)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", desired.metrics_namespace)
-    load_packaged.cache_clear()
-    monkeypatch.setattr(drift_check, "aws", runtime.AwsClients())
-
-    def invoke() -> dict[str, Any]:
-        return drift_check.handler({"execution_name": "drift-check-1", "remediate": False}, FakeLambdaContext())
-
-    yield invoke
-    load_packaged.cache_clear()
+def drift_handler(packaged: Any, context: Any) -> Any:
+    """The drift-check handler as deployed, its boto3 clients inside moto."""
+    return lambda: drift_check.handler({"execution_name": "drift-check-1", "remediate": False}, context)
 
 
 def emf_blobs(stdout: str) -> list[dict[str, Any]]:

@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-
+from conftest import FakeLambdaContext
 from fileferry_aws import table_exists, table_tags, ttl_of
-from lambdas.core import runtime
-from lambdas.core.desired import CREATED_BY_TAG, DesiredState, load_packaged
+
+from lambdas.core.desired import CREATED_BY_TAG
 from lambdas.core.errors import ResourceConflict
 from lambdas.handlers import create_or_adopt_table, enable_ttl, teardown_table
 
 SESSIONS = "FileFerry-ActiveSessions"
-
-
-@dataclass
-class FakeLambdaContext:
-    """What powertools reads from the Lambda context object."""
-
-    function_name: str = "fileferry-provisioner-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:fileferry-provisioner-test"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
-
-
-@pytest.fixture
-def context() -> FakeLambdaContext:
-    return FakeLambdaContext()
-
-
-@pytest.fixture
-def packaged(
-    aws: None, desired: DesiredState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[runtime.AwsClients]:
-    """The desired state shipped as the package's JSON; handlers use fresh boto3 clients inside moto."""
-    path = tmp_path / "desired_state.json"
-    path.write_text(desired.to_json(), encoding="utf-8")
-    monkeypatch.setenv("FILEFERRY_DESIRED_STATE", str(path))
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "FileFerry")
-    load_packaged.cache_clear()
-    clients = runtime.AwsClients()
-    monkeypatch.setattr(runtime, "aws", clients)
-    for module in (create_or_adopt_table, enable_ttl, teardown_table):
-        monkeypatch.setattr(module, "aws", clients)
-    yield clients
-    load_packaged.cache_clear()
 
 
 def test_create_or_adopt_table_handler_creates_the_table_tagged_with_the_execution(

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from fileferry_aws import (
     all_items,
     inline_policy_of,
@@ -17,6 +16,7 @@ from fileferry_aws import (
     table_exists,
     trust_policy_of,
 )
+
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState
 from lambdas.core.diff import canonical_statements
 from lambdas.core.role import ensure_role

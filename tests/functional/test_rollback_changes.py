@@ -6,8 +6,8 @@ from typing import Any
 
 import boto3
 import pytest
-
 from fileferry_aws import all_items, table_exists
+
 from lambdas.core.desired import DesiredState
 from lambdas.core.rollback import RunChanges, changes_made_by, execution_arn, roll_back
 from lambdas.core.tables import create_or_adopt_table, ensure_ttl

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from fileferry_aws import all_items, ownership, table_exists, table_tags, ttl_of
+
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, TableSpec
 from lambdas.core.errors import ResourceConflict
 from lambdas.core.tables import create_or_adopt_table, ensure_ttl
