@@ -1,4 +1,5 @@
-"""Every change the emulator makes to moto, in one place, each reproducing a real AWS behaviour.
+"""Every change the emulator makes to moto, in one place, each reproducing a real AWS behaviour
+(or, for the JSONPath cache, making moto's interpreter fast enough to measure a workflow with).
 
 Nothing here runs on import: ``install(emulator)`` applies the patches when an Emulator starts and
 ``uninstall()`` restores moto when it stops.  The DynamoDB and Lambda changes apply only to
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import functools
 import logging
 import threading
 import time
@@ -18,20 +20,32 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+import boto3
+import botocore.config
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
+from moto.core.models import botocore_stubber
 from moto.dynamodb.exceptions import MockValidationException, ResourceInUseException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.settings import moto_server_port
 from moto.stepfunctions.models import StateMachineInstance
 from moto.stepfunctions.parser.api import (
     ExecutionAbortedEventDetails,
     ExecutionStatus,
     HistoryEventType,
 )
+from moto.stepfunctions.parser.asl.component.common.path import (
+    result_path as moto_result_path,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+    lambda_eval_utils as moto_lambda_eval,
+)
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
+from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
     Execution,
@@ -50,7 +64,7 @@ class EmulatorSettings(Protocol):
 
 
 _emulator: EmulatorSettings | None = None
-_originals: list[tuple[type, str, Any]] = []
+_originals: list[tuple[Any, str, Any]] = []
 _request_scope = threading.local()
 
 
@@ -75,12 +89,12 @@ def _in_emulator_request() -> bool:
 _ABSENT = object()
 
 
-def _patch(owner: type, name: str, replacement: Callable[..., Any]) -> None:
+def _patch(owner: Any, name: str, replacement: Callable[..., Any]) -> None:
     _originals.append((owner, name, owner.__dict__.get(name, _ABSENT)))
     setattr(owner, name, replacement)
 
 
-def _original(owner: type, name: str) -> Callable[..., Any]:
+def _original(owner: Any, name: str) -> Callable[..., Any]:
     for patched_owner, patched_name, original in _originals:
         if patched_owner is owner and patched_name == name:
             return original
@@ -105,6 +119,9 @@ def install(emulator: EmulatorSettings) -> None:
     _patch(Execution, "stop", _execution_stop)
     _patch(Execution, "get_start_execution_details", _start_execution_details)
     _patch(BaseExecutionWorkerCommunication, "terminated", _execution_terminated)
+    for module, cached_parse in _CACHED_JSONPATH_PARSERS.items():
+        _patch(module, "parse", cached_parse)
+    _patch(moto_lambda_eval, "boto_client_for", _shared_boto_client_for)
 
 
 def uninstall() -> None:
@@ -221,6 +238,48 @@ def _lambda_invoke_response(self: LambdaResponse) -> Any:
 
 
 # -- Step Functions -------------------------------------------------------------------------
+# moto's interpreter parses a state's JSONPaths (InputPath, Parameters' "x.$", ResultPath, ...)
+# afresh on every evaluation, and jsonpath_ng builds its LALR tables for each parse: about 10 ms
+# of CPU per path, most of a transition's cost, taken from the Lambda workers it runs beside.
+# A parsed path is an immutable expression tree, so one per distinct path text is enough; the
+# caches outlive an Emulator, as the parsers they wrap do.
+_JSONPATH_CACHE_SIZE = 4096
+_CACHED_JSONPATH_PARSERS = {
+    module: functools.lru_cache(maxsize=_JSONPATH_CACHE_SIZE)(module.parse)
+    for module in (moto_json_path, moto_result_path)
+}
+
+# moto's interpreter also builds a new boto3 Lambda client (service model loaded from disk,
+# ~40 ms of CPU) for every Lambda task.  Clients are thread-safe: one per region and endpoint,
+# as moto configures them, with a connection pool as large as a Map's concurrency may need.
+_LAMBDA_CLIENT_POOL_CONNECTIONS = 100
+_sfn_clients: dict[tuple[str, str, str], Any] = {}
+_sfn_clients_lock = threading.Lock()
+
+
+def _shared_boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    if botocore_stubber.enabled:  # in-process moto (mock_aws) intercepts the calls instead
+        return moto_boto_client.boto_client_for(region, service, state_credentials)
+    endpoint_url = f"http://localhost:{moto_server_port()}"
+    key = (region, service, endpoint_url)
+    with _sfn_clients_lock:
+        if key not in _sfn_clients:
+            _sfn_clients[key] = boto3.session.Session().client(
+                service,
+                region_name=region,
+                endpoint_url=endpoint_url,
+                aws_access_key_id="ak",
+                aws_secret_access_key="sk",
+                config=botocore.config.Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=moto_boto_client.TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    read_timeout=moto_boto_client.TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    max_pool_connections=_LAMBDA_CLIENT_POOL_CONNECTIONS,
+                ),
+            )
+        return _sfn_clients[key]
+
 
 _EVENT_SENT = "_fileferry_status_event_sent"
 _STARTUP_WAIT_SECONDS = 10.0
@@ -266,7 +325,7 @@ def _start_execution_details(self: Execution) -> Any:
     details = _original(Execution, "get_start_execution_details")(self)
     start = details.start_time
     if isinstance(start, datetime.datetime):
-        start = start.astimezone(datetime.timezone.utc)
+        start = start.astimezone(datetime.UTC)
         details.start_time = f"{start:%Y-%m-%dT%H:%M:%S}.{start.microsecond // 1000:03d}Z"
     return details
 
@@ -351,6 +410,6 @@ def silence_and_stop_running_executions() -> None:
                 for execution in list(state_machine.executions):
                     setattr(execution, _SILENCED, True)
                     if execution.exec_status == ExecutionStatus.RUNNING:
-                        now = datetime.datetime.now(datetime.timezone.utc)
+                        now = datetime.datetime.now(datetime.UTC)
                         with contextlib.suppress(Exception):  # never let one execution block a reset
                             _execution_stop(execution, now, None, None)
