@@ -1,17 +1,21 @@
 """Runs the deployed Lambda functions' code, as Lambda would, for moto's Docker-less Lambda backend.
 
 moto stores a function's zip but (without Docker) answers invocations with a canned string.  The
-runner extracts the zip once per code SHA-256, runs the handler in warm worker processes
-(``lambda_worker.py``) with the function's environment and AWS_ENDPOINT_URL pointing back at the
-emulator, enforces the function's timeout and reports errors the way Lambda does:
+runner extracts the zip once per code SHA-256 and starts one runtime process per function
+configuration (``lambda_worker.py``, with the function's environment and AWS_ENDPOINT_URL pointing
+back at the emulator).  That process runs the init phase once; each worker is forked from it, as
+SnapStart resumes a snapshot, so concurrent cold invocations on a 2-CPU laptop cost a fork each
+rather than a Python start and a boto3 import each.  The runner enforces the function's timeout
+and reports errors the way Lambda does:
 
 - an unhandled exception: payload {errorMessage, errorType, requestId, stackTrace} and the
   X-Amz-Function-Error: Unhandled header, so Step Functions sees errorType as the error name;
 - a timeout: the worker is killed and the error is Sandbox.Timedout;
-- a crash: Runtime.ExitError.
+- a crash: Runtime.ExitError, with the worker's exit status.
 
 Workers are kept per function configuration and reused, like Lambda's warm containers (module-level
-state survives between invocations); concurrent invocations each get a worker of their own.
+state survives between invocations); concurrent invocations each get a worker of their own.  A
+failed init phase is the invocation's error, and the next invocation runs init again.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import logging
 import os
 import select
 import shutil
+import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -72,77 +78,143 @@ class _FunctionSetup:
         return dict(self.environment)
 
 
-class _Worker:
-    def __init__(self, setup: _FunctionSetup, task_root: Path, log_file: Any):
-        self.setup = setup
-        environment = setup.env
-        environment["AWS_LAMBDA_LOG_STREAM_NAME"] = (
-            f"{datetime.date.today():%Y/%m/%d}/[{setup.version}]{uuid.uuid4().hex}"
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, str(WORKER_SCRIPT), str(task_root), setup.handler],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            cwd=task_root,
-            env=environment,
-            # Its own session: a Ctrl-C meant for the emulator does not hit a running handler.
-            start_new_session=True,
-        )
-        self.init_error: dict[str, Any] | None = None
+class _InitFailed(Exception):
+    """The function's init phase failed; Lambda reports it as the invocation's error."""
 
-    def wait_ready(self) -> bool:
-        """Wait for the init outcome; False if the worker died or took too long."""
-        reply = self._read_message(time.monotonic() + INIT_TIMEOUT_SECONDS)
-        if reply is None:
-            return False
-        self.init_error = reply.get("init_error")
-        return True
+    def __init__(self, error: dict[str, Any]):
+        super().__init__(error.get("errorMessage"))
+        self.error = error
+
+
+class _Worker:
+    """One warm "container": a process forked from the function's initialised runtime."""
+
+    def __init__(self, setup: _FunctionSetup, pid: int, channel: socket.socket):
+        self.setup = setup
+        self.pid = pid
+        self.channel = channel
+        self.exit_status: int | None = None  # reported by the runtime process once it reaps us
+        self._gone = False
 
     def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
         """Send one invocation; None means no reply by the deadline or the worker exited."""
-        data = json.dumps(request).encode("utf-8")
         try:
-            self.process.stdin.write(_LENGTH.pack(len(data)) + data)
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
+            self.channel.sendall(_frame(request))
+        except OSError:
+            self._gone = True
             return None
-        return self._read_message(deadline)
-
-    def _read_message(self, deadline: float) -> dict[str, Any] | None:
-        header = self._read_exact(_LENGTH.size, deadline)
-        if header is None:
-            return None
-        body = self._read_exact(_LENGTH.unpack(header)[0], deadline)
-        return None if body is None else json.loads(body.decode("utf-8"))
-
-    def _read_exact(self, size: int, deadline: float) -> bytes | None:
-        fd = self.process.stdout.fileno()
-        chunks, remaining = [], size
-        while remaining:
-            timeout = deadline - time.monotonic()
-            if timeout <= 0 or not select.select([fd], [], [], timeout)[0]:
-                return None
-            chunk = os.read(fd, remaining)
-            if not chunk:  # EOF: the worker exited
-                return None
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+        reply = _read_message(self.channel, deadline)
+        if reply is not None and "exit_status" not in reply:
+            return reply
+        if reply is not None:
+            self.exit_status = reply["exit_status"]
+            self._gone = True
+        elif time.monotonic() < deadline:  # EOF: it exited, and so did its runtime process
+            self._gone = True
+        return None
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        # An idle worker's socket turns readable only when it exited (status frame or EOF).
+        if not self._gone and select.select([self.channel], [], [], 0)[0]:
+            self._gone = True
+        return not self._gone
 
     def kill(self) -> None:
-        if self.alive:
+        if not self._gone:
+            self._gone = True
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.channel.close()
+
+
+class _Runtime:
+    """A function's runtime process: its init phase done once, forked for every new worker."""
+
+    def __init__(self, setup: _FunctionSetup, task_root: Path, log_file: Any):
+        self.setup = setup
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, str(WORKER_SCRIPT), str(theirs.fileno()), str(task_root), setup.handler],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            cwd=task_root,
+            env=setup.env,
+            pass_fds=(theirs.fileno(),),
+            # Its own session: a Ctrl-C meant for the emulator does not hit a running handler.
+            start_new_session=True,
+        )
+        theirs.close()
+        self.control = ours
+        self._fork_lock = threading.Lock()
+
+    def initialise(self) -> None:
+        """Wait for the init phase; raises _InitFailed as Lambda would report it."""
+        reply = _read_message(self.control, time.monotonic() + INIT_TIMEOUT_SECONDS)
+        if reply is None:
+            raise _InitFailed({
+                "errorType": "Runtime.ExitError",
+                "errorMessage": "Runtime exited before finishing its init phase "
+                                f"(or took over {INIT_TIMEOUT_SECONDS:.0f} seconds)",
+            })
+        if reply.get("init_error"):
+            raise _InitFailed(reply["init_error"])
+
+    def fork(self) -> _Worker | None:
+        """A new worker in the initialised state; None if this runtime process is gone."""
+        ours, theirs = socket.socketpair()
+        log_stream = f"{datetime.date.today():%Y/%m/%d}/[{self.setup.version}]{uuid.uuid4().hex}"
+        with self._fork_lock:
+            try:
+                socket.send_fds(self.control, [_frame({"log_stream_name": log_stream})], [theirs.fileno()])
+                reply = _read_message(self.control, time.monotonic() + INIT_TIMEOUT_SECONDS)
+            except OSError:
+                reply = None
+            finally:
+                theirs.close()
+        if reply is None or "pid" not in reply:
+            ours.close()
+            return None
+        return _Worker(self.setup, reply["pid"], ours)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for pipe in (self.process.stdin, self.process.stdout):
-            try:
-                pipe.close()
-            except OSError:
-                pass
+        self.control.close()
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    data = json.dumps(message).encode("utf-8")
+    return _LENGTH.pack(len(data)) + data
+
+
+def _read_message(sock: socket.socket, deadline: float) -> dict[str, Any] | None:
+    header = _read_exact(sock, _LENGTH.size, deadline)
+    if header is None:
+        return None
+    body = _read_exact(sock, _LENGTH.unpack(header)[0], deadline)
+    return None if body is None else json.loads(body.decode("utf-8"))
+
+
+def _read_exact(sock: socket.socket, size: int, deadline: float) -> bytes | None:
+    chunks, remaining = [], size
+    while remaining:
+        timeout = deadline - time.monotonic()
+        if timeout <= 0 or not select.select([sock], [], [], timeout)[0]:
+            return None
+        try:
+            chunk = sock.recv(remaining)
+        except OSError:
+            return None
+        if not chunk:  # EOF: the process exited
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
 
 
 class LambdaRunner:
@@ -157,6 +229,8 @@ class LambdaRunner:
         )
         self._lock = threading.Lock()
         self._idle: dict[_FunctionSetup, list[_Worker]] = {}
+        self._runtimes: dict[_FunctionSetup, _Runtime] = {}
+        self._runtime_locks: dict[_FunctionSetup, threading.Lock] = {}
         self._all: set[_Worker] = set()
         self._log_files: dict[str, Any] = {}
         self._closed = False
@@ -197,11 +271,11 @@ class LambdaRunner:
              client_context: str | None) -> tuple[bytes, bool]:
         setup = self._setup_for(function)
         request_id = str(uuid.uuid4())
-        worker = self._acquire(setup, function)
-        if worker.init_error is not None:
+        try:
+            worker = self._acquire(setup, function)
+        except _InitFailed as failed:
             # Lambda reports an init failure as the invocation's error and discards the sandbox.
-            self._discard(worker)
-            return _error_payload(dict(worker.init_error, requestId=request_id)), True
+            return _error_payload(dict(failed.error, requestId=request_id)), True
         deadline_epoch_ms = int(time.time() * 1000) + int(function.timeout * 1000)
         request = {
             "request_id": request_id,
@@ -215,7 +289,7 @@ class LambdaRunner:
         reply = worker.call(request, deadline)
         if reply is None:
             self._discard(worker)
-            if time.monotonic() >= deadline:  # otherwise the worker exited before replying
+            if worker.exit_status is None and time.monotonic() >= deadline:
                 LOG.warning("function %s timed out after %s s; its worker was killed",
                             function.function_name, function.timeout)
                 return _error_payload({
@@ -224,11 +298,10 @@ class LambdaRunner:
                                     f"{float(function.timeout):.2f} seconds",
                 }), True
             LOG.warning("function %s: worker exited with status %s during an invocation",
-                        function.function_name, worker.process.returncode)
+                        function.function_name, worker.exit_status)
             return _error_payload({
                 "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                                f"exit status {worker.process.returncode}",
+                "errorMessage": f"RequestId: {request_id} Error: {_exit_reason(worker.exit_status)}",
             }), True
         self._release(worker)
         if "error" in reply:
@@ -274,33 +347,68 @@ class LambdaRunner:
         )
 
     def _acquire(self, setup: _FunctionSetup, function: Any) -> _Worker:
+        """An idle worker of this setup, or a new one forked from its runtime (raises _InitFailed)."""
         with self._lock:
             if self._closed:
                 raise InvocationRefused("ServiceException", "The emulator is shutting down")
-            # Workers for an older code or configuration of this function will never be used again.
-            stale = [s for s in self._idle if s.function_id == setup.function_id and s != setup]
-            for old_setup in stale:
-                for worker in self._idle.pop(old_setup):
-                    self._all.discard(worker)
-                    worker.kill()
+            self._drop_stale(setup)
             idle = self._idle.get(setup)
             while idle:
                 worker = idle.pop()
                 if worker.alive:
                     return worker
                 self._all.discard(worker)
-            log_file = self._log_file(function.function_name)
-        task_root = self._extract(function)
-        worker = _Worker(setup, task_root, log_file)
+                worker.kill()
+            creating = self._runtime_locks.setdefault(setup, threading.Lock())
+        # One init per setup: concurrent cold invocations wait for it, then each forks a worker.
+        with creating:
+            for _ in range(2):  # a runtime process that died since its last fork is started anew
+                worker = self._runtime(setup, function).fork()
+                if worker is not None:
+                    break
+                self._drop_runtime(setup)
+            else:
+                raise _InitFailed({"errorType": "Runtime.ExitError",
+                                   "errorMessage": "Runtime exited without providing a reason"})
         with self._lock:
             self._all.add(worker)
-        if not worker.wait_ready():
-            worker.init_error = {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": "Runtime exited before finishing its init phase "
-                                f"(or took over {INIT_TIMEOUT_SECONDS:.0f} seconds)",
-            }
         return worker
+
+    def _runtime(self, setup: _FunctionSetup, function: Any) -> _Runtime:
+        """The setup's initialised runtime process, started (init phase and all) if need be."""
+        with self._lock:
+            runtime = self._runtimes.get(setup)
+            if runtime is not None:
+                return runtime
+            log_file = self._log_file(function.function_name)
+        runtime = _Runtime(setup, self._extract(function), log_file)
+        try:
+            runtime.initialise()
+        except _InitFailed:
+            runtime.kill()
+            raise
+        with self._lock:
+            if self._closed:
+                runtime.kill()
+                raise InvocationRefused("ServiceException", "The emulator is shutting down")
+            self._runtimes[setup] = runtime
+        return runtime
+
+    def _drop_runtime(self, setup: _FunctionSetup) -> None:
+        with self._lock:
+            runtime = self._runtimes.pop(setup, None)
+        if runtime is not None:
+            runtime.kill()
+
+    def _drop_stale(self, setup: _FunctionSetup) -> None:
+        """Workers and runtimes for an older code or configuration of this function (lock held)."""
+        for old in [s for s in {*self._idle, *self._runtimes} if s.function_id == setup.function_id and s != setup]:
+            for worker in self._idle.pop(old, []):
+                self._all.discard(worker)
+                worker.kill()
+            runtime = self._runtimes.pop(old, None)
+            if runtime is not None:
+                runtime.kill()
 
     def _release(self, worker: _Worker) -> None:
         with self._lock:
@@ -321,12 +429,16 @@ class LambdaRunner:
         with self._lock:
             self._closed = True
             workers = list(self._all)
+            runtimes = list(self._runtimes.values())
             self._all.clear()
             self._idle.clear()
+            self._runtimes.clear()
             log_files = list(self._log_files.values())
             self._log_files.clear()
         for worker in workers:
             worker.kill()
+        for runtime in runtimes:
+            runtime.kill()
         for log_file in log_files:
             if log_file is not sys.stderr:
                 log_file.close()
@@ -377,6 +489,15 @@ def _event_text(body: Any) -> str:
             f"Could not parse request body into json: {error}",
         ) from None
     return text
+
+
+def _exit_reason(exit_status: int | None) -> str:
+    """Lambda's words for how a runtime ended (a negative status is the killing signal)."""
+    if exit_status is None:
+        return "Runtime exited without providing a reason"
+    if exit_status < 0:
+        return f"Runtime exited with error: signal: {signal.strsignal(-exit_status).lower()}"
+    return f"Runtime exited with error: exit status {exit_status}"
 
 
 def _error_payload(error: dict[str, Any]) -> bytes:

@@ -1,13 +1,19 @@
-"""One warm Lambda "container": imports a handler once, then runs invocations sent by the runner.
+"""A function's Lambda runtime: initialises it once, then forks one warm "container" per worker.
 
-Started by local.lambda_runner as ``python lambda_worker.py TASK_ROOT HANDLER`` with the function's
-environment.  Standard library only, so nothing but the function's own imports is loaded.
+Started by local.lambda_runner as ``python lambda_worker.py CONTROL_FD TASK_ROOT HANDLER`` with the
+function's environment.  Standard library only, so nothing but the function's own imports is loaded.
 
-Protocol: frames of a 4-byte big-endian length plus UTF-8 JSON.  Requests arrive on the original
-stdin, replies leave on the original stdout; both descriptors are moved aside at start, and fd 1
-is pointed at stderr, so whatever the handler prints lands in the function's log, never in the
-channel.  The first frame sent is the init outcome; then one reply per request.  EOF on the
-request channel ends the worker.
+The process imports the handler (Lambda's init phase) and reports the outcome on the control
+socket.  Then, for every fork request (a frame naming the log stream, with a connected socket
+passed along as SCM_RIGHTS), it forks a worker that starts from that initialised state, as
+Lambda SnapStart restores a snapshot: a concurrent invocation costs a fork, not a Python start
+and a second import of boto3.  Each worker serves invocations on its own socket; module state is
+its own from the fork on.  When a worker exits, this process reaps it and reports its exit status
+on the worker's socket, so the runner can say how the runtime ended.
+
+Frames: a 4-byte big-endian length plus UTF-8 JSON.  fd 0 is /dev/null and fd 1 is pointed at
+stderr (the function's log), so whatever a handler prints never reaches a channel.  EOF on a
+worker's socket ends that worker; EOF on the control socket ends this process.
 """
 
 import decimal
@@ -15,6 +21,9 @@ import importlib
 import json
 import math
 import os
+import select
+import signal
+import socket
 import struct
 import sys
 import time
@@ -23,18 +32,48 @@ import traceback
 _LENGTH = struct.Struct(">I")
 
 
-def _send(channel, message):
+_MAX_FORK_REQUEST = 4096
+
+
+def _frame(message):
     data = json.dumps(message).encode("utf-8")
-    channel.write(_LENGTH.pack(len(data)) + data)
-    channel.flush()
+    return _LENGTH.pack(len(data)) + data
 
 
-def _receive(channel):
-    header = channel.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
+def _send(sock, message):
+    sock.sendall(_frame(message))
+
+
+def _receive_exact(sock, size, received=b""):
+    while len(received) < size:
+        chunk = sock.recv(size - len(received))
+        if not chunk:
+            return None
+        received += chunk
+    return received
+
+
+def _receive(sock):
+    header = _receive_exact(sock, _LENGTH.size)
+    if header is None:
         return None
-    (length,) = _LENGTH.unpack(header)
-    return json.loads(channel.read(length).decode("utf-8"))
+    body = _receive_exact(sock, _LENGTH.unpack(header)[0])
+    return None if body is None else json.loads(body.decode("utf-8"))
+
+
+def _receive_fork_request(control):
+    """A fork request and the worker's socket; (None, None) once the runner has gone."""
+    try:
+        data, fds, _, _ = socket.recv_fds(control, _MAX_FORK_REQUEST, 1)
+    except OSError:
+        return None, None
+    if not data or not fds:
+        for fd in fds:
+            os.close(fd)
+        return None, None
+    header = _receive_exact(control, _LENGTH.size, data[: _LENGTH.size])
+    body = _receive_exact(control, _LENGTH.unpack(header)[0], data[_LENGTH.size:])
+    return json.loads(body.decode("utf-8")), socket.socket(fileno=fds[0])
 
 
 def _lambda_error(message, error_type, stack_trace, request_id=""):
@@ -162,24 +201,114 @@ def _invoke(handler, request):
     return reply
 
 
+def _serve(handler, channel):
+    while True:
+        request = _receive(channel)
+        if request is None:
+            return 0
+        _send(channel, _invoke(handler, request))
+
+
+def _run_worker(handler, channel, request, closed_in_worker):
+    """The forked worker's whole life; never returns."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for other in closed_in_worker:
+            other.close()
+        os.environ["AWS_LAMBDA_LOG_STREAM_NAME"] = request["log_stream_name"]
+        code = _serve(handler, channel)
+    except SystemExit as exit_request:  # a handler called sys.exit()
+        code = exit_request.code if isinstance(exit_request.code, int) else int(exit_request.code is not None)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+
+def _reap(channels):
+    """Report each exited worker's status on its socket (the runner may be waiting on it)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        channel = channels.pop(pid, None)
+        if channel is None:
+            continue
+        try:
+            _send(channel, {"exit_status": os.waitstatus_to_exitcode(status)})
+        except OSError:  # the runner already closed its end (it killed this worker)
+            pass
+        channel.close()
+
+
+def _serve_forks(handler, control):
+    channels = {}  # pid -> this process's copy of the worker's socket
+    child_exited = _SelfPipe()
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd is written
+    signal.set_wakeup_fd(child_exited.write_end)
+    while True:
+        ready = select.select([control, child_exited], [], [])[0]
+        if child_exited in ready:
+            child_exited.drain()
+            _reap(channels)
+        if control not in ready:
+            continue
+        request, channel = _receive_fork_request(control)
+        if request is None:
+            return 0
+        pid = os.fork()
+        if pid == 0:
+            _run_worker(handler, channel, request, [control, child_exited, *channels.values()])
+        channels[pid] = channel
+        _send(control, {"pid": pid})
+
+
+class _SelfPipe:
+    """A pipe that signal handling writes to, so select() wakes when a worker exits."""
+
+    def __init__(self):
+        self.read_end, self.write_end = os.pipe()
+        os.set_blocking(self.read_end, False)
+        os.set_blocking(self.write_end, False)
+
+    def fileno(self):
+        return self.read_end
+
+    def drain(self):
+        try:
+            while os.read(self.read_end, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self):
+        os.close(self.read_end)
+        os.close(self.write_end)
+
+
 def main():
-    task_root, handler_name = sys.argv[1], sys.argv[2]
+    control_fd, task_root, handler_name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     sys.path[0] = task_root  # like /var/task: the zip root first, not this script's directory
-    requests = os.fdopen(os.dup(0), "rb")
-    replies = os.fdopen(os.dup(1), "wb")
+    control = socket.socket(fileno=control_fd)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
 
     handler, init_error = _load_handler(handler_name)
-    _send(replies, {"init_error": init_error} if init_error else {"ready": True})
+    _send(control, {"init_error": init_error} if init_error else {"ready": True})
     if init_error:
         return 1  # like Lambda: the sandbox is discarded, the next invocation starts afresh
-    while True:
-        request = _receive(requests)
-        if request is None:
-            return 0
-        _send(replies, _invoke(handler, request))
+    return _serve_forks(handler, control)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The Lambda runner: deployed zips run in warm workers, with Lambda's errors, timeouts and context."""
 
+import concurrent.futures
 import json
 
 import pytest
@@ -40,6 +41,21 @@ def test_a_warm_worker_keeps_module_state(aws, deploy_function):
     _, first = invoke(aws, "echo")
     _, second = invoke(aws, "echo")
     assert second["invocations"] == first["invocations"] + 1
+
+
+def test_concurrent_invocations_each_get_a_worker_fresh_from_init(aws, deploy_function, tmp_path):
+    deploy_function("meeting", "rendezvous")
+    event = {"directory": str(tmp_path), "parties": 3}
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        results = [result for _, result in pool.map(lambda _: invoke(aws, "meeting", event), range(3))]
+    _, again = invoke(aws, "meeting", dict(event, parties=1))
+
+    assert [result["met"] for result in results] == [3, 3, 3]
+    assert len({result["pid"] for result in results}) == 3
+    assert [result["invocations"] for result in results] == [1, 1, 1]  # no module state shared
+    assert again["pid"] in {result["pid"] for result in results}
+    assert again["invocations"] == 2  # a warm worker kept its own
 
 
 def test_unhandled_exception_is_reported_like_lambda(aws, deploy_function):

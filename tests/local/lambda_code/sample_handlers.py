@@ -4,6 +4,7 @@ They run inside the emulator's worker processes, not in the test process.
 """
 
 import os
+import pathlib
 import time
 
 import boto3
@@ -67,6 +68,18 @@ def create_table(event, context):
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def rendezvous(event, context):
+    """Counts like echo, but returns only once `parties` invocations are running at the same time."""
+    global invocations
+    invocations += 1
+    arrivals = pathlib.Path(event["directory"])
+    (arrivals / str(os.getpid())).touch()
+    deadline = time.monotonic() + 10
+    while len(list(arrivals.iterdir())) < event["parties"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {"invocations": invocations, "pid": os.getpid(), "met": len(list(arrivals.iterdir()))}
 
 
 def exit_process(event, context):
