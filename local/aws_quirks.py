@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
-import functools
+import json
 import logging
 import threading
 import time
@@ -97,7 +97,8 @@ def _patch(owner: Any, name: str, replacement: Callable[..., Any]) -> None:
 def _original(owner: Any, name: str) -> Callable[..., Any]:
     for patched_owner, patched_name, original in _originals:
         if patched_owner is owner and patched_name == name:
-            return original
+            # A patch of an inherited method calls the base class's.
+            return getattr(super(owner, owner), name) if original is _ABSENT else original
     raise KeyError(f"{owner.__name__}.{name} is not patched")
 
 
@@ -114,13 +115,16 @@ def install(emulator: EmulatorSettings) -> None:
     _patch(DynamoDBBackend, "describe_time_to_live", _describe_time_to_live)
     _patch(LambdaSimpleBackend, "invoke", _lambda_invoke)
     _patch(LambdaResponse, "invoke", _lambda_invoke_response)
+    for method in ("create_function", "update_function_code", "update_function_configuration"):
+        _patch(LambdaSimpleBackend, method, _initialising_in_background(method))
     _patch(StepFunctionsParserBackend, "start_execution", _start_execution)
     _patch(StateMachineInstance, "__deepcopy__", _snapshot_state_machine)
     _patch(Execution, "stop", _execution_stop)
     _patch(Execution, "get_start_execution_details", _start_execution_details)
     _patch(BaseExecutionWorkerCommunication, "terminated", _execution_terminated)
-    for module, cached_parse in _CACHED_JSONPATH_PARSERS.items():
-        _patch(module, "parse", cached_parse)
+    for module, parsed_paths in _PARSED_PATHS.items():
+        _patch(module, "parse", parsed_paths)
+    _patch(StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition))
     _patch(moto_lambda_eval, "boto_client_for", _shared_boto_client_for)
 
 
@@ -228,6 +232,19 @@ def _lambda_invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str
     return payload
 
 
+def _initialising_in_background(method: str) -> Callable[..., Any]:
+    """A function change, then its init phase started at once (Lambda's proactive initialisation)."""
+
+    def change_then_initialise(self: LambdaSimpleBackend, *args: Any, **kwargs: Any) -> Any:
+        result = _original(LambdaSimpleBackend, method)(self, *args, **kwargs)
+        if _in_emulator_request():
+            name = args[0]["FunctionName"] if method == "create_function" else args[0]
+            _emulator.lambda_runner.initialise_in_background(self.get_function(name, None))
+        return result
+
+    return change_then_initialise
+
+
 def _lambda_invoke_response(self: LambdaResponse) -> Any:
     # Lambda takes Invoke's Qualifier from the query string.  moto looks for "qualifier" in the
     # JSON payload instead: a payload that is not an object (a Map item such as 6 or "a") fails
@@ -241,13 +258,61 @@ def _lambda_invoke_response(self: LambdaResponse) -> Any:
 # moto's interpreter parses a state's JSONPaths (InputPath, Parameters' "x.$", ResultPath, ...)
 # afresh on every evaluation, and jsonpath_ng builds its LALR tables for each parse: about 10 ms
 # of CPU per path, most of a transition's cost, taken from the Lambda workers it runs beside.
-# A parsed path is an immutable expression tree, so one per distinct path text is enough; the
-# caches outlive an Emulator, as the parsers they wrap do.
-_JSONPATH_CACHE_SIZE = 4096
-_CACHED_JSONPATH_PARSERS = {
-    module: functools.lru_cache(maxsize=_JSONPATH_CACHE_SIZE)(module.parse)
-    for module in (moto_json_path, moto_result_path)
-}
+# A parsed path is an immutable expression tree, so one per distinct path text is enough.  The
+# paths of a definition are parsed when it is created or updated, as AWS compiles a state machine
+# then, so not even an execution's first transitions parse; the parsed paths outlive an Emulator.
+_PATH_FIELDS = frozenset({
+    "InputPath", "OutputPath", "ResultPath", "ItemsPath", "Variable", "SecondsPath", "TimestampPath",
+    "MaxConcurrencyPath", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "ErrorPath",
+    "CausePath", "HeartbeatSecondsPath", "TimeoutSecondsPath", "StringEqualsPath",
+})
+
+
+class _ParsedPaths:
+    """A JSONPath parser that parses each distinct path once, even when threads ask at once."""
+
+    _MAX_PATHS = 4096
+
+    def __init__(self, parse: Callable[[str], Any]):
+        self._parse = parse
+        self._parsed: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str) -> Any:
+        parsed = self._parsed.get(path)
+        if parsed is not None:
+            return parsed
+        with self._lock:
+            if path not in self._parsed:
+                if len(self._parsed) >= self._MAX_PATHS:
+                    self._parsed.clear()
+                self._parsed[path] = self._parse(path)  # a bad path raises, and is not kept
+            return self._parsed[path]
+
+
+_PARSED_PATHS = {module: _ParsedPaths(module.parse) for module in (moto_json_path, moto_result_path)}
+
+
+def _paths_in(node: Any) -> Iterator[str]:
+    """Every JSONPath text in an ASL definition, context paths ($$) as moto evaluates them ($)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _paths_in(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str) and (key in _PATH_FIELDS or key.endswith(".$")) and value.startswith("$"):
+                yield value[1:] if value.startswith("$$") else value
+            else:
+                yield from _paths_in(value)
+
+
+def _validate_definition(definition: str) -> None:
+    _original(StepFunctionsParserBackend, "_validate_definition")(definition=definition)
+    for path in set(_paths_in(json.loads(definition))):
+        for parsed_paths in _PARSED_PATHS.values():
+            with contextlib.suppress(Exception):  # not every path suits both parsers
+                parsed_paths(path)
+
 
 # moto's interpreter also builds a new boto3 Lambda client (service model loaded from disk,
 # ~40 ms of CPU) for every Lambda task.  Clients are thread-safe: one per region and endpoint,

@@ -3,9 +3,10 @@
 moto stores a function's zip but (without Docker) answers invocations with a canned string.  The
 runner extracts the zip once per code SHA-256 and starts one runtime process per function
 configuration (``lambda_worker.py``, with the function's environment and AWS_ENDPOINT_URL pointing
-back at the emulator).  That process runs the init phase once; each worker is forked from it, as
-SnapStart resumes a snapshot, so concurrent cold invocations on a 2-CPU laptop cost a fork each
-rather than a Python start and a boto3 import each.  The runner enforces the function's timeout
+back at the emulator).  That process runs the init phase once, as soon as the function is
+created or changed (Lambda documents that it may initialise on-demand functions proactively);
+each worker is forked from it, as SnapStart resumes a snapshot, so concurrent cold invocations on a
+2-CPU laptop cost a fork each rather than a Python start and a boto3 import each.  The runner enforces the function's timeout
 and reports errors the way Lambda does:
 
 - an unhandled exception: payload {errorMessage, errorType, requestId, stackTrace} and the
@@ -21,6 +22,7 @@ failed init phase is the invocation's error, and the next invocation runs init a
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import io
 import json
@@ -231,6 +233,8 @@ class LambdaRunner:
         self._idle: dict[_FunctionSetup, list[_Worker]] = {}
         self._runtimes: dict[_FunctionSetup, _Runtime] = {}
         self._runtime_locks: dict[_FunctionSetup, threading.Lock] = {}
+        self._initialising = 0  # inits running in the background (initialise_in_background)
+        self._initialising_changed = threading.Condition()
         self._all: set[_Worker] = set()
         self._log_files: dict[str, Any] = {}
         self._closed = False
@@ -373,6 +377,40 @@ class LambdaRunner:
         with self._lock:
             self._all.add(worker)
         return worker
+
+    def initialise_in_background(self, function: Any) -> None:
+        """Run a new or changed function's init phase now, before any invocation needs it.
+
+        Lambda documents that it may initialise an on-demand function's environment ahead of
+        invocations; here it keeps a Python start off the first run after a deploy.  A failed init
+        is left for the first invocation to run again and report.
+        """
+        if function.package_type != "Zip" or not function.code_bytes:
+            return
+        setup = self._setup_for(function)
+        with self._lock:
+            if self._closed or setup in self._runtimes:
+                return
+            self._drop_stale(setup)
+            creating = self._runtime_locks.setdefault(setup, threading.Lock())
+
+        def initialise() -> None:
+            try:
+                with creating, contextlib.suppress(_InitFailed, InvocationRefused):
+                    self._runtime(setup, function)
+            finally:
+                with self._initialising_changed:
+                    self._initialising -= 1
+                    self._initialising_changed.notify_all()
+
+        with self._initialising_changed:
+            self._initialising += 1
+        threading.Thread(target=initialise, name=f"init-{function.function_name}", daemon=True).start()
+
+    def wait_for_initialisation(self, timeout: float) -> bool:
+        """Wait until no init started by a function change is still running; False on timeout."""
+        with self._initialising_changed:
+            return self._initialising_changed.wait_for(lambda: self._initialising == 0, timeout)
 
     def _runtime(self, setup: _FunctionSetup, function: Any) -> _Runtime:
         """The setup's initialised runtime process, started (init phase and all) if need be."""

@@ -13,6 +13,7 @@ from botocore.config import Config
 
 REGION = "us-east-1"
 LAMBDA_CODE = Path(__file__).with_name("lambda_code") / "sample_handlers.py"
+EAGER_CODE = Path(__file__).with_name("lambda_code") / "eager_handler.py"
 LAMBDA_TRUST_POLICY = json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -52,28 +53,34 @@ def handler_client(aws):
     )
 
 
-@pytest.fixture(scope="session")
-def lambda_zip():
+def zipped_handlers(handlers_source: str) -> bytes:
+    """A function zip: testpkg/handlers.py with this source, and testpkg/eager.py."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("testpkg/__init__.py", "")
-        archive.writestr("testpkg/handlers.py", LAMBDA_CODE.read_text())
+        archive.writestr("testpkg/handlers.py", handlers_source)
+        archive.writestr("testpkg/eager.py", EAGER_CODE.read_text())
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def lambda_zip():
+    return zipped_handlers(LAMBDA_CODE.read_text())
 
 
 @pytest.fixture
 def deploy_function(aws, lambda_zip):
-    """deploy_function(name, handler, timeout=3, env=None) -> function ARN."""
+    """deploy_function(name, handler, timeout=3, env=None, module="handlers") -> function ARN."""
     role_arn = aws("iam").create_role(
         RoleName="sample-lambda-role", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
     )["Role"]["Arn"]
 
-    def deploy(name, handler, timeout=3, env=None):
+    def deploy(name, handler, timeout=3, env=None, module="handlers"):
         return aws("lambda").create_function(
             FunctionName=name,
             Runtime="python3.12",
             Role=role_arn,
-            Handler=f"testpkg.handlers.{handler}",
+            Handler=f"testpkg.{module}.{handler}",
             Code={"ZipFile": lambda_zip},
             Timeout=timeout,
             Environment={"Variables": env or {}},

@@ -4,6 +4,7 @@ import concurrent.futures
 import json
 
 import pytest
+from conftest import zipped_handlers
 
 
 def invoke(aws, name, payload=None):
@@ -117,6 +118,31 @@ def test_init_errors_are_reported_like_the_python_runtime(aws, deploy_function, 
     assert error == "Unhandled"
     assert payload["errorType"] == error_type
     assert payload["errorMessage"].startswith(message)
+
+
+def test_a_created_function_is_initialised_before_its_first_invocation(emulator, aws, deploy_function):
+    deploy_function("eager", "handler", module="eager")
+
+    assert emulator.lambda_runner.wait_for_initialisation(timeout=30)
+    initialised = aws("dynamodb").list_tables()["TableNames"]
+    results = [invoke(aws, "eager") for _ in range(2)]
+
+    assert initialised == ["initialised-eager"]
+    assert results == [(None, "ran"), (None, "ran")]  # no second init phase (it would fail)
+
+
+def test_new_code_or_configuration_reaches_the_next_invocation(aws, deploy_function):
+    deploy_function("echo", "echo", env={"TABLE_PREFIX": "first-"})
+    _, before = invoke(aws, "echo")
+    aws("lambda").update_function_configuration(FunctionName="echo", Environment={"Variables": {"TABLE_PREFIX": "second-"}})
+    _, configured = invoke(aws, "echo")
+    aws("lambda").update_function_code(
+        FunctionName="echo", ZipFile=zipped_handlers("def echo(event, context):\n    return 'new code'\n")
+    )
+
+    assert before["env"]["TABLE_PREFIX"] == "first-"
+    assert configured["env"]["TABLE_PREFIX"] == "second-"
+    assert invoke(aws, "echo") == (None, "new code")
 
 
 def test_a_crashing_worker_is_a_runtime_exit_error(aws, deploy_function):
