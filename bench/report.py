@@ -164,6 +164,12 @@ def render(result: dict[str, Any]) -> str:
                 f" | {calls.get('dynamodb:UpdateTimeToLive', 0)}"
                 f" | {calls.get('dynamodb:DescribeTable', 0)} ({measured['table_polls']}) | {measured['api_calls_total']} |"
             )
+    waits = [
+        f"N={run['tables']}: {run['seconds_waiting_for_function_init_after_deploy']} s"
+        for run in result["provisioner_runs"] if "seconds_waiting_for_function_init_after_deploy" in run
+    ]
+    if waits:
+        lines += ["", "Waited after deploy for the functions' init phases, before the cold run: " + ", ".join(waits) + "."]
     if result["baselines"]:
         lines += [
             "",
