@@ -4,7 +4,7 @@
                     [--baseline-max-tables K] [--no-baseline-default-delay] [--max-concurrency M]
                     [--poll-interval S] [--fault SPEC ...] [--skip-import-check] [--no-warm-run]
 
-Each measured system gets a fresh embedded AWS in this process, so every run starts with cold
+Each measured system gets a fresh embedded AWS in this process, so the first run starts with new
 Lambda workers and no state; the provisioner is then torn down and measured again, warm.
 Prints markdown tables and writes the whole result as JSON.
 """

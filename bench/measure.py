@@ -167,7 +167,7 @@ def measure_provisioner(
     """Deploy on `emulator` (clean, with its create latency set), provision, drift-check.
 
     With `warm_run`: then tear everything down and provision again, now with warm Lambda workers
-    (the first run pays the embedded AWS's cold starts: a Python process per concurrent invocation).
+    (in the first run every worker is new: a fork of its function's initialised runtime).
     """
     desired = desired_state(settings, tables=tables)
     clients = Clients(AwsTarget(region=desired.region, endpoint_url=emulator.endpoint_url), local=True)
