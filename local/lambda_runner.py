@@ -3,11 +3,11 @@
 moto stores a function's zip but (without Docker) answers invocations with a canned string.  The
 runner extracts the zip once per code SHA-256 and starts one runtime process per function
 configuration (``lambda_worker.py``, with the function's environment and AWS_ENDPOINT_URL pointing
-back at the emulator).  That process runs the init phase once, as soon as the function is
-created or changed (Lambda documents that it may initialise on-demand functions proactively);
-each worker is forked from it, as SnapStart resumes a snapshot, so concurrent cold invocations on a
-2-CPU laptop cost a fork each rather than a Python start and a boto3 import each.  The runner enforces the function's timeout
-and reports errors the way Lambda does:
+back at the emulator).  That process runs the init phase once, as soon as the function is created
+or changed (Lambda documents that it may initialise on-demand functions proactively); each worker
+is forked from it, as SnapStart resumes a snapshot, so concurrent cold invocations on a 2-CPU
+laptop cost a fork each rather than a Python start and a boto3 import each.  The runner enforces
+the function's timeout and reports errors the way Lambda does:
 
 - an unhandled exception: payload {errorMessage, errorType, requestId, stackTrace} and the
   X-Amz-Function-Error: Unhandled header, so Step Functions sees errorType as the error name;
