@@ -118,7 +118,7 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
             ),
             *_kms_statements(kms_key_id, arns),
         ],
-        "describe-table": [_statement("DescribeTables", TABLE_READ, tables)],
+        "describe-table": [_statement("DescribeTables", ["dynamodb:DescribeTable"], tables)],
         "enable-ttl": [_statement("TimeToLive", TABLE_READ + ["dynamodb:UpdateTimeToLive"], tables)],
         "ensure-role": [
             _statement(

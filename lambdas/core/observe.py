@@ -50,6 +50,16 @@ def _keys(key_schema: list[dict[str, str]], types: dict[str, str]) -> tuple[KeyA
     )
 
 
+def observe_table_status(client: Any, name: str) -> str | None:
+    """DescribeTable only: the table's status, None if it does not exist (a poll needs no more)."""
+    try:
+        return client.describe_table(TableName=name)["Table"]["TableStatus"]
+    except client.exceptions.ResourceNotFoundException:
+        return None
+    except ClientError as err:
+        raise as_provisioner_error(err, f"DescribeTable {name}") from err
+
+
 def observe_table(client: Any, name: str, with_tags: bool = False) -> ObservedTable:
     """DescribeTable + DescribeTimeToLive (+ ListTagsOfResource); a missing table is `exists=False`."""
     try:

@@ -11,7 +11,7 @@ from lambdas.core.aws_errors import as_provisioner_error
 from lambdas.core.desired import TableSpec
 from lambdas.core.diff import REFUSE, UPDATE, Difference, diff_table
 from lambdas.core.errors import ResourceBusy, ResourceConflict
-from lambdas.core.observe import observe_table
+from lambdas.core.observe import observe_table, observe_table_status
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,10 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], re
 
 def table_status(client: Any, name: str) -> str:
     """The table's status; a table that vanished while we waited for it is a conflict."""
-    observed = observe_table(client, name)
-    if not observed.exists:
+    status = observe_table_status(client, name)
+    if status is None:
         raise ResourceConflict(f"table {name} disappeared while waiting for it to become ACTIVE")
-    return observed.status or "UNKNOWN"
+    return status
 
 
 def ensure_ttl(client: Any, spec: TableSpec) -> str:
