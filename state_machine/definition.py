@@ -225,10 +225,14 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         comment="The iteration's output for a table that needs replacing; Verify reports its differences.",
         parameters={"table.$": "$.table", "outcome.$": "$.observed.outcome", "ttl": "unchanged"},
     )
-    table_refused = sdk.Choice("TableRefused", comment="Remediation never replaces a table.")
-    table_refused.add_choice(sdk.ChoiceRule.StringEquals("$.observed.outcome", "refused"), table_skipped)
-    table_refused.default_choice(wait_for_table)
-    provision_one_table = sdk.Chain([create_or_adopt, table_refused])
+    refused_active_or_creating = sdk.Choice(
+        "RefusedActiveOrCreating",
+        comment="Remediation never replaces a table; an adopted table that is ACTIVE needs no waiting.",
+    )
+    refused_active_or_creating.add_choice(sdk.ChoiceRule.StringEquals("$.observed.outcome", "refused"), table_skipped)
+    refused_active_or_creating.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), enable_ttl)
+    refused_active_or_creating.default_choice(wait_for_table)
+    provision_one_table = sdk.Chain([create_or_adopt, refused_active_or_creating])
     sdk.Chain([wait_for_table, describe_table, table_active])
 
     # -- provisioning --------------------------------------------------------------------

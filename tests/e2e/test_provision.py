@@ -108,3 +108,19 @@ def test_destroy_removes_the_orchestrator_and_keeps_the_tables_and_the_role(cli,
     assert clients.events.list_rules(NamePrefix="fileferry-provisioner")["Rules"] == []
     assert "FileFerryReadOnlyRole" in roles
     assert len([n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")]) == 5
+
+
+def _states_entered(clients, execution_arn, name):
+    history = clients.stepfunctions.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [e for e in history if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == name]
+
+
+def test_a_rerun_adopts_active_tables_without_waiting_for_them(aws, run, clients):
+    aws.set_create_latency(1)
+    first = run({"action": "provision"})
+    second = run({"action": "provision"})
+
+    assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED")
+    assert len(_states_entered(clients, first.execution_arn, "WaitForTable")) >= 5  # new tables are CREATING
+    assert _states_entered(clients, second.execution_arn, "WaitForTable") == []
+    assert len(_states_entered(clients, second.execution_arn, "EnableTtl")) == 5  # TTL is still checked
