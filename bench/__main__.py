@@ -67,8 +67,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="do not check which packages `deploy.py --help` and `plan` import")
     args = parser.parse_args(argv)
     args.tables = args.tables or [5]
-    if args.create_latency < 0:
-        parser.error("--create-latency must be >= 0")
+    from local.emulator import checked_create_latency
+
+    try:
+        checked_create_latency(args.create_latency)
+    except ValueError as err:
+        parser.error(f"--create-latency: {err}")
     if any(not 1 <= count <= MAX_TABLES for count in args.tables):
         parser.error(f"--tables must be between 1 and {MAX_TABLES}")
     return args

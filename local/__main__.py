@@ -22,8 +22,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--create-latency", type=float, default=0.0, metavar="SECONDS",
                         help="how long a new DynamoDB table stays CREATING")
     args = parser.parse_args(argv)
-    if args.create_latency < 0:
-        parser.error("--create-latency must be >= 0")
     try:
         emulator = Emulator(port=args.port, create_latency=args.create_latency,
                             faults=args.fault, host=args.host)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import math
 import os
 import signal
 import threading
@@ -37,6 +38,7 @@ from local.lambda_runner import LambdaRunner
 LOG = logging.getLogger(__name__)
 
 FAULTS_ENV = "FILEFERRY_FAULTS"
+MAX_CREATE_LATENCY_SECONDS = 3600
 CONTROL_PREFIX = "/_fileferry/"
 
 # moto's settings for the emulator; the previous values come back when it stops.
@@ -58,6 +60,17 @@ class _QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+def checked_create_latency(seconds: Any) -> float:
+    """Seconds a new table stays CREATING: a finite number from 0 to MAX_CREATE_LATENCY_SECONDS."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 <= value <= MAX_CREATE_LATENCY_SECONDS:  # also refuses NaN
+        raise ValueError(f"create latency must be a number of seconds from 0 to {MAX_CREATE_LATENCY_SECONDS}, got {seconds!r}")
+    return value
+
+
 class Emulator:
     """moto's server in a background thread, with the runner, quirks, faults and call counts."""
 
@@ -71,7 +84,7 @@ class Emulator:
     ):
         self.host = host
         self.port = port
-        self.create_latency = float(create_latency)
+        self.create_latency = checked_create_latency(create_latency)
         # Specs from the environment add to the ones given; a bad spec raises ValueError here.
         self._faults = FaultPlan([*faults, *_fault_specs_from_env()])
         self._cache_dir = cache_dir
@@ -209,10 +222,7 @@ class Emulator:
         return self._faults.describe()
 
     def set_create_latency(self, seconds: float) -> None:
-        seconds = float(seconds)
-        if seconds < 0:
-            raise ValueError(f"create latency must be >= 0, got {seconds}")
-        self.create_latency = seconds
+        self.create_latency = checked_create_latency(seconds)
 
     def api_calls(self) -> dict[str, int]:
         with self._api_calls_lock:

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a run or AWS call failed, 2 bad configuration or argume
 from __future__ import annotations
 
 import json
+import math
 import sys
 import urllib.request
 from pathlib import Path
@@ -153,11 +154,24 @@ def _deploy(ctx: click.Context, factory: CLIFactory) -> Any:
     return deployment
 
 
+
+class _Seconds(click.FloatRange):
+    """A FloatRange that also refuses NaN (which compares false with both bounds)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
+        return seconds
+
+
+CREATE_LATENCY = _Seconds(0, 3600)
+
 @cli.command()
 @click.option("--local", is_flag=True, help="Run everything on the embedded AWS (no account needed).")
 @click.option("--keep", is_flag=True, help="With --local: keep the embedded AWS running afterwards.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="With --local: the embedded AWS's port (0: any free one).")
-@click.option("--create-latency", default=0.0, type=click.FloatRange(0, 3600), help="With --local: seconds a new table stays CREATING.")
+@click.option("--create-latency", default=0.0, type=CREATE_LATENCY, help="With --local: seconds a new table stays CREATING.")
 @click.pass_context
 def up(ctx: click.Context, local: bool, keep: bool, port: int, create_latency: float) -> None:
     """Deploy (idempotent), then run provisioning and follow it. Exit 0 iff verified."""
@@ -211,7 +225,7 @@ def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: An
 @cli.command()
 @click.option("--port", default=4566, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--fault", "faults", multiple=True, metavar="SERVICE:Operation=ErrorCode[*COUNT]", help="Inject a fault (repeatable).")
-@click.option("--create-latency", default=0.0, type=click.FloatRange(0, 3600), help="Seconds a new table stays CREATING.")
+@click.option("--create-latency", default=0.0, type=CREATE_LATENCY, help="Seconds a new table stays CREATING.")
 def local(port: int, faults: tuple[str, ...], create_latency: float) -> None:
     """Start the embedded AWS and block."""
     from local.emulator import Emulator

@@ -57,3 +57,26 @@ def test_deploy_plan_against_the_embedded_aws_imports_neither_the_sdk_nor_sagema
     exit_code, heavy = heavy_imports(["--config", str(config_path), "--endpoint-url", aws.endpoint_url, "plan"])
     assert exit_code == 3  # everything to create: plan really talked to AWS
     assert heavy == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--create-latency", "nan"], "create latency must be a number of seconds from 0 to 3600, got nan"),
+        (["--create-latency", "-1"], "create latency must be a number of seconds from 0 to 3600, got -1.0"),
+        (["--tables", "0"], "--tables must be between 1 and"),
+        (["--max-concurrency", "0"], "provisioner.max_concurrency override"),
+    ],
+)
+def test_bad_bench_arguments_exit_2_naming_the_problem_before_any_aws_call(aws, capsys, args, message):
+    def no_emulator(create_latency, faults):
+        raise AssertionError("the bench started an embedded AWS despite bad arguments")
+
+    try:
+        code = bench_main([*args, "--skip-baseline"], start_emulator=no_emulator)
+    except SystemExit as exited:  # argparse's own refusal
+        code = exited.code
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert aws.api_calls() == {}

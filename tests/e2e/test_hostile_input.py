@@ -168,6 +168,8 @@ HOSTILE_ARGUMENTS: list[tuple[list[str], str]] = [
     (["run", "rollback"], "execution_arn: required with action rollback"),
     (["run", "teardown", "--input", '{"confirm": "someone-else"}'], "confirm: must be the provisioner name"),
     (["run", "provision", "--input", '{"remediate": true}'], "remediate: only allowed with action drift-check"),
+    (["up", "--local", "--create-latency", "nan"], "'nan' is not a number of seconds"),
+    (["up", "--local", "--create-latency", "-1"], "-1.0 is not in the range 0<=x<=3600"),
 ]
 
 

@@ -1,6 +1,7 @@
 """The DynamoDB behaviours of real AWS that the emulator adds to moto."""
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -62,6 +63,19 @@ def test_latency_is_settable_over_http(emulator, aws):
     with urllib.request.urlopen(request) as response:
         assert json.load(response) == {"create_latency": 30.0}
     assert create_table(aws("dynamodb"), "audit")["TableStatus"] == "CREATING"
+
+
+@pytest.mark.parametrize("latency", ["NaN", "-1", "1e9", '"soon"'])
+def test_a_latency_that_is_not_seconds_is_refused_over_http_and_changes_nothing(emulator, aws, latency):
+    request = urllib.request.Request(
+        f"{emulator.endpoint_url}/_fileferry/config", data=f'{{"create_latency": {latency}}}'.encode(), method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+
+    assert refused.value.code == 400
+    assert "create latency must be a number of seconds" in refused.value.read().decode()
+    assert create_table(aws("dynamodb"), "audit")["TableStatus"] == "ACTIVE"
 
 
 def test_enabling_ttl_twice_is_refused_like_aws(aws):
