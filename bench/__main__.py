@@ -68,13 +68,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.tables = args.tables or [5]
     from local.emulator import checked_create_latency
+    from local.faults import FaultPlan
 
     try:
         checked_create_latency(args.create_latency)
     except ValueError as err:
         parser.error(f"--create-latency: {err}")
+    try:
+        FaultPlan(args.fault)
+    except ValueError as err:
+        parser.error(f"--fault: {err}")
     if any(not 1 <= count <= MAX_TABLES for count in args.tables):
         parser.error(f"--tables must be between 1 and {MAX_TABLES}")
+    # Found out before minutes of measuring, not after.
+    if args.out.is_dir():
+        parser.error(f"--out: {args.out} is a directory")
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out: cannot create {args.out.parent}: {err.strerror}")
     return args
 
 
@@ -124,7 +136,6 @@ def main(argv: Sequence[str] | None = None, start_emulator: EmulatorStarter = fr
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     print(render(result))
     print(f"\nwritten: {args.out}")

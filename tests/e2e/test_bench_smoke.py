@@ -66,6 +66,8 @@ def test_deploy_plan_against_the_embedded_aws_imports_neither_the_sdk_nor_sagema
         (["--create-latency", "-1"], "create latency must be a number of seconds from 0 to 3600, got -1.0"),
         (["--tables", "0"], "--tables must be between 1 and"),
         (["--max-concurrency", "0"], "provisioner.max_concurrency override"),
+        (["--fault", "dynamodb:CreateTable"], "--fault:"),
+        (["--out", "."], "--out: . is a directory"),
     ],
 )
 def test_bad_bench_arguments_exit_2_naming_the_problem_before_any_aws_call(aws, capsys, args, message):
