@@ -53,6 +53,7 @@ from moto.stepfunctions.parser.backend.execution import (
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from local import execution_events
+from local.clock import Clock
 from local.lambda_runner import InvocationRefused, LambdaRunner
 
 LOG = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ LOG = logging.getLogger(__name__)
 
 class EmulatorSettings(Protocol):
     create_latency: float
+    clock: Clock
     lambda_runner: LambdaRunner
 
 
@@ -144,7 +146,7 @@ def uninstall() -> None:
 # UpdateTimeToLive, UpdateTable and DeleteTable fail with ResourceInUseException.  moto's tables
 # are ACTIVE at once.  The emulator keeps a table CREATING for `create_latency` seconds.
 
-_CREATED_AT = "_fileferry_created_monotonic"
+_CREATED_AT = "_fileferry_created_monotonic"  # on the emulator's clock
 
 
 def _is_creating(table: Any) -> bool:
@@ -152,7 +154,7 @@ def _is_creating(table: Any) -> bool:
     return (
         created is not None
         and _emulator is not None
-        and time.monotonic() - created < _emulator.create_latency
+        and _emulator.clock.monotonic() - created < _emulator.create_latency
     )
 
 
@@ -175,7 +177,7 @@ def _table_describe(self: Table, *args: Any, **kwargs: Any) -> dict[str, Any]:
 def _create_table(self: DynamoDBBackend, name: str, *args: Any, **kwargs: Any) -> Table:
     table = _original(DynamoDBBackend, "create_table")(self, name, *args, **kwargs)
     if _in_emulator_request():
-        setattr(table, _CREATED_AT, time.monotonic())
+        setattr(table, _CREATED_AT, _emulator.clock.monotonic())
     return table
 
 

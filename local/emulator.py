@@ -12,6 +12,8 @@ also served over HTTP, for other processes and for plain AWS CLI users:
     GET    /_fileferry/faults      the active faults and their remaining counts
     POST   /_fileferry/config      {"create_latency": 2.0}
     POST   /_fileferry/reset       clear all AWS state (and the counts); faults and latency stay
+    GET    /_fileferry/clock       {"now": "2026-01-01T00:00:00.000Z", "offset_seconds": 0.0}
+    POST   /_fileferry/clock       {"advance_seconds": 3600}: move the emulator's clock forward
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import math
 import os
 import signal
 import threading
@@ -32,6 +33,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local import aws_quirks
 from local.aws_calls import identify_call
+from local.clock import Clock, checked_seconds
 from local.faults import FaultPlan, error_response
 from local.lambda_runner import LambdaRunner
 
@@ -62,13 +64,7 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 def checked_create_latency(seconds: Any) -> float:
     """Seconds a new table stays CREATING: a finite number from 0 to MAX_CREATE_LATENCY_SECONDS."""
-    try:
-        value = float(seconds)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not 0 <= value <= MAX_CREATE_LATENCY_SECONDS:  # also refuses NaN
-        raise ValueError(f"create latency must be a number of seconds from 0 to {MAX_CREATE_LATENCY_SECONDS}, got {seconds!r}")
-    return value
+    return checked_seconds("create latency", seconds, MAX_CREATE_LATENCY_SECONDS)
 
 
 class Emulator:
@@ -85,6 +81,7 @@ class Emulator:
         self.host = host
         self.port = port
         self.create_latency = checked_create_latency(create_latency)
+        self.clock = Clock()  # every time-based behaviour reads this, so tests can move time on
         # Specs from the environment add to the ones given; a bad spec raises ValueError here.
         self._faults = FaultPlan([*faults, *_fault_specs_from_env()])
         self._cache_dir = cache_dir
@@ -281,6 +278,13 @@ class Emulator:
                 if "create_latency" in body:
                     self.set_create_latency(body["create_latency"])
                 result = {"create_latency": self.create_latency}
+            elif action == "clock" and method == "GET":
+                result = self.clock.describe()
+            elif action == "clock" and method == "POST":
+                if not isinstance(body, dict) or set(body) != {"advance_seconds"}:
+                    raise ValueError('expected {"advance_seconds": SECONDS}')
+                self.clock.advance(body["advance_seconds"])
+                result = self.clock.describe()
             elif action == "reset" and method == "POST":
                 self.reset()
                 result = {}
