@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -47,17 +48,75 @@ def _factory(ctx: click.Context) -> CLIFactory:
     return ctx.obj["factory"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", default="config/config.yaml", show_default=True, help="Config file.")
-@click.option("--region", default=None, help="AWS region (default: dynamodb.region from the config).")
-@click.option("--profile", default=None, help="AWS profile from your shared config.")
-@click.option("--endpoint-url", default=None, help="AWS endpoint (also AWS_ENDPOINT_URL), e.g. the embedded AWS.")
-@click.option("--json", "output_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def cli(ctx: click.Context, config_path: str, region: str | None, profile: str | None, endpoint_url: str | None, output_json: bool) -> None:
+# The global options, accepted before the command (`deploy.py --json run x`) and after it
+# (`deploy.py run x --json`) with the same meaning, as the AWS CLI accepts them.
+GLOBAL_OPTIONS = (  # (flag, parameter name, help)
+    ("--config", "config_path", "Config file (default: config/config.yaml)."),
+    ("--region", "region", "AWS region (default: dynamodb.region from the config)."),
+    ("--profile", "profile", "AWS profile from your shared config."),
+    ("--endpoint-url", "endpoint_url", "AWS endpoint (also AWS_ENDPOINT_URL), e.g. the embedded AWS."),
+)
+GLOBAL_RULE = "Global options (--config, --region, --profile, --endpoint-url, --json) go before or after the command."
+
+
+def _global_params() -> list[click.Parameter]:
+    # multiple=True so that an option given twice is seen, and refused if the two values differ.
+    params: list[click.Parameter] = [
+        click.Option([flag, name], multiple=True, metavar="TEXT", help=text) for flag, name, text in GLOBAL_OPTIONS
+    ]
+    params.append(click.Option(["--json", "output_json"], is_flag=True, help="Machine-readable output (JSON only)."))
+    return params
+
+
+def global_options(ctx: click.Context) -> dict[str, Any]:
+    """The global options given before and after the command, merged; two different values are a usage error."""
+    contexts = [c for c in (ctx.parent, ctx) if c is not None]
+    merged: dict[str, Any] = {}
+    for flag, name, _ in GLOBAL_OPTIONS:
+        values = list(dict.fromkeys(value for c in contexts for value in c.params.get(name) or ()))
+        if name == "config_path" and len({os.path.abspath(value) for value in values}) == 1:
+            values = values[:1]  # config/config.yaml and ./config/config.yaml are one file
+        if len(values) > 1:
+            given = " and ".join(f"{flag} {value}" for value in values)
+            raise click.UsageError(f"{given} disagree; give {flag} once (before or after the command, it means the same)")
+        merged[name] = values[0] if values else None
+    merged["output_json"] = any(c.params.get("output_json") for c in contexts)
+    return merged
+
+
+class GlobalOptionsCommand(click.Command):
+    """A command that also takes the global options and resolves the configuration before it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_params())
+
+    def invoke(self, ctx: click.Context) -> Any:
+        options = global_options(ctx)
+        for name in options:
+            ctx.params.pop(name, None)
+        resolved = resolve(
+            options["config_path"],
+            region=options["region"],
+            profile=options["profile"],
+            endpoint_url=options["endpoint_url"],
+            output_json=options["output_json"],
+        )
+        ctx.obj = {"json": resolved.output_json, "factory": CLIFactory(resolved)}
+        return super().invoke(ctx)
+
+
+class GlobalOptionsGroup(click.Group):
+    command_class = GlobalOptionsCommand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_params())
+
+
+@click.group(cls=GlobalOptionsGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=GLOBAL_RULE)
+def cli(**_global_options: Any) -> None:  # read by each command, where they meet the command's own
     """Provision FileFerry's DynamoDB tables and IAM role with a Step Functions workflow."""
-    resolved = resolve(config_path, region=region, profile=profile, endpoint_url=endpoint_url, output_json=output_json)
-    ctx.obj = {"json": output_json, "factory": CLIFactory(resolved)}
 
 
 def _run_and_report(ctx: click.Context, factory: CLIFactory, run_input: dict[str, Any], wait: bool = True) -> RunResult | None:
