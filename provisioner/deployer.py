@@ -14,21 +14,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
-from lambdas.core.steps import STEPS
+from lambdas.core.desired import DesiredState
 from provisioner.aws_clients import Clients
 from provisioner.config import Settings
-from provisioner.iam_documents import Arns, orchestrator_roles, role_name, state_machine_log_group
+from provisioner.iam_documents import Arns
+from provisioner.orchestrator import (  # noqa: F401  (DRIFT_METRIC, METRICS_SERVICE: re-exported for tests)
+    DRIFT_METRIC,
+    METRICS_SERVICE,
+    FunctionDescription,
+    Orchestrator,
+    describe_orchestrator,
+)
 from provisioner.packaging import LambdaPackage, build_package
-from state_machine.asl import load_definition, substitute
-
-RUNTIME = "python3.12"
-MEMORY_MB = 256
-POLICY_NAME = "least-privilege"
-ROLLBACK_TRIGGER = "rollback-on-abort"
-DRIFT_SCHEDULE = "drift-check"
-DRIFT_METRIC = "DriftedResources"
-METRICS_SERVICE = "fileferry-provisioner"
 # IAM is eventually consistent: Lambda may not be able to assume a role created seconds ago.
 ROLE_PROPAGATION_ATTEMPTS = 12
 PROPAGATION_CODES = ("InvalidParameterValueException", "AccessDeniedException", "ValidationException")
@@ -63,69 +60,59 @@ class Deployer:
     def arns(self) -> Arns:
         return Arns.for_state(self.desired, self.clients.account_id, self.clients.partition)
 
+    def orchestrator(self) -> Orchestrator:
+        """What to create: the one description `render`'s CloudFormation template is made from too."""
+        return describe_orchestrator(self.settings, self.desired, self.arns(), tracing=self.tracing)
+
     def tags(self) -> dict[str, str]:
-        return {MANAGED_BY_TAG: self.name}
+        return self.orchestrator().tags
 
     # -- deploy -----------------------------------------------------------------
 
     def deploy(self, package: LambdaPackage | None = None) -> Deployment:
-        arns = self.arns()
+        orchestrator = self.orchestrator()
         changed: list[str] = []
-        role_arns = self._ensure_roles(arns, changed)
+        role_arns = self._ensure_roles(orchestrator, changed)
         package = package or build_package(self.desired)
         function_arns = {
-            step.name: self._ensure_function(step, role_arns[f"{step.name}-fn"], package, changed) for step in STEPS
+            function.step: self._ensure_function(function, role_arns[function.role], package, changed)
+            for function in orchestrator.functions
         }
-        log_group_arn = self._ensure_log_group(state_machine_log_group(self.name))
-        state_machine_arn = self._ensure_state_machine(function_arns, role_arns["states"], log_group_arn, changed)
-        self._ensure_rollback_trigger(state_machine_arn, role_arns["events"])
-        self._ensure_drift_schedule(state_machine_arn, role_arns["scheduler"])
-        self._ensure_drift_alarm()
+        machine = orchestrator.state_machine
+        log_group_arn = self._ensure_log_group(machine.log_group)
+        state_machine_arn = self._ensure_state_machine(orchestrator, function_arns, role_arns[machine.role], log_group_arn, changed)
+        self._ensure_rollback_trigger(orchestrator, state_machine_arn, role_arns[orchestrator.rollback_rule.role])
+        self._ensure_drift_schedule(orchestrator, state_machine_arn, role_arns[orchestrator.drift_schedule.role])
+        self._ensure_drift_alarm(orchestrator)
         return Deployment(state_machine_arn, function_arns, changed)
 
-    def _ensure_roles(self, arns: Arns, changed: list[str]) -> dict[str, str]:
+    def _ensure_roles(self, orchestrator: Orchestrator, changed: list[str]) -> dict[str, str]:
         iam = self.clients.iam
         result = {}
-        for role in orchestrator_roles(arns, self.desired.tables[0].kms_key_id if self.desired.tables else None):
-            name = role_name(self.name, role.suffix)
+        for role in orchestrator.roles:
+            name = role.name
             trust = json.dumps(role.trust_policy)
             try:
                 arn = iam.create_role(
                     RoleName=name,
                     AssumeRolePolicyDocument=trust,
-                    Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()],
+                    Tags=[{"Key": k, "Value": v} for k, v in orchestrator.tags.items()],
                 )["Role"]["Arn"]
                 changed.append(f"role/{name}")
             except iam.exceptions.EntityAlreadyExistsException:
                 arn = iam.get_role(RoleName=name)["Role"]["Arn"]
                 iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
-            iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(role.policy))
-            result[role.suffix] = arn
+            iam.put_role_policy(RoleName=name, PolicyName=role.policy_name, PolicyDocument=json.dumps(role.policy))
+            result[role.key] = arn
         return result
 
-    def _function_configuration(self, step_name: str, role_arn: str, timeout: int) -> dict[str, Any]:
-        environment = {
-            "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
-            "POWERTOOLS_METRICS_NAMESPACE": self.desired.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-        }
-        if not self.tracing:
-            environment["POWERTOOLS_TRACE_DISABLED"] = "true"
-        return {
-            "Role": role_arn,
-            "Handler": next(step.handler for step in STEPS if step.name == step_name),
-            "Runtime": RUNTIME,
-            "Timeout": timeout,
-            "MemorySize": MEMORY_MB,
-            "Environment": {"Variables": environment},
-            "TracingConfig": {"Mode": "Active" if self.tracing else "PassThrough"},
-        }
-
-    def _ensure_function(self, step: Any, role_arn: str, package: LambdaPackage, changed: list[str]) -> str:
+    def _ensure_function(
+        self, function: FunctionDescription, role_arn: str, package: LambdaPackage, changed: list[str]
+    ) -> str:
         client = self.clients.lambda_
-        name = step.function_name(self.name)
-        self._ensure_log_group(f"/aws/lambda/{name}")
-        configuration = self._function_configuration(step.name, role_arn, step.timeout_seconds)
+        name = function.name
+        self._ensure_log_group(function.log_group)
+        configuration = function.configuration(role_arn)
         try:
             current = client.get_function(FunctionName=name)["Configuration"]
         except client.exceptions.ResourceNotFoundException:
@@ -179,20 +166,21 @@ class Deployer:
         return f"arn:{arns.partition}:logs:{arns.region}:{arns.account_id}:log-group:{name}:*"
 
     def _ensure_state_machine(
-        self, function_arns: dict[str, str], role_arn: str, log_group_arn: str, changed: list[str]
+        self,
+        orchestrator: Orchestrator,
+        function_arns: dict[str, str],
+        role_arn: str,
+        log_group_arn: str,
+        changed: list[str],
     ) -> str:
         sfn = self.clients.stepfunctions
-        definition = substitute(load_definition(), function_arns)
+        machine = orchestrator.state_machine
+        definition = machine.definition(function_arns)
         common = {
             "definition": definition,
             "roleArn": role_arn,
-            # Execution data holds table names and error causes, never item data; still, keep it out of logs.
-            "loggingConfiguration": {
-                "level": "ERROR",
-                "includeExecutionData": False,
-                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
-            },
-            "tracingConfiguration": {"enabled": self.tracing},
+            "loggingConfiguration": machine.logging_configuration(log_group_arn),
+            "tracingConfiguration": {"enabled": machine.tracing},
         }
         arn = self.arns().state_machine()
         try:
@@ -200,7 +188,10 @@ class Deployer:
         except sfn.exceptions.StateMachineDoesNotExist:
             created = self._while_role_propagates(
                 lambda: sfn.create_state_machine(
-                    name=self.name, type="STANDARD", tags=[{"key": k, "value": v} for k, v in self.tags().items()], **common
+                    name=machine.name,
+                    type=machine.type,
+                    tags=[{"key": k, "value": v} for k, v in orchestrator.tags.items()],
+                    **common,
                 )
             )
             changed.append(f"stateMachine/{self.name}")
@@ -210,96 +201,76 @@ class Deployer:
             changed.append(f"stateMachine/{self.name} definition")
         return arn
 
-    def _ensure_rollback_trigger(self, state_machine_arn: str, role_arn: str) -> None:
-        """Catch cannot fire for ABORTED or TIMED_OUT runs; this rule starts their rollback.
-
-        A rollback run that fails is FAILED, which the pattern does not match: no loops.
-        """
+    def _ensure_rollback_trigger(self, orchestrator: Orchestrator, state_machine_arn: str, role_arn: str) -> None:
         events = self.clients.events
-        rule = f"{self.name}-{ROLLBACK_TRIGGER}"
-        pattern = {
-            "source": ["aws.states"],
-            "detail-type": ["Step Functions Execution Status Change"],
-            "detail": {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [state_machine_arn]},
-        }
+        rule = orchestrator.rollback_rule
         events.put_rule(
-            Name=rule,
-            EventPattern=json.dumps(pattern),
-            State="ENABLED",
-            Description="Roll back provisioning runs that were aborted or timed out",
-            Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()],
+            Name=rule.name,
+            EventPattern=json.dumps(rule.pattern(state_machine_arn)),
+            State=rule.state,
+            Description=rule.description,
+            Tags=[{"Key": k, "Value": v} for k, v in orchestrator.tags.items()],
         )
         events.put_targets(
-            Rule=rule,
+            Rule=rule.name,
             Targets=[
                 {
-                    "Id": "rollback",
+                    "Id": rule.target_id,
                     "Arn": state_machine_arn,
                     "RoleArn": role_arn,
                     "InputTransformer": {
-                        "InputPathsMap": {"execution": "$.detail.executionArn"},
-                        "InputTemplate": '{"action": "rollback", "execution_arn": <execution>}',
+                        "InputPathsMap": dict(rule.input_paths),
+                        "InputTemplate": rule.input_template,
                     },
                 }
             ],
         )
 
-    def _ensure_drift_schedule(self, state_machine_arn: str, role_arn: str) -> None:
+    def _ensure_drift_schedule(self, orchestrator: Orchestrator, state_machine_arn: str, role_arn: str) -> None:
         scheduler = self.clients.scheduler
+        schedule = orchestrator.drift_schedule
         request = {
-            "Name": f"{self.name}-{DRIFT_SCHEDULE}",
-            "ScheduleExpression": self.settings.provisioner.drift_schedule,
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Target": {"Arn": state_machine_arn, "RoleArn": role_arn, "Input": json.dumps({"action": "drift-check"})},
-            "Description": "Scheduled drift check of the FileFerry tables and role",
-            "State": "ENABLED",
+            "Name": schedule.name,
+            "ScheduleExpression": schedule.expression,
+            "FlexibleTimeWindow": {"Mode": schedule.flexible_time_window},
+            "Target": {"Arn": state_machine_arn, "RoleArn": role_arn, "Input": schedule.input},
+            "Description": schedule.description,
+            "State": schedule.state,
         }
         try:
             scheduler.create_schedule(**request)
         except scheduler.exceptions.ConflictException:
             scheduler.update_schedule(**request)
 
-    def _ensure_drift_alarm(self) -> None:
-        topic = self.settings.provisioner.alarm_topic_arn
-        self.clients.cloudwatch.put_metric_alarm(
-            AlarmName=f"{self.name}-drift",
-            AlarmDescription="FileFerry tables or role differ from the spec (see the drift-check run's output)",
-            Namespace=self.desired.metrics_namespace,
-            MetricName=DRIFT_METRIC,
-            Dimensions=[{"Name": "service", "Value": METRICS_SERVICE}],
-            Statistic="Maximum",
-            Period=3600,
-            EvaluationPeriods=1,
-            Threshold=0,
-            ComparisonOperator="GreaterThanThreshold",
-            TreatMissingData="notBreaching",
-            AlarmActions=[topic] if topic else [],
-        )
+    def _ensure_drift_alarm(self, orchestrator: Orchestrator) -> None:
+        self.clients.cloudwatch.put_metric_alarm(**orchestrator.drift_alarm.parameters())
 
     # -- destroy ----------------------------------------------------------------
 
     def destroy(self) -> list[str]:
         """Remove the orchestrator; the FileFerry tables and role stay."""
         removed: list[str] = []
-        arns = self.arns()
+        orchestrator = self.orchestrator()
         sfn, events, scheduler = self.clients.stepfunctions, self.clients.events, self.clients.scheduler
-        self._ignore_missing(lambda: scheduler.delete_schedule(Name=f"{self.name}-{DRIFT_SCHEDULE}"), removed, "schedule")
-        rule = f"{self.name}-{ROLLBACK_TRIGGER}"
-        self._ignore_missing(lambda: events.remove_targets(Rule=rule, Ids=["rollback"]), removed, None)
-        self._ignore_missing(lambda: events.delete_rule(Name=rule), removed, f"rule/{rule}")
+        schedule = orchestrator.drift_schedule.name
+        self._ignore_missing(lambda: scheduler.delete_schedule(Name=schedule), removed, "schedule")
+        rule = orchestrator.rollback_rule
+        self._ignore_missing(lambda: events.remove_targets(Rule=rule.name, Ids=[rule.target_id]), removed, None)
+        self._ignore_missing(lambda: events.delete_rule(Name=rule.name), removed, f"rule/{rule.name}")
+        alarm = orchestrator.drift_alarm.name
+        self._ignore_missing(lambda: self.clients.cloudwatch.delete_alarms(AlarmNames=[alarm]), removed, "alarm")
         self._ignore_missing(
-            lambda: self.clients.cloudwatch.delete_alarms(AlarmNames=[f"{self.name}-drift"]), removed, "alarm"
+            lambda: sfn.delete_state_machine(stateMachineArn=orchestrator.arns.state_machine()),
+            removed,
+            f"stateMachine/{self.name}",
         )
-        self._ignore_missing(
-            lambda: sfn.delete_state_machine(stateMachineArn=arns.state_machine()), removed, f"stateMachine/{self.name}"
-        )
-        for step in STEPS:
-            name = step.function_name(self.name)
+        for function in orchestrator.functions:
+            name = function.name
             self._ignore_missing(partial(self.clients.lambda_.delete_function, FunctionName=name), removed, f"function/{name}")
         iam = self.clients.iam
-        for role in orchestrator_roles(arns):
-            name = role_name(self.name, role.suffix)
-            self._ignore_missing(partial(iam.delete_role_policy, RoleName=name, PolicyName=POLICY_NAME), removed, None)
+        for role in orchestrator.roles:
+            name = role.name
+            self._ignore_missing(partial(iam.delete_role_policy, RoleName=name, PolicyName=role.policy_name), removed, None)
             self._ignore_missing(partial(iam.delete_role, RoleName=name), removed, f"role/{name}")
         return removed
 

@@ -1,0 +1,218 @@
+"""The orchestrator, described once: what `deploy` creates and what the CloudFormation template declares.
+
+`deploy` (provisioner/deployer.py) turns this description into API calls; `render`
+(provisioner/cloudformation.py) turns the same description into a template. Neither holds a
+setting or a document of its own, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
+from lambdas.core.steps import STEPS
+from provisioner.config import Settings
+from provisioner.iam_documents import Arns, orchestrator_roles, role_name, state_machine_log_group
+from state_machine.asl import load_definition, substitute
+
+RUNTIME = "python3.12"
+MEMORY_MB = 256
+POLICY_NAME = "least-privilege"
+ROLLBACK_TRIGGER = "rollback-on-abort"
+DRIFT_SCHEDULE = "drift-check"
+DRIFT_METRIC = "DriftedResources"
+METRICS_SERVICE = "fileferry-provisioner"
+
+
+@dataclass(frozen=True)
+class RoleDescription:
+    key: str  # "<step>-fn", "states", "events" or "scheduler"
+    name: str
+    trust_policy: dict[str, Any]
+    policy_name: str
+    policy: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FunctionDescription:
+    step: str
+    name: str
+    role: str  # RoleDescription.key
+    log_group: str
+    handler: str
+    timeout: int
+    environment: dict[str, str]
+    tracing_mode: str
+    runtime: str = RUNTIME
+    memory_size: int = MEMORY_MB
+
+    def configuration(self, role_arn: Any) -> dict[str, Any]:
+        """Lambda's CreateFunction/UpdateFunctionConfiguration fields (also the template's properties)."""
+        return {
+            "Role": role_arn,
+            "Handler": self.handler,
+            "Runtime": self.runtime,
+            "Timeout": self.timeout,
+            "MemorySize": self.memory_size,
+            "Environment": {"Variables": dict(self.environment)},
+            "TracingConfig": {"Mode": self.tracing_mode},
+        }
+
+
+@dataclass(frozen=True)
+class StateMachineDescription:
+    name: str
+    role: str
+    log_group: str
+    tracing: bool
+    type: str = "STANDARD"
+    # Execution data holds table names and error causes, never item data; still, keep it out of logs.
+    log_level: str = "ERROR"
+    include_execution_data: bool = False
+
+    @staticmethod
+    def definition(function_arns: dict[str, str]) -> str:
+        """The committed ASL with each step's function ARN filled in."""
+        return substitute(load_definition(), function_arns)
+
+    def logging_configuration(self, log_group_arn: Any) -> dict[str, Any]:
+        """In Step Functions' API shape (lower camel case)."""
+        return {
+            "level": self.log_level,
+            "includeExecutionData": self.include_execution_data,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}],
+        }
+
+
+@dataclass(frozen=True)
+class RollbackRuleDescription:
+    """Catch cannot fire for ABORTED or TIMED_OUT runs; this rule starts their rollback.
+
+    A rollback run that fails is FAILED, which the pattern does not match: no loops.
+    """
+
+    name: str
+    role: str
+    target_id: str = "rollback"
+    description: str = "Roll back provisioning runs that were aborted or timed out"
+    state: str = "ENABLED"
+    input_paths: tuple[tuple[str, str], ...] = (("execution", "$.detail.executionArn"),)
+    input_template: str = '{"action": "rollback", "execution_arn": <execution>}'
+
+    @staticmethod
+    def pattern(state_machine_arn: Any) -> dict[str, Any]:
+        return {
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [state_machine_arn]},
+        }
+
+
+@dataclass(frozen=True)
+class DriftScheduleDescription:
+    name: str
+    role: str
+    expression: str
+    input: str = json.dumps({"action": "drift-check"})
+    flexible_time_window: str = "OFF"
+    description: str = "Scheduled drift check of the FileFerry tables and role"
+    state: str = "ENABLED"
+
+
+@dataclass(frozen=True)
+class DriftAlarmDescription:
+    name: str
+    namespace: str
+    alarm_actions: tuple[str, ...]
+    description: str = "FileFerry tables or role differ from the spec (see the drift-check run's output)"
+    metric_name: str = DRIFT_METRIC
+    dimensions: tuple[tuple[str, str], ...] = (("service", METRICS_SERVICE),)
+    statistic: str = "Maximum"
+    period: int = 3600
+    evaluation_periods: int = 1
+    threshold: float = 0
+    comparison_operator: str = "GreaterThanThreshold"
+    treat_missing_data: str = "notBreaching"
+
+    def parameters(self) -> dict[str, Any]:
+        """CloudWatch's PutMetricAlarm fields (also the template's properties)."""
+        return {
+            "AlarmName": self.name,
+            "AlarmDescription": self.description,
+            "Namespace": self.namespace,
+            "MetricName": self.metric_name,
+            "Dimensions": [{"Name": name, "Value": value} for name, value in self.dimensions],
+            "Statistic": self.statistic,
+            "Period": self.period,
+            "EvaluationPeriods": self.evaluation_periods,
+            "Threshold": self.threshold,
+            "ComparisonOperator": self.comparison_operator,
+            "TreatMissingData": self.treat_missing_data,
+            "AlarmActions": list(self.alarm_actions),
+        }
+
+
+@dataclass(frozen=True)
+class Orchestrator:
+    """Everything `deploy` creates for one provisioner, in the order it creates it."""
+
+    name: str
+    arns: Arns
+    tags: dict[str, str]
+    log_retention_days: int
+    roles: tuple[RoleDescription, ...]
+    functions: tuple[FunctionDescription, ...]
+    state_machine: StateMachineDescription
+    rollback_rule: RollbackRuleDescription
+    drift_schedule: DriftScheduleDescription
+    drift_alarm: DriftAlarmDescription
+
+    def role(self, key: str) -> RoleDescription:
+        return next(role for role in self.roles if role.key == key)
+
+
+def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns, tracing: bool = True) -> Orchestrator:
+    """The orchestrator for `desired`, scoped to `arns` (the caller's account for deploy, the configured one for render)."""
+    name = desired.provisioner_name
+    kms_key_id = desired.tables[0].kms_key_id if desired.tables else None
+    roles = tuple(
+        RoleDescription(role.suffix, role_name(name, role.suffix), role.trust_policy, POLICY_NAME, role.policy)
+        for role in orchestrator_roles(arns, kms_key_id)
+    )
+    environment = {
+        "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": desired.metrics_namespace,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    if not tracing:
+        environment["POWERTOOLS_TRACE_DISABLED"] = "true"
+    functions = tuple(
+        FunctionDescription(
+            step=step.name,
+            name=step.function_name(name),
+            role=f"{step.name}-fn",
+            log_group=f"/aws/lambda/{step.function_name(name)}",
+            handler=step.handler,
+            timeout=step.timeout_seconds,
+            environment=environment,
+            tracing_mode="Active" if tracing else "PassThrough",
+        )
+        for step in STEPS
+    )
+    p = settings.provisioner
+    return Orchestrator(
+        name=name,
+        arns=arns,
+        tags={MANAGED_BY_TAG: name},
+        log_retention_days=p.log_retention_days,
+        roles=roles,
+        functions=functions,
+        state_machine=StateMachineDescription(name, "states", state_machine_log_group(name), tracing),
+        rollback_rule=RollbackRuleDescription(f"{name}-{ROLLBACK_TRIGGER}", "events"),
+        drift_schedule=DriftScheduleDescription(f"{name}-{DRIFT_SCHEDULE}", "scheduler", p.drift_schedule),
+        drift_alarm=DriftAlarmDescription(
+            f"{name}-drift", desired.metrics_namespace, (p.alarm_topic_arn,) if p.alarm_topic_arn else ()
+        ),
+    )
