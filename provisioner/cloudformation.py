@@ -1,0 +1,201 @@
+"""The orchestrator as a CloudFormation template, made from the description `deploy` uses.
+
+For accounts that accept only CloudFormation (and StackSets): `render --out DIR` writes
+DIR/cloudformation/template.yaml and the Lambda zip it names by a relative path, ready for
+
+    aws cloudformation package --template-file DIR/cloudformation/template.yaml --s3-bucket BUCKET --output-template-file packaged.yaml
+    aws cloudformation deploy --template-file packaged.yaml --stack-name NAME --capabilities CAPABILITY_NAMED_IAM
+
+Every setting and document comes from `provisioner.orchestrator.describe_orchestrator`; the
+template only adds CloudFormation's wiring (logical ids, Ref/GetAtt, dependencies).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from lambdas.core.steps import STEPS_BY_NAME
+from provisioner.orchestrator import Orchestrator
+from state_machine.asl import load_definition
+
+TEMPLATE_FILE = "template.yaml"
+LAMBDA_ZIP = "lambda.zip"  # next to the template; `aws cloudformation package` uploads it
+STATE_MACHINE = "StateMachine"
+_SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
+
+
+def logical_id(*words: str) -> str:
+    """`("validate-input-fn", "Role")` -> `ValidateInputFnRole` (CloudFormation ids are alphanumeric)."""
+    return "".join(part.capitalize() for word in words for part in re.split(r"[^A-Za-z0-9]+", word) if part)
+
+
+def _get_arn(resource: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [resource, "Arn"]}
+
+
+def _tags(orchestrator: Orchestrator) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in orchestrator.tags.items()]
+
+
+def _pascal_keys(value: Any) -> Any:
+    """Step Functions' API spells its fields in lower camel case; CloudFormation in Pascal case."""
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: _pascal_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_pascal_keys(item) for item in value]
+    return value
+
+
+def _definition_string(orchestrator: Orchestrator) -> dict[str, Any]:
+    """The committed ASL, each step placeholder bound to its function's ARN by Fn::Sub."""
+    text = load_definition()
+    variables = {}
+    for name in sorted(set(_SUBSTITUTION.findall(text))):
+        step = next((s for s in STEPS_BY_NAME.values() if s.placeholder == "${" + name + "}"), None)
+        if step is None:
+            raise ValueError(f"the ASL holds ${{{name}}}, which is no step's placeholder: Fn::Sub would misread it")
+        variables[name] = _get_arn(logical_id(step.name, "Function"))
+    return {"Fn::Sub": [text, variables]}
+
+
+def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
+    resources: dict[str, Any] = {}
+    for role in orchestrator.roles:
+        resources[logical_id(role.key, "Role")] = {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": role.name,
+                "AssumeRolePolicyDocument": role.trust_policy,
+                "Policies": [{"PolicyName": role.policy_name, "PolicyDocument": role.policy}],
+                "Tags": _tags(orchestrator),
+            },
+        }
+    for function in orchestrator.functions:
+        log_group = logical_id(function.step, "LogGroup")
+        resources[log_group] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": function.log_group,
+                "RetentionInDays": orchestrator.log_retention_days,
+                "Tags": _tags(orchestrator),
+            },
+        }
+        resources[logical_id(function.step, "Function")] = {
+            "Type": "AWS::Lambda::Function",
+            # deploy creates the log group (with its retention) before the function, so does this.
+            "DependsOn": [log_group],
+            "Properties": {
+                "FunctionName": function.name,
+                "Code": LAMBDA_ZIP,
+                **function.configuration(_get_arn(logical_id(function.role, "Role"))),
+                "Tags": _tags(orchestrator),
+            },
+        }
+    machine = orchestrator.state_machine
+    resources["StateMachineLogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {
+            "LogGroupName": machine.log_group,
+            "RetentionInDays": orchestrator.log_retention_days,
+            "Tags": _tags(orchestrator),
+        },
+    }
+    resources[STATE_MACHINE] = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {
+            "StateMachineName": machine.name,
+            "StateMachineType": machine.type,
+            "DefinitionString": _definition_string(orchestrator),
+            "RoleArn": _get_arn(logical_id(machine.role, "Role")),
+            "LoggingConfiguration": _pascal_keys(machine.logging_configuration(_get_arn("StateMachineLogGroup"))),
+            "TracingConfiguration": {"Enabled": machine.tracing},
+            "Tags": _tags(orchestrator),
+        },
+    }
+    state_machine_arn = {"Ref": STATE_MACHINE}
+    rule = orchestrator.rollback_rule
+    resources["RollbackOnAbortRule"] = {
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "Name": rule.name,
+            "Description": rule.description,
+            "State": rule.state,
+            "EventPattern": rule.pattern(state_machine_arn),
+            "Targets": [
+                {
+                    "Id": rule.target_id,
+                    "Arn": state_machine_arn,
+                    "RoleArn": _get_arn(logical_id(rule.role, "Role")),
+                    "InputTransformer": {"InputPathsMap": dict(rule.input_paths), "InputTemplate": rule.input_template},
+                }
+            ],
+        },
+    }
+    schedule = orchestrator.drift_schedule
+    resources["DriftCheckSchedule"] = {
+        "Type": "AWS::Scheduler::Schedule",
+        "Properties": {
+            "Name": schedule.name,
+            "Description": schedule.description,
+            "ScheduleExpression": schedule.expression,
+            "FlexibleTimeWindow": {"Mode": schedule.flexible_time_window},
+            "State": schedule.state,
+            "Target": {
+                "Arn": state_machine_arn,
+                "RoleArn": _get_arn(logical_id(schedule.role, "Role")),
+                "Input": schedule.input,
+            },
+        },
+    }
+    resources["DriftAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": orchestrator.drift_alarm.parameters()}
+    return resources
+
+
+def template(orchestrator: Orchestrator) -> dict[str, Any]:
+    """The template as data (see `template_yaml` for the text `render` writes)."""
+    arns = orchestrator.arns
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": (
+            f"FileFerry provisioner orchestrator {orchestrator.name!r} for account {arns.account_id}, region "
+            f"{arns.region} (written by `deploy.py render`; what `deploy.py deploy` creates)"
+        ),
+        # Every policy and ARN in the template names the configured account and region.
+        "Rules": {
+            "ConfiguredAccountAndRegion": {
+                "Assertions": [
+                    {
+                        "Assert": {"Fn::Equals": [{"Ref": "AWS::AccountId"}, arns.account_id]},
+                        "AssertDescription": f"the template was rendered for account {arns.account_id} (sso.account_id)",
+                    },
+                    {
+                        "Assert": {"Fn::Equals": [{"Ref": "AWS::Region"}, arns.region]},
+                        "AssertDescription": f"the template was rendered for region {arns.region} (dynamodb.region)",
+                    },
+                ]
+            }
+        },
+        "Resources": _resources(orchestrator),
+        "Outputs": {
+            "StateMachineArn": {"Description": "Start provisioning runs here", "Value": {"Ref": STATE_MACHINE}},
+        },
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # The ASL reads best as a block; PyYAML falls back to a quoted style when a block cannot hold it.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def template_yaml(orchestrator: Orchestrator) -> str:
+    return yaml.dump(template(orchestrator), Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=False)

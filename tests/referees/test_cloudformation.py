@@ -1,0 +1,220 @@
+"""`render` writes the orchestrator as a CloudFormation template that cfn-lint passes and that declares
+exactly what `deploy` creates (the same documents and settings: provisioner/orchestrator.py).
+
+cfn-lint runs once per module, in-process, over two files: the template as `render` writes it, and a
+copy whose state machine definition is resolved as CloudFormation resolves its Fn::Sub (cfn-lint checks
+a definition against its ASL schema only when it is a plain string), with a few planted mistakes that
+must be reported.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lambdas.core.steps import STEPS
+from provisioner.cloudformation import LAMBDA_ZIP, TEMPLATE_FILE, logical_id
+from provisioner.config import resolve
+from provisioner.desired_state import desired_state
+from provisioner.iam_documents import Arns
+from provisioner.orchestrator import describe_orchestrator
+from provisioner.packaging import build_package
+from provisioner.rendering import render_documents
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config" / "config.yaml"
+
+# cfn-lint's proven false positives, the one place they are allowed: (rule, message pattern, why).
+# Each entry's pattern names the state; the test also checks that state really has the Type named.
+CFN_LINT_FALSE_POSITIVES = [
+    (
+        "E3601",
+        re.compile(r"\('OutputPath' was unexpected\) at '(?P<path>(?:[^']*/)?States/(?P<state>[^/']+))/OutputPath'"),
+        "Succeed",
+        "the States Language allows InputPath and OutputPath on a Succeed state "
+        "(https://states-language.net/#succeed-state); cfn-lint's ASL schema omits them",
+    ),
+]
+# Planted into the resolved copy; each must come back as a cfn-lint error.
+PLANTED = {
+    "E3034": "a Lambda Timeout above Lambda's 900-second maximum",
+    "E3601": "a state of Type 'Tusk'",
+}
+
+
+@pytest.fixture(scope="module")
+def resolved_settings():
+    return resolve(CONFIG, endpoint_url="http://127.0.0.1:1")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory, resolved_settings) -> Path:
+    out = tmp_path_factory.mktemp("render")
+    render_documents(resolved_settings, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def orchestrator(resolved_settings):
+    desired = desired_state(resolved_settings.settings)
+    return describe_orchestrator(resolved_settings.settings, desired, Arns.for_state(desired, desired.account_id))
+
+
+@pytest.fixture(scope="module")
+def template(rendered: Path) -> dict[str, Any]:
+    return yaml.safe_load((rendered / "cloudformation" / TEMPLATE_FILE).read_text())
+
+
+def resolve_definition(template: dict[str, Any], orchestrator) -> str:
+    """The state machine definition as CloudFormation resolves its Fn::Sub (GetAtt Arn of each function)."""
+    text, variables = template["Resources"]["StateMachine"]["Properties"]["DefinitionString"]["Fn::Sub"]
+    arns = {f"{logical_id(f.step, 'Function')}": orchestrator.arns.function(f.step) for f in orchestrator.functions}
+    for name, value in variables.items():
+        assert value == {"Fn::GetAtt": [value["Fn::GetAtt"][0], "Arn"]}, name
+        text = text.replace("${" + name + "}", arns[value["Fn::GetAtt"][0]])
+    return text
+
+
+def _plant(template: dict[str, Any], definition: str) -> dict[str, Any]:
+    planted = copy.deepcopy(template)
+    resources = planted["Resources"]
+    resources[logical_id(STEPS[0].name, "Function")]["Properties"]["Timeout"] = 901
+    asl = json.loads(definition)
+    asl["States"]["Planted"] = {"Type": "Tusk", "End": True}
+    resources["StateMachine"]["Properties"]["DefinitionString"] = json.dumps(asl, indent=2)
+    return planted
+
+
+@pytest.fixture(scope="module")
+def cfn_lint(rendered: Path, template: dict[str, Any], orchestrator) -> dict[str, list[Any]]:
+    """cfn-lint's matches for the rendered template and for the resolved, planted copy."""
+    from cfnlint.api import ManualArgs, lint_file
+
+    planted = rendered / "cloudformation" / "planted.yaml"
+    planted.write_text(yaml.safe_dump(_plant(template, resolve_definition(template, orchestrator)), sort_keys=False))
+    config = ManualArgs(regions=[orchestrator.arns.region])
+    return {
+        "rendered": lint_file(rendered / "cloudformation" / TEMPLATE_FILE, config),
+        "planted": lint_file(planted, config),
+    }
+
+
+def _describe(matches: list[Any]) -> list[str]:
+    return [f"{m.rule.id} {m.message} at {'/'.join(map(str, m.path))}" for m in matches]
+
+
+def _state_type(definition: dict[str, Any], path: str) -> str | None:
+    node: Any = definition
+    for part in path.split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node.get("Type") if isinstance(node, dict) else None
+
+
+def _false_positive(match: Any, definition: dict[str, Any]) -> bool:
+    for rule, pattern, state_type, _why in CFN_LINT_FALSE_POSITIVES:
+        found = pattern.search(match.message)
+        if match.rule.id == rule and found and _state_type(definition, found["path"]) == state_type:
+            return True
+    return False
+
+
+# -- cfn-lint ------------------------------------------------------------------------------------------
+
+
+def test_cfn_lint_finds_no_error_in_the_rendered_template(cfn_lint: dict[str, list[Any]]) -> None:
+    errors = [m for m in cfn_lint["rendered"] if m.rule.severity == "error"]
+    assert _describe(errors) == []
+    # The one warning: Code names the zip next to the template, for `aws cloudformation package`.
+    others = [m for m in cfn_lint["rendered"] if not (m.rule.id == "W3002" and m.path[-1] == "Code")]
+    assert _describe(others) == []
+
+
+def test_cfn_lint_passes_the_definition_as_cloudformation_resolves_it_and_reports_planted_mistakes(
+    cfn_lint: dict[str, list[Any]], template: dict[str, Any], orchestrator
+) -> None:
+    definition = json.loads(resolve_definition(template, orchestrator))
+    errors = [m for m in cfn_lint["planted"] if m.rule.severity == "error"]
+    planted = [m for m in errors if "Planted" in m.path or m.path[-1] == "Timeout"]
+    assert {m.rule.id for m in planted} == set(PLANTED), _describe(errors)
+    allowed = [m for m in errors if m not in planted and _false_positive(m, definition)]
+    assert _describe([m for m in errors if m not in planted and m not in allowed]) == []
+    used = {rule for rule, *_ in CFN_LINT_FALSE_POSITIVES if any(m.rule.id == rule for m in allowed)}
+    assert used == {rule for rule, *_ in CFN_LINT_FALSE_POSITIVES}, "an allowed false positive cfn-lint no longer reports: delete it"
+
+
+# -- the template declares what deploy creates ---------------------------------------------------------
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_the_roles_carry_exactly_the_documents_render_writes(template: dict[str, Any], rendered: Path, orchestrator) -> None:
+    roles = {r["Properties"]["RoleName"]: r["Properties"] for r in _of_type(template, "AWS::IAM::Role").values()}
+    assert set(roles) == {role.name for role in orchestrator.roles}
+    assert len(roles) == len(STEPS) + 3
+    for name, properties in roles.items():
+        assert properties["AssumeRolePolicyDocument"] == json.loads((rendered / "iam" / f"{name}.trust.json").read_text())
+        (policy,) = properties["Policies"]
+        assert policy["PolicyDocument"] == json.loads((rendered / "iam" / f"{name}.policy.json").read_text())
+        assert policy["PolicyName"] == "least-privilege"
+        assert "ManagedPolicyArns" not in properties
+
+
+def test_each_function_is_configured_as_deploy_configures_it(template: dict[str, Any], orchestrator) -> None:
+    functions = _of_type(template, "AWS::Lambda::Function")
+    assert {f["Properties"]["FunctionName"] for f in functions.values()} == {f.name for f in orchestrator.functions}
+    for function in orchestrator.functions:
+        properties = functions[logical_id(function.step, "Function")]["Properties"]
+        role = {"Fn::GetAtt": [logical_id(function.role, "Role"), "Arn"]}
+        assert {k: properties[k] for k in function.configuration(role)} == function.configuration(role)
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["Code"] == LAMBDA_ZIP
+    log_groups = {g["Properties"]["LogGroupName"]: g["Properties"] for g in _of_type(template, "AWS::Logs::LogGroup").values()}
+    assert set(log_groups) == {f.log_group for f in orchestrator.functions} | {orchestrator.state_machine.log_group}
+    assert {g["RetentionInDays"] for g in log_groups.values()} == {orchestrator.log_retention_days}
+
+
+def test_the_state_machine_runs_the_rendered_definition_with_its_role_logging_and_tracing(
+    template: dict[str, Any], rendered: Path, orchestrator
+) -> None:
+    properties = template["Resources"]["StateMachine"]["Properties"]
+    assert resolve_definition(template, orchestrator) == (rendered / "state_machine.asl.json").read_text()
+    assert properties["RoleArn"] == {"Fn::GetAtt": [logical_id("states", "Role"), "Arn"]}
+    assert properties["StateMachineType"] == "STANDARD"
+    assert properties["LoggingConfiguration"] == {
+        "Level": "ERROR",
+        "IncludeExecutionData": False,
+        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["StateMachineLogGroup", "Arn"]}}}],
+    }
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_the_rule_schedule_and_alarm_are_deploys(template: dict[str, Any], orchestrator) -> None:
+    (rule,) = _of_type(template, "AWS::Events::Rule").values()
+    machine = {"Ref": "StateMachine"}
+    assert rule["Properties"]["EventPattern"]["detail"] == {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [machine]}
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == machine and target["RoleArn"] == {"Fn::GetAtt": ["EventsRole", "Arn"]}
+    assert target["InputTransformer"]["InputPathsMap"] == {"execution": "$.detail.executionArn"}
+    (schedule,) = _of_type(template, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["ScheduleExpression"] == orchestrator.drift_schedule.expression
+    assert schedule["Properties"]["Target"] == {
+        "Arn": machine,
+        "RoleArn": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
+        "Input": json.dumps({"action": "drift-check"}),
+    }
+    (alarm,) = _of_type(template, "AWS::CloudWatch::Alarm").values()
+    assert alarm["Properties"] == orchestrator.drift_alarm.parameters()
+    assert alarm["Properties"]["Namespace"] == "FileFerry"
+
+
+def test_render_writes_the_zip_deploy_uploads(rendered: Path, resolved_settings) -> None:
+    zipped = (rendered / "cloudformation" / LAMBDA_ZIP).read_bytes()
+    assert zipped == build_package(desired_state(resolved_settings.settings)).zip_bytes
