@@ -1,10 +1,11 @@
-"""Every change the emulator makes to moto, in one place, each reproducing a real AWS behaviour
-(or, for the JSONPath cache, making moto's interpreter fast enough to measure a workflow with).
+"""moto's Lambda and Step Functions, corrected where they differ from AWS (and, for the JSONPath
+cache, made fast enough to measure a workflow with).
 
-Nothing here runs on import: ``install(emulator)`` applies the patches when an Emulator starts and
-``uninstall()`` restores moto when it stops.  The DynamoDB and Lambda changes apply only to
-requests served by the emulator's HTTP server (``serving_request``), so code in the same process
-that uses moto in-process (``mock_aws`` unit tests) keeps plain moto behaviour.
+Nothing here runs on import: ``install(emulator)`` applies these patches and every behaviour
+module's (DynamoDB table status, TTL, backups, inline Map concurrency) when an Emulator starts,
+and ``uninstall()`` restores moto when it stops (see local/patching.py).  The Lambda changes apply
+only to requests served by the emulator's HTTP server (``serving_request``), so code in the same
+process that uses moto in-process (``mock_aws`` unit tests) keeps plain moto behaviour.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 import botocore.config
@@ -26,9 +27,6 @@ from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 from moto.core.models import botocore_stubber
-from moto.dynamodb.exceptions import MockValidationException, ResourceInUseException
-from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.table import Table
 from moto.settings import moto_server_port
 from moto.stepfunctions.models import StateMachineInstance
 from moto.stepfunctions.parser.api import (
@@ -52,69 +50,31 @@ from moto.stepfunctions.parser.backend.execution import (
 )
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from local import execution_events
-from local.clock import Clock
-from local.lambda_runner import InvocationRefused, LambdaRunner
+from local import (
+    dynamodb_backups,
+    dynamodb_tables,
+    dynamodb_ttl,
+    execution_events,
+    map_concurrency,
+    patching,
+)
+from local.lambda_runner import InvocationRefused
+from local.patching import EmulatorSettings, running_emulator, serving_request  # noqa: F401 (re-exported)
 
 LOG = logging.getLogger(__name__)
 
+_patch = patching.patch
+_original = patching.original
+_in_emulator_request = patching.in_emulator_request
 
-class EmulatorSettings(Protocol):
-    create_latency: float
-    clock: Clock
-    lambda_runner: LambdaRunner
-
-
-_emulator: EmulatorSettings | None = None
-_originals: list[tuple[Any, str, Any]] = []
-_request_scope = threading.local()
-
-
-@contextlib.contextmanager
-def serving_request() -> Iterator[None]:
-    """Marks the current thread as handling a request that came through the emulator's server."""
-    _request_scope.active = True
-    try:
-        yield
-    finally:
-        _request_scope.active = False
-
-
-def running_emulator() -> EmulatorSettings | None:
-    return _emulator
-
-
-def _in_emulator_request() -> bool:
-    return _emulator is not None and getattr(_request_scope, "active", False)
-
-
-_ABSENT = object()
-
-
-def _patch(owner: Any, name: str, replacement: Callable[..., Any]) -> None:
-    _originals.append((owner, name, owner.__dict__.get(name, _ABSENT)))
-    setattr(owner, name, replacement)
-
-
-def _original(owner: Any, name: str) -> Callable[..., Any]:
-    for patched_owner, patched_name, original in _originals:
-        if patched_owner is owner and patched_name == name:
-            # A patch of an inherited method calls the base class's.
-            return getattr(super(owner, owner), name) if original is _ABSENT else original
-    raise KeyError(f"{owner.__name__}.{name} is not patched")
+# One module per AWS behaviour; each names its AWS documentation source.
+_BEHAVIOURS = (dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency)
 
 
 def install(emulator: EmulatorSettings) -> None:
-    global _emulator
-    if _emulator is not None:
-        raise RuntimeError("an Emulator is already running in this process (moto's state is global)")
-    _emulator = emulator
-    _patch(Table, "describe", _table_describe)
-    _patch(DynamoDBBackend, "create_table", _create_table)
-    _patch(DynamoDBBackend, "delete_table", _delete_table)
-    _patch(DynamoDBBackend, "update_table", _update_table)
-    _patch(DynamoDBBackend, "update_time_to_live", _update_time_to_live)
-    _patch(DynamoDBBackend, "describe_time_to_live", _describe_time_to_live)
+    patching.claim(emulator)  # refuses a second running Emulator in this process
+    for behaviour in _BEHAVIOURS:
+        behaviour.install()
     _patch(LambdaSimpleBackend, "invoke", _lambda_invoke)
     _patch(LambdaResponse, "invoke", _lambda_invoke_response)
     for method in ("create_function", "update_function_code", "update_function_configuration"):
@@ -131,86 +91,7 @@ def install(emulator: EmulatorSettings) -> None:
 
 
 def uninstall() -> None:
-    global _emulator
-    while _originals:
-        owner, name, original = _originals.pop()
-        if original is _ABSENT:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, original)
-    _emulator = None
-
-
-# -- DynamoDB -------------------------------------------------------------------------------
-# AWS: CreateTable answers CREATING and the table turns ACTIVE seconds later; until then
-# UpdateTimeToLive, UpdateTable and DeleteTable fail with ResourceInUseException.  moto's tables
-# are ACTIVE at once.  The emulator keeps a table CREATING for `create_latency` seconds.
-
-_CREATED_AT = "_fileferry_created_monotonic"  # on the emulator's clock
-
-
-def _is_creating(table: Any) -> bool:
-    created = getattr(table, _CREATED_AT, None)
-    return (
-        created is not None
-        and _emulator is not None
-        and _emulator.clock.monotonic() - created < _emulator.create_latency
-    )
-
-
-def _refuse_while_creating(backend: DynamoDBBackend, table_name: str) -> None:
-    table = backend.get_table(table_name)
-    if _is_creating(table):
-        raise ResourceInUseException(
-            f"Attempt to change a resource which is still in use: Table is being created: {table.name}"
-        )
-
-
-def _table_describe(self: Table, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    description = _original(Table, "describe")(self, *args, **kwargs)
-    if _is_creating(self):
-        for body in description.values():
-            body["TableStatus"] = "CREATING"
-    return description
-
-
-def _create_table(self: DynamoDBBackend, name: str, *args: Any, **kwargs: Any) -> Table:
-    table = _original(DynamoDBBackend, "create_table")(self, name, *args, **kwargs)
-    if _in_emulator_request():
-        setattr(table, _CREATED_AT, _emulator.clock.monotonic())
-    return table
-
-
-def _delete_table(self: DynamoDBBackend, name: str) -> Table:
-    if _in_emulator_request():
-        _refuse_while_creating(self, name)
-    return _original(DynamoDBBackend, "delete_table")(self, name)
-
-
-def _update_table(self: DynamoDBBackend, name: str, *args: Any, **kwargs: Any) -> Table:
-    if _in_emulator_request():
-        _refuse_while_creating(self, name)
-    return _original(DynamoDBBackend, "update_table")(self, name, *args, **kwargs)
-
-
-def _update_time_to_live(self: DynamoDBBackend, table_name: str, ttl_spec: dict[str, Any]) -> None:
-    if _in_emulator_request():
-        # AWS answers ResourceNotFoundException (moto: "ResourceNotFound") for a missing table.
-        _refuse_while_creating(self, table_name)
-        # AWS refuses to enable TTL that is already enabled (and to disable it when disabled);
-        # moto accepts both.
-        current = self.get_table(table_name).ttl.get("TimeToLiveStatus")
-        if ttl_spec.get("Enabled") is True and current in ("ENABLED", "ENABLING"):
-            raise MockValidationException("TimeToLive is already enabled")
-        if ttl_spec.get("Enabled") is False and current in ("DISABLED", "DISABLING"):
-            raise MockValidationException("TimeToLive is already disabled")
-    return _original(DynamoDBBackend, "update_time_to_live")(self, table_name, ttl_spec)
-
-
-def _describe_time_to_live(self: DynamoDBBackend, table_name: str) -> dict[str, Any]:
-    if _in_emulator_request():
-        self.get_table(table_name)  # AWS: ResourceNotFoundException, not moto's "ResourceNotFound"
-    return _original(DynamoDBBackend, "describe_time_to_live")(self, table_name)
+    patching.uninstall()
 
 
 # -- Lambda ---------------------------------------------------------------------------------
@@ -225,7 +106,7 @@ def _lambda_invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str
         )
     function = self.get_function(function_name, qualifier)
     try:
-        payload = _emulator.lambda_runner.invoke(
+        payload = patching.emulator().lambda_runner.invoke(
             function, qualifier, body, headers, response_headers
         )
     except InvocationRefused as refused:
@@ -241,7 +122,7 @@ def _initialising_in_background(method: str) -> Callable[..., Any]:
         result = _original(LambdaSimpleBackend, method)(self, *args, **kwargs)
         if _in_emulator_request():
             name = args[0]["FunctionName"] if method == "create_function" else args[0]
-            _emulator.lambda_runner.initialise_in_background(self.get_function(name, None))
+            patching.emulator().lambda_runner.initialise_in_background(self.get_function(name, None))
         return result
 
     return change_then_initialise
@@ -452,7 +333,7 @@ def _record_abort_in_history(env: Any) -> None:
 
 def _publish_status_change(execution: Execution) -> None:
     # AWS puts an "Execution Status Change" event on the default bus; moto emits none.
-    if _emulator is None or getattr(execution, _SILENCED, False):
+    if running_emulator() is None or getattr(execution, _SILENCED, False):
         return
     if execution.exec_status.value not in execution_events.TERMINAL_STATUSES:
         return

@@ -10,7 +10,9 @@ also served over HTTP, for other processes and for plain AWS CLI users:
     DELETE /_fileferry/api-calls   reset the counts
     POST   /_fileferry/faults      JSON list of fault specs; replaces the active faults
     GET    /_fileferry/faults      the active faults and their remaining counts
-    POST   /_fileferry/config      {"create_latency": 2.0}
+    GET    /_fileferry/config      the timing settings, as below
+    POST   /_fileferry/config      {"create_latency": 2.0, "backup_latency": 5, "ttl_latency": 1}
+                                   (any of them; a bad value changes none)
     POST   /_fileferry/reset       clear all AWS state (and the counts); faults and latency stay
     GET    /_fileferry/clock       {"now": "2026-01-01T00:00:00.000Z", "offset_seconds": 0.0}
     POST   /_fileferry/clock       {"advance_seconds": 3600}: move the emulator's clock forward
@@ -41,6 +43,17 @@ LOG = logging.getLogger(__name__)
 
 FAULTS_ENV = "FILEFERRY_FAULTS"
 MAX_CREATE_LATENCY_SECONDS = 3600
+# AWS: backups "become available for restore within minutes" (CreateBackup API reference) and a TTL
+# change "can take up to one hour ... to fully process" (UpdateTimeToLive).  The defaults are small,
+# so `up --local` keeps its speed, but never 0: nothing is instant on AWS.
+DEFAULT_BACKUP_LATENCY_SECONDS = 2.0
+DEFAULT_TTL_LATENCY_SECONDS = 2.0
+# The timing settings: keyword / JSON name -> (name in messages, flag, largest value in seconds).
+TIMING_SETTINGS = {
+    "create_latency": ("create latency", "--create-latency", MAX_CREATE_LATENCY_SECONDS),
+    "backup_latency": ("backup latency", "--backup-latency", 3600),
+    "ttl_latency": ("TTL latency", "--ttl-latency", 3600),
+}
 CONTROL_PREFIX = "/_fileferry/"
 
 # moto's settings for the emulator; the previous values come back when it stops.
@@ -62,9 +75,15 @@ class _QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+def checked_timing(setting: str, seconds: Any) -> float:
+    """A value for one of TIMING_SETTINGS: a finite number of seconds from 0 to its maximum."""
+    name, _flag, maximum = TIMING_SETTINGS[setting]
+    return checked_seconds(name, seconds, maximum)
+
+
 def checked_create_latency(seconds: Any) -> float:
     """Seconds a new table stays CREATING: a finite number from 0 to MAX_CREATE_LATENCY_SECONDS."""
-    return checked_seconds("create latency", seconds, MAX_CREATE_LATENCY_SECONDS)
+    return checked_timing("create_latency", seconds)
 
 
 class Emulator:
@@ -74,13 +93,19 @@ class Emulator:
         self,
         port: int = 0,
         create_latency: float = 0.0,
+        backup_latency: float = DEFAULT_BACKUP_LATENCY_SECONDS,
+        ttl_latency: float = DEFAULT_TTL_LATENCY_SECONDS,
         faults: Iterable[str] = (),
         host: str = "127.0.0.1",
         cache_dir: str | Path | None = None,
     ):
         self.host = host
         self.port = port
-        self.create_latency = checked_create_latency(create_latency)
+        # create_latency: a new table stays CREATING, an updated one UPDATING (local/dynamodb_tables.py);
+        # backup_latency: a new backup stays CREATING (local/dynamodb_backups.py);
+        # ttl_latency: TTL stays ENABLING/DISABLING after a change (local/dynamodb_ttl.py).
+        self.create_latency = self.backup_latency = self.ttl_latency = 0.0
+        self.configure(create_latency=create_latency, backup_latency=backup_latency, ttl_latency=ttl_latency)
         self.clock = Clock()  # every time-based behaviour reads this, so tests can move time on
         # Specs from the environment add to the ones given; a bad spec raises ValueError here.
         self._faults = FaultPlan([*faults, *_fault_specs_from_env()])
@@ -195,7 +220,8 @@ class Emulator:
     # -- controls ---------------------------------------------------------------------------
 
     def reset(self, *, faults: Iterable[str] | None = None,
-              create_latency: float | None = None) -> None:
+              create_latency: float | None = None, backup_latency: float | None = None,
+              ttl_latency: float | None = None) -> None:
         """Clear all AWS state and the API-call counts; warm Lambda workers stay.
 
         Faults and latency stay as they are unless given.  Executions still running are stopped
@@ -205,8 +231,7 @@ class Emulator:
 
         if faults is not None:
             self.set_faults(faults)
-        if create_latency is not None:
-            self.set_create_latency(create_latency)
+        self.configure(create_latency=create_latency, backup_latency=backup_latency, ttl_latency=ttl_latency)
         aws_quirks.silence_and_stop_running_executions()
         moto_api_backend.reset()
         self.reset_api_calls()
@@ -219,7 +244,20 @@ class Emulator:
         return self._faults.describe()
 
     def set_create_latency(self, seconds: float) -> None:
-        self.create_latency = checked_create_latency(seconds)
+        self.configure(create_latency=seconds)
+
+    def configure(self, **settings: Any) -> dict[str, float]:
+        """Set any of TIMING_SETTINGS (None: leave as is); all are checked before any changes."""
+        unknown = set(settings) - set(TIMING_SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {sorted(unknown)}; expected some of {sorted(TIMING_SETTINGS)}")
+        checked = {key: checked_timing(key, value) for key, value in settings.items() if value is not None}
+        for key, value in checked.items():
+            setattr(self, key, value)
+        return self.timing()
+
+    def timing(self) -> dict[str, float]:
+        return {key: getattr(self, key) for key in TIMING_SETTINGS}
 
     def api_calls(self) -> dict[str, int]:
         with self._api_calls_lock:
@@ -272,12 +310,15 @@ class Emulator:
                     raise ValueError("expected a JSON list of fault specs")
                 self.set_faults(body)
                 result = self.faults()
+            elif action == "config" and method == "GET":
+                result = self.timing()
             elif action == "config" and method == "POST":
-                if not isinstance(body, dict) or set(body) - {"create_latency"}:
-                    raise ValueError('expected {"create_latency": SECONDS}')
-                if "create_latency" in body:
-                    self.set_create_latency(body["create_latency"])
-                result = {"create_latency": self.create_latency}
+                if not isinstance(body, dict):
+                    raise ValueError(f"expected a JSON object with some of {sorted(TIMING_SETTINGS)}")
+                for key, value in body.items():
+                    if key in TIMING_SETTINGS:
+                        checked_timing(key, value)  # over HTTP, null is refused too
+                result = self.configure(**body)
             elif action == "clock" and method == "GET":
                 result = self.clock.describe()
             elif action == "clock" and method == "POST":

@@ -10,6 +10,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from local.emulator import DEFAULT_BACKUP_LATENCY_SECONDS, DEFAULT_TTL_LATENCY_SECONDS
+
 
 REGION = "us-east-1"
 LAMBDA_CODE = Path(__file__).with_name("lambda_code") / "sample_handlers.py"
@@ -24,7 +26,8 @@ LAMBDA_TRUST_POLICY = json.dumps({
 @pytest.fixture
 def emulator(running_emulator):
     """The embedded AWS, emptied: no resources, no faults, no create latency, no counted calls."""
-    running_emulator.reset(faults=(), create_latency=0.0)
+    running_emulator.reset(faults=(), create_latency=0.0, backup_latency=DEFAULT_BACKUP_LATENCY_SECONDS,
+                          ttl_latency=DEFAULT_TTL_LATENCY_SECONDS)
     return running_emulator
 
 
