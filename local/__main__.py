@@ -1,11 +1,11 @@
-"""python -m local [--port 4566] [--fault SPEC]... [--create-latency SECONDS]"""
+"""python -m local [--port 4566] [--fault SPEC]... [--create-latency S] [--backup-latency S] [--ttl-latency S]"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from local.emulator import FAULTS_ENV, Emulator
+from local.emulator import FAULTS_ENV, TIMING_SETTINGS, Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,12 +19,13 @@ def main(argv: list[str] | None = None) -> int:
         "--fault", action="append", default=[], metavar="SPEC",
         help="SERVICE:Operation=ErrorCode[*COUNT], repeatable; also env " + FAULTS_ENV,
     )
-    parser.add_argument("--create-latency", type=float, default=0.0, metavar="SECONDS",
-                        help="how long a new DynamoDB table stays CREATING")
+    for setting, (name, flag, maximum) in TIMING_SETTINGS.items():
+        parser.add_argument(flag, dest=setting, type=float, default=None, metavar="SECONDS",
+                            help=f"the {name}, 0 to {maximum} seconds (see local/emulator.py)")
     args = parser.parse_args(argv)
+    timing = {setting: getattr(args, setting) for setting in TIMING_SETTINGS if getattr(args, setting) is not None}
     try:
-        emulator = Emulator(port=args.port, create_latency=args.create_latency,
-                            faults=args.fault, host=args.host)
+        emulator = Emulator(port=args.port, faults=args.fault, host=args.host, **timing)
     except ValueError as error:
         parser.error(str(error))
     try:

@@ -224,19 +224,34 @@ class _Seconds(click.FloatRange):
         return seconds
 
 
-CREATE_LATENCY = _Seconds(0, 3600)
+LATENCY_SECONDS = _Seconds(0, 3600)  # every timing setting of the embedded AWS (local/emulator.py)
+
+
+def _timing_options(command: Any) -> Any:
+    """--create-latency, --backup-latency, --ttl-latency: the embedded AWS's timing (None: its default)."""
+    for flag, what in reversed([
+        ("--create-latency", "seconds a new table stays CREATING and an updated one UPDATING (default 0)"),
+        ("--backup-latency", "seconds a new backup stays CREATING (default 2)"),
+        ("--ttl-latency", "seconds TTL stays ENABLING/DISABLING after a change (default 2)"),
+    ]):
+        command = click.option(flag, default=None, type=LATENCY_SECONDS, help=f"Embedded AWS: {what}.")(command)
+    return command
+
+
+def _timing(**settings: float | None) -> dict[str, float]:
+    return {name: seconds for name, seconds in settings.items() if seconds is not None}
 
 @cli.command()
 @click.option("--local", is_flag=True, help="Run everything on the embedded AWS (no account needed).")
 @click.option("--keep", is_flag=True, help="With --local: keep the embedded AWS running afterwards.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="With --local: the embedded AWS's port (0: any free one).")
-@click.option("--create-latency", default=0.0, type=CREATE_LATENCY, help="With --local: seconds a new table stays CREATING.")
+@_timing_options
 @click.pass_context
-def up(ctx: click.Context, local: bool, keep: bool, port: int, create_latency: float) -> None:
+def up(ctx: click.Context, local: bool, keep: bool, port: int, **timing: float | None) -> None:
     """Deploy (idempotent), then run provisioning and follow it. Exit 0 iff verified."""
     factory = _factory(ctx)
-    if (keep or port or create_latency) and not local:
-        raise click.UsageError("--keep, --port and --create-latency go with --local")
+    if (keep or port or _timing(**timing)) and not local:
+        raise click.UsageError("--keep, --port, --create-latency, --backup-latency and --ttl-latency go with --local")
     if not local:
         _provision_and_check(ctx, factory, _deploy(ctx, factory))
         return
@@ -251,7 +266,7 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, create_latency: f
         return
     from local.emulator import Emulator
 
-    with Emulator(port=port, create_latency=create_latency) as emulator:
+    with Emulator(port=port, **_timing(**timing)) as emulator:
         factory = factory.with_endpoint(emulator.endpoint_url)
         ctx.obj["factory"] = factory
         try:
@@ -284,13 +299,13 @@ def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: An
 @cli.command()
 @click.option("--port", default=4566, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--fault", "faults", multiple=True, metavar="SERVICE:Operation=ErrorCode[*COUNT]", help="Inject a fault (repeatable).")
-@click.option("--create-latency", default=0.0, type=CREATE_LATENCY, help="Seconds a new table stays CREATING.")
-def local(port: int, faults: tuple[str, ...], create_latency: float) -> None:
+@_timing_options
+def local(port: int, faults: tuple[str, ...], **timing: float | None) -> None:
     """Start the embedded AWS and block."""
     from local.emulator import Emulator
 
     try:
-        emulator = Emulator(port=port, create_latency=create_latency, faults=faults)
+        emulator = Emulator(port=port, faults=faults, **_timing(**timing))
     except ValueError as err:
         raise ConfigError(f"--fault: {err}") from None
     emulator.start()

@@ -170,6 +170,10 @@ HOSTILE_ARGUMENTS: list[tuple[list[str], str]] = [
     (["run", "provision", "--input", '{"remediate": true}'], "remediate: only allowed with action drift-check"),
     (["up", "--local", "--create-latency", "nan"], "'nan' is not a number of seconds"),
     (["up", "--local", "--create-latency", "-1"], "-1.0 is not in the range 0<=x<=3600"),
+    (["up", "--local", "--backup-latency", "nan"], "'--backup-latency': 'nan' is not a number of seconds"),
+    (["up", "--local", "--ttl-latency", "3601"], "'--ttl-latency': 3601.0 is not in the range 0<=x<=3600"),
+    (["up", "--backup-latency", "5"], "--backup-latency and --ttl-latency go with --local"),
+    (["local", "--ttl-latency", "inf"], "'--ttl-latency': inf is not in the range 0<=x<=3600"),
 ]
 
 

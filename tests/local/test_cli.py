@@ -1,9 +1,11 @@
 """`python -m local`: the emulator as a process of its own, as `deploy.py local` and AWS CLI users run it."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -23,7 +25,8 @@ def start_cli(*args):
 
 
 def test_serves_aws_until_interrupted():
-    process = start_cli("--port", "0", "--fault", "iam:CreateRole=AccessDenied", "--create-latency", "5")
+    process = start_cli("--port", "0", "--fault", "iam:CreateRole=AccessDenied", "--create-latency", "5",
+                        "--backup-latency", "60", "--ttl-latency", "30")
     try:
         banner = process.stdout.readline()
         assert banner.startswith("embedded AWS ready: http://127.0.0.1:"), banner
@@ -37,6 +40,8 @@ def test_serves_aws_until_interrupted():
             BillingMode="PAY_PER_REQUEST",
         )
         assert created["TableDescription"]["TableStatus"] == "CREATING"
+        with urllib.request.urlopen(f"{endpoint}/_fileferry/config") as response:
+            assert json.load(response) == {"create_latency": 5.0, "backup_latency": 60.0, "ttl_latency": 30.0}
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
@@ -47,3 +52,10 @@ def test_a_bad_fault_spec_exits_2_naming_it():
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "bad fault spec 'dynamodb:CreateTable'" in stderr
+
+
+def test_a_bad_timing_setting_exits_2_naming_it():
+    process = start_cli("--port", "0", "--backup-latency", "nan")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "backup latency must be a number of seconds from 0 to 3600, got nan" in stderr
