@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import botocore.config
+from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
@@ -77,6 +78,7 @@ def install(emulator: EmulatorSettings) -> None:
         behaviour.install()
     _patch(LambdaSimpleBackend, "invoke", _lambda_invoke)
     _patch(LambdaResponse, "invoke", _lambda_invoke_response)
+    _patch(LambdaFunction, "update_configuration", _update_function_configuration)
     for method in ("create_function", "update_function_code", "update_function_configuration"):
         _patch(LambdaSimpleBackend, method, _initialising_in_background(method))
     _patch(StepFunctionsParserBackend, "start_execution", _start_execution)
@@ -126,6 +128,14 @@ def _initialising_in_background(method: str) -> Callable[..., Any]:
         return result
 
     return change_then_initialise
+
+
+def _update_function_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
+    # UpdateFunctionConfiguration takes TracingConfig (Lambda API reference); moto drops it, so turning
+    # tracing on or off after the function was created never showed in GetFunctionConfiguration.
+    if "TracingConfig" in config_updates:
+        self.tracing_config = {"Mode": config_updates["TracingConfig"].get("Mode", "PassThrough")}
+    return _original(LambdaFunction, "update_configuration")(self, config_updates)
 
 
 def _lambda_invoke_response(self: LambdaResponse) -> Any:

@@ -34,7 +34,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local import aws_quirks
-from local.aws_calls import identify_call
+from local.aws_calls import buffer_body, identify_call
 from local.clock import Clock, checked_seconds
 from local.faults import FaultPlan, error_response
 from local.lambda_runner import LambdaRunner
@@ -282,7 +282,7 @@ class Emulator:
             error_code = self._faults.take(call.service, call.operation, call.user_agent)
             if error_code is not None:
                 status, headers, body = error_response(
-                    call.protocol, call.service, call.operation, error_code
+                    call.protocol, call.service, call.operation, error_code, buffer_body(environ)
                 )
                 headers.append(("Content-Length", str(len(body))))
                 start_response(f"{status} {HTTPStatus(status).phrase}", headers)

@@ -5,7 +5,13 @@ A fault spec is ``SERVICE:Operation=ErrorCode[*COUNT]``, e.g.
 ``iam:CreateRole=AccessDenied`` (every CreateRole call fails).  Faults apply to the calls the
 deployed Lambda handlers make (recognised by their User-Agent), so a test's or the deployer's own
 calls are never hit, except ``lambda:Invoke``: the Step Functions interpreter is the caller that
-matters there, so it applies to every invocation.
+matters there, so it applies to every invocation; and ``events:PutTargets``, which only the deployer
+calls.
+
+EventBridge's PutTargets does not fail as a whole when a target cannot be attached: it answers HTTP 200
+with ``FailedEntryCount`` and one ``FailedEntries`` item (TargetId, ErrorCode, ErrorMessage) per refused
+target ("This action can partially fail if too many requests are made at the same time", PutTargets API
+reference).  A fault on it is answered that way, for every target in the request.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ SERVICE_ALIASES = {
 }
 
 # Operations whose injected faults hit every caller, not only the handlers (see module docstring).
-_ALL_CALLERS_OPERATIONS = {("lambda", "Invoke")}
+_ALL_CALLERS_OPERATIONS = {("lambda", "Invoke"), ("events", "PutTargets")}
+# Operations that report refusals per entry in a successful answer (see the module docstring).
+_PARTIAL_FAILURE_OPERATIONS = {("events", "PutTargets"): "Targets"}
 
 
 def canonical_service(name: str) -> str:
@@ -139,13 +147,16 @@ def _status_for(error_code: str) -> int:
 
 
 def error_response(
-    protocol: str, service: str, operation: str, error_code: str
+    protocol: str, service: str, operation: str, error_code: str, request_body: bytes = b""
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """A well-formed AWS error response for the request's wire protocol: (status, headers, body)."""
     status = _status_for(error_code)
     request_id = str(uuid.uuid4())
     message = f"Injected fault {error_code} for {service}:{operation} (fileferry emulator)"
     headers = [("x-amzn-RequestId", request_id)]
+    entries_key = _PARTIAL_FAILURE_OPERATIONS.get((service, operation))
+    if entries_key is not None:
+        return _partial_failure(entries_key, error_code, message, request_body, headers)
     if protocol == "query":
         # IAM, STS, SNS...: the awsQuery error document.
         fault_type = "Receiver" if status >= 500 else "Sender"
@@ -168,3 +179,17 @@ def error_response(
         headers.append(("Content-Type", "application/x-amz-json-1.0"))
         headers.append(("x-amzn-ErrorType", error_code))
     return status, headers, body.encode("utf-8")
+
+
+def _partial_failure(
+    entries_key: str, error_code: str, message: str, request_body: bytes, headers: list[tuple[str, str]]
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """HTTP 200 with every entry of the request refused, as EventBridge reports a partial failure."""
+    try:
+        entries = json.loads(request_body or b"{}").get(entries_key, [])
+    except (ValueError, AttributeError):
+        entries = []
+    failed = [{"TargetId": entry.get("Id", ""), "ErrorCode": error_code, "ErrorMessage": message} for entry in entries]
+    body = json.dumps({"FailedEntryCount": len(failed), "FailedEntries": failed})
+    headers.append(("Content-Type", "application/x-amz-json-1.1"))
+    return 200, headers, body.encode("utf-8")

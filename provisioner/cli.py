@@ -18,6 +18,7 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from provisioner.config import ConfigError, resolve
+from provisioner.deployer import DeployError
 from provisioner.factory import CLIFactory
 from provisioner.runs import RunResult
 
@@ -483,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     except Changes:
         return EXIT_CHANGES
     except Failed:
+        return EXIT_FAILED
+    except DeployError as err:
+        click.echo(f"error: {err}", err=True)
         return EXIT_FAILED
     except NoCredentialsError:
         click.echo("error: no AWS credentials found (set a profile, or use `up --local` for the embedded AWS)", err=True)

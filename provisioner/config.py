@@ -6,6 +6,8 @@ message names the file, the key and what is wrong.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -173,6 +175,36 @@ def load_settings(path: Path) -> Settings:
     return settings
 
 
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every Region botocore knows DynamoDB in, across partitions (aws, aws-cn, aws-us-gov, ...)."""
+    import botocore.session  # only commands that resolve a configuration pay for it
+
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("dynamodb", partition_name=partition)
+    )
+
+
+def check_region(region: str, source: str) -> None:
+    """Refuse a Region name AWS does not have (a typo), naming where it came from."""
+    regions = known_regions()
+    if region in regions:
+        return
+    close = difflib.get_close_matches(region, sorted(regions), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise ConfigError(f"{source}: {region!r} is not an AWS Region that offers DynamoDB{hint}")
+
+
+def partition_for(region: str) -> str:
+    """The ARN partition of a Region: aws, aws-cn, aws-us-gov, ..."""
+    import botocore.session
+
+    return botocore.session.get_session().get_partition_for_region(region)
+
+
 def _first_problem(err: ValidationError) -> str:
     problem = err.errors()[0]
     where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
@@ -198,9 +230,14 @@ def resolve(
     settings = load_settings(path)
     if region is not None and not re.match(REGION, region):
         raise ConfigError(f"--region: invalid region {region!r}")
+    check_region(settings.dynamodb.region, f"{path}: dynamodb.region")
+    if region is not None:
+        check_region(region, "--region")
+        # One effective Region drives everything: the tables, every ARN in every policy, the orchestrator.
+        settings = settings.model_copy(update={"dynamodb": settings.dynamodb.model_copy(update={"region": region})})
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     if endpoint is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint):
         source = "--endpoint-url" if endpoint_url else "AWS_ENDPOINT_URL"
         raise ConfigError(f"{source}: not an http(s) URL: {endpoint!r}")
-    aws = AwsTarget(region=region or settings.dynamodb.region, profile=profile, endpoint_url=endpoint)
+    aws = AwsTarget(region=settings.dynamodb.region, profile=profile, endpoint_url=endpoint)
     return Resolved(settings=settings, aws=aws, config_path=path, output_json=output_json)

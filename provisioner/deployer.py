@@ -26,9 +26,33 @@ from provisioner.orchestrator import (  # noqa: F401  (DRIFT_METRIC, METRICS_SER
     describe_orchestrator,
 )
 from provisioner.packaging import LambdaPackage, build_package
-# IAM is eventually consistent: Lambda may not be able to assume a role created seconds ago.
-ROLE_PROPAGATION_ATTEMPTS = 12
-PROPAGATION_CODES = ("InvalidParameterValueException", "AccessDeniedException", "ValidationException")
+# IAM is eventually consistent: for a while after a role or its policy is created or changed, the services
+# that use it answer with these messages (Lambda's CreateFunction/UpdateFunctionConfiguration, Step Functions'
+# CreateStateMachine/UpdateStateMachine and EventBridge Scheduler's CreateSchedule/UpdateSchedule; the texts are
+# the ones AWS returns, as reported against Terraform's AWS provider, which retries them for up to two minutes).
+PROPAGATION_CODES = frozenset({"InvalidParameterValueException", "AccessDeniedException", "ValidationException"})
+PROPAGATION_MESSAGES = (
+    "cannot be assumed by lambda",  # "The role defined for the function cannot be assumed by Lambda."
+    "execution role does not have permissions to call",  # "... to call PutTraceSegments on XRAY"
+    "authorized to assume the provided role",  # "Neither the global service principal states.amazonaws.com, nor ..."
+    "not authorized to access the log destination",  # "The state machine IAM Role is not authorized to access ..."
+    "not authorized to access the x-ray",  # Step Functions tracing, likewise
+    "must allow aws eventbridge scheduler to assume the role",  # Scheduler's ValidationException
+)
+PROPAGATION_TIMEOUT_SECONDS = 120.0
+PUT_TARGETS_ATTEMPTS = 5
+PROPAGATION_MAX_DELAY_SECONDS = 10.0
+
+
+class DeployError(Exception):
+    """AWS accepted a deploy call but did not do what it asked, or kept refusing it; exit 1."""
+
+
+def is_role_propagation_error(err: ClientError) -> bool:
+    """True when AWS refuses a call only because a role it names has not propagated yet."""
+    error = err.response.get("Error", {})
+    message = str(error.get("Message", "")).lower()
+    return error.get("Code") in PROPAGATION_CODES and any(text in message for text in PROPAGATION_MESSAGES)
 
 
 @dataclass
@@ -49,12 +73,14 @@ class Deployer:
         desired: DesiredState,
         tracing: bool = True,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str], None] = lambda message: None,
     ):
         self.clients = clients
         self.settings = settings
         self.desired = desired
         self.tracing = tracing
         self.sleep = sleep
+        self.progress = progress
         self.name = desired.provisioner_name
 
     def arns(self) -> Arns:
@@ -124,30 +150,43 @@ class Deployer:
             client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
             changed.append(f"function/{name} code")
         wanted = {key: configuration[key] for key in ("Role", "Handler", "Runtime", "Timeout", "MemorySize")}
-        if any(current.get(key) != value for key, value in wanted.items()) or current.get("Environment", {}).get(
-            "Variables", {}
-        ) != configuration["Environment"]["Variables"]:
-            client.update_function_configuration(FunctionName=name, **configuration)
+        if (
+            any(current.get(key) != value for key, value in wanted.items())
+            or current.get("Environment", {}).get("Variables", {}) != configuration["Environment"]["Variables"]
+            or current.get("TracingConfig", {}).get("Mode", "PassThrough") != configuration["TracingConfig"]["Mode"]
+        ):
+            self._while_role_propagates(
+                f"function {name}", lambda: client.update_function_configuration(FunctionName=name, **configuration)
+            )
             client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
             changed.append(f"function/{name} configuration")
         return current["FunctionArn"]
 
-    def _while_role_propagates(self, call: Callable[[], Any]) -> Any:
-        """Retry `call` while AWS says a role created moments ago cannot be assumed yet."""
-        for attempt in range(ROLE_PROPAGATION_ATTEMPTS):
+    def _while_role_propagates(self, what: str, call: Callable[[], Any]) -> Any:
+        """Retry `call` while AWS says a role it names has not propagated yet, for at most two minutes."""
+        waited, delay = 0.0, 1.0
+        while True:
             try:
                 return call()
             except ClientError as err:
-                error = err.response.get("Error", {})
-                propagating = error.get("Code") in PROPAGATION_CODES and "assume" in error.get("Message", "").lower()
-                if not propagating or attempt == ROLE_PROPAGATION_ATTEMPTS - 1:
+                if not is_role_propagation_error(err):
                     raise
-                self.sleep(min(2**attempt, 10))
-        raise AssertionError("unreachable")
+                if waited + delay > PROPAGATION_TIMEOUT_SECONDS:
+                    message = err.response.get("Error", {}).get("Message", "")
+                    raise DeployError(
+                        f"{what}: IAM changes had not reached {err.operation_name} after {waited:.0f} s "
+                        f"(AWS still says: {message}); re-run deploy in a minute"
+                    ) from err
+                self.progress(f"waiting for IAM to propagate the role of {what} ({waited:.0f} s so far, at most "
+                              f"{PROPAGATION_TIMEOUT_SECONDS:.0f} s)")
+                self.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, PROPAGATION_MAX_DELAY_SECONDS)
 
     def _create_function(self, name: str, configuration: dict[str, Any], package: LambdaPackage) -> str:
         client = self.clients.lambda_
         created = self._while_role_propagates(
+            f"function {name}",
             lambda: client.create_function(
                 FunctionName=name, Code={"ZipFile": package.zip_bytes}, Tags=self.tags(), **configuration
             )
@@ -175,7 +214,7 @@ class Deployer:
     ) -> str:
         sfn = self.clients.stepfunctions
         machine = orchestrator.state_machine
-        definition = machine.definition(function_arns)
+        definition = machine.definition(function_arns, self.arns().partition)
         common = {
             "definition": definition,
             "roleArn": role_arn,
@@ -187,6 +226,7 @@ class Deployer:
             current = sfn.describe_state_machine(stateMachineArn=arn)
         except sfn.exceptions.StateMachineDoesNotExist:
             created = self._while_role_propagates(
+                f"state machine {self.name}",
                 lambda: sfn.create_state_machine(
                     name=machine.name,
                     type=machine.type,
@@ -196,8 +236,10 @@ class Deployer:
             )
             changed.append(f"stateMachine/{self.name}")
             return created["stateMachineArn"]
-        if current["definition"] != definition or current["roleArn"] != role_arn:
-            sfn.update_state_machine(stateMachineArn=arn, **common)
+        if any(current.get(key) != value for key, value in common.items()):  # definition, role, logging, tracing
+            self._while_role_propagates(
+                f"state machine {self.name}", lambda: sfn.update_state_machine(stateMachineArn=arn, **common)
+            )
             changed.append(f"stateMachine/{self.name} definition")
         return arn
 
@@ -211,19 +253,27 @@ class Deployer:
             Description=rule.description,
             Tags=[{"Key": k, "Value": v} for k, v in orchestrator.tags.items()],
         )
-        events.put_targets(
-            Rule=rule.name,
-            Targets=[
-                {
-                    "Id": rule.target_id,
-                    "Arn": state_machine_arn,
-                    "RoleArn": role_arn,
-                    "InputTransformer": {
-                        "InputPathsMap": dict(rule.input_paths),
-                        "InputTemplate": rule.input_template,
-                    },
-                }
-            ],
+        target = {
+            "Id": rule.target_id,
+            "Arn": state_machine_arn,
+            "RoleArn": role_arn,
+            "InputTransformer": {"InputPathsMap": dict(rule.input_paths), "InputTemplate": rule.input_template},
+        }
+        # PutTargets answers 200 even when it attached nothing: refusals are in FailedEntries, and AWS says it
+        # "can partially fail if too many requests are made at the same time", so they are retried.
+        for attempt in range(PUT_TARGETS_ATTEMPTS):
+            answer = events.put_targets(Rule=rule.name, Targets=[target])
+            if not answer.get("FailedEntryCount"):
+                return
+            if attempt < PUT_TARGETS_ATTEMPTS - 1:
+                self.sleep(2**attempt)
+        refused = "; ".join(
+            f"{entry.get('TargetId')}: {entry.get('ErrorCode')}: {entry.get('ErrorMessage')}"
+            for entry in answer.get("FailedEntries", [])
+        )
+        raise DeployError(
+            f"rule {rule.name}: EventBridge did not attach the rollback target after {PUT_TARGETS_ATTEMPTS} tries "
+            f"({refused}); aborted or timed-out runs would not be rolled back: re-run deploy"
         )
 
     def _ensure_drift_schedule(self, orchestrator: Orchestrator, state_machine_arn: str, role_arn: str) -> None:
@@ -237,10 +287,11 @@ class Deployer:
             "Description": schedule.description,
             "State": schedule.state,
         }
+        what = f"schedule {request['Name']}"
         try:
-            scheduler.create_schedule(**request)
+            self._while_role_propagates(what, lambda: scheduler.create_schedule(**request))
         except scheduler.exceptions.ConflictException:
-            scheduler.update_schedule(**request)
+            self._while_role_propagates(what, lambda: scheduler.update_schedule(**request))
 
     def _ensure_drift_alarm(self, orchestrator: Orchestrator) -> None:
         self.clients.cloudwatch.put_metric_alarm(**orchestrator.drift_alarm.parameters())
@@ -285,3 +336,4 @@ class Deployer:
             raise
         if label:
             removed.append(label)
+

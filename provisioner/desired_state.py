@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from lambdas.core.desired import DesiredState, IndexSpec, KeyAttribute, RoleSpec, TableSpec
-from provisioner.config import Settings
+from provisioner.config import Settings, partition_for
 
 INLINE_POLICY_NAME = "FileFerryReadOnlyPolicy"
 METRICS_NAMESPACE = "FileFerry"
@@ -75,11 +75,11 @@ def table_spec(name: str, data: dict[str, Any], kms_key_id: str | None) -> Table
     )
 
 
-def table_arn(region: str, account_id: str, name: str) -> str:
-    return f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
+def table_arn(region: str, account_id: str, name: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:dynamodb:{region}:{account_id}:table/{name}"
 
 
-def trust_policy(account_id: str, external_id: str) -> dict[str, Any]:
+def trust_policy(account_id: str, external_id: str, partition: str = "aws") -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -92,7 +92,7 @@ def trust_policy(account_id: str, external_id: str) -> dict[str, Any]:
             {
                 "Sid": "AccountWithExternalId",
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
                 "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
             },
@@ -115,7 +115,9 @@ def table_resources(table_arns: list[str]) -> list[str]:
     return [f"{prefix}*"]  # covers the tables and their /index/* too
 
 
-def read_only_policy(table_arns: list[str], buckets: list[str], namespace: str) -> dict[str, Any]:
+def read_only_policy(
+    table_arns: list[str], buckets: list[str], namespace: str, partition: str = "aws"
+) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -123,13 +125,13 @@ def read_only_policy(table_arns: list[str], buckets: list[str], namespace: str) 
                 "Sid": "ListReadableBuckets",
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",
-                "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets],
+                "Resource": [f"arn:{partition}:s3:::{bucket}" for bucket in buckets],
             },
             {
                 "Sid": "ReadObjects",
                 "Effect": "Allow",
                 "Action": "s3:GetObject",
-                "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets],
+                "Resource": [f"arn:{partition}:s3:::{bucket}/*" for bucket in buckets],
             },
             {
                 "Sid": "DenyS3Writes",
@@ -163,18 +165,19 @@ def read_only_policy(table_arns: list[str], buckets: list[str], namespace: str) 
 def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> DesiredState:
     """The desired state for `settings`; `tables` replaces the spec's five (the benchmark uses it)."""
     region = settings.dynamodb.region
+    partition = partition_for(region)
     account_id = settings.sso.account_id
     kms_key_id = settings.dynamodb.kms_key_id or None
     if tables is None:
         tables = [
             table_spec(getattr(settings.dynamodb, key), data, kms_key_id) for key, data in FILEFERRY_TABLES.items()
         ]
-    arns = [table_arn(region, account_id, table.name) for table in tables]
+    arns = [table_arn(region, account_id, table.name, partition) for table in tables]
     role = RoleSpec(
         name=settings.sso.role_name,
-        trust_policy=trust_policy(account_id, settings.sso.external_id),
+        trust_policy=trust_policy(account_id, settings.sso.external_id, partition),
         inline_policy_name=INLINE_POLICY_NAME,
-        inline_policy=read_only_policy(arns, settings.sso.readable_buckets, METRICS_NAMESPACE),
+        inline_policy=read_only_policy(arns, settings.sso.readable_buckets, METRICS_NAMESPACE, partition),
         max_session_duration=ROLE_MAX_SESSION_SECONDS,
         description="Assumed by the FileFerry SSO handler for read-only S3 access",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -51,7 +52,10 @@ class CLIFactory:
 
     def deployer(self) -> Deployer:
         # The embedded AWS has no X-Ray daemon to send traces to.
-        return Deployer(self.clients(), self.settings, self.desired(), tracing=not self.local, sleep=self.sleep)
+        return Deployer(
+            self.clients(), self.settings, self.desired(), tracing=not self.local, sleep=self.sleep,
+            progress=lambda message: print(message, file=sys.stderr, flush=True),
+        )
 
     def state_machine_arn(self) -> str:
         clients = self.clients()

@@ -73,9 +73,9 @@ class StateMachineDescription:
     include_execution_data: bool = False
 
     @staticmethod
-    def definition(function_arns: dict[str, str]) -> str:
-        """The committed ASL with each step's function ARN filled in."""
-        return substitute(load_definition(), function_arns)
+    def definition(function_arns: dict[str, str], partition: str = "aws") -> str:
+        """The committed ASL with each step's function ARN filled in, its integrations named in `partition`."""
+        return substitute(load_definition(), function_arns, partition)
 
     def logging_configuration(self, log_group_arn: Any) -> dict[str, Any]:
         """In Step Functions' API shape (lower camel case)."""

@@ -34,7 +34,9 @@ def render_documents(resolved: Resolved, out_dir: Path) -> list[Path]:
     written = [
         _write(
             out_dir / "state_machine.asl.json",
-            orchestrator.state_machine.definition({f.step: arns.function(f.step) for f in orchestrator.functions}),
+            orchestrator.state_machine.definition(
+                {f.step: arns.function(f.step) for f in orchestrator.functions}, arns.partition
+            ),
         )
     ]
     for role in orchestrator.roles:

@@ -29,8 +29,12 @@ def placeholders() -> dict[str, str]:
     return {s.name: s.placeholder for s in STEPS}
 
 
-def substitute(definition_text: str, function_arns: Mapping[str, str]) -> str:
-    """Replace every step placeholder in `definition_text` with its function's ARN.
+# Service integrations are named in the partition they run in (arn:aws-cn:states:::lambda:invoke in China).
+_INTEGRATION_PREFIX = '"arn:aws:states:::'
+
+
+def substitute(definition_text: str, function_arns: Mapping[str, str], partition: str = "aws") -> str:
+    """Replace every step placeholder in `definition_text` with its function's ARN, in `partition`.
 
     `function_arns` maps step names (e.g. `"verify"`) to ARNs. Raises ValueError if a step
     whose placeholder occurs in the definition has no ARN, if a name is not a known step,
@@ -46,7 +50,7 @@ def substitute(definition_text: str, function_arns: Mapping[str, str]) -> str:
     if missing:
         raise ValueError(f"no function ARN given for step(s): {', '.join(missing)}")
 
-    text = definition_text
+    text = definition_text.replace(_INTEGRATION_PREFIX, f'"arn:{partition}:states:::')
     for s in STEPS:
         if s.placeholder not in text:
             continue

@@ -121,8 +121,9 @@ def _canonical_principal(principal: Any) -> Any:
     for kind, values in principal.items():
         names = []
         for value in _as_list(values):
-            if kind == "AWS" and re.fullmatch(r"\d{12}", str(value)):
-                value = f"arn:aws:iam::{value}:root"  # IAM stores a bare account id as its root ARN
+            root = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):root", str(value)) if kind == "AWS" else None
+            if root:
+                value = root.group(1)  # IAM takes an account id and its root ARN (in any partition) as one principal
             names.append(str(value))
         result[kind] = sorted(names)
     return result

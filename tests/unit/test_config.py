@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -274,3 +275,44 @@ def test_a_bad_endpoint_url_flag_is_a_config_error(shipped_copy: Path, no_endpoi
 def test_a_bad_config_file_fails_resolve_before_the_flags_are_used(config_file: Callable[..., Path], no_endpoint_env: None) -> None:
     with pytest.raises(ConfigError, match="sso.account_id"):
         resolve(config_path=config_file(_set("sso.account_id", "1")), region="eu-west-1")
+
+
+@pytest.mark.parametrize("region", ["us-east-7", "eu-wset-1", "cn-north-9"])
+def test_a_region_flag_that_is_not_a_real_region_is_refused_with_a_hint(
+    shipped_copy: Path, no_endpoint_env: None, region: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"--region: '{region}' is not an AWS Region"):
+        resolve(config_path=shipped_copy, region=region)
+
+
+def test_a_config_region_that_is_not_a_real_region_is_refused_naming_the_key(
+    config_file: Callable[..., Path], no_endpoint_env: None
+) -> None:
+    with pytest.raises(ConfigError, match=r"dynamodb\.region: 'us-esat-1' is not an AWS Region.*did you mean"):
+        resolve(config_path=config_file(_set("dynamodb.region", "us-esat-1")))
+
+
+def test_the_region_flag_drives_every_arn_the_tool_writes(shipped_copy: Path, no_endpoint_env: None) -> None:
+    from provisioner.desired_state import desired_state
+
+    resolved = resolve(config_path=shipped_copy, region="eu-west-1")
+    state = desired_state(resolved.settings)
+
+    assert state.region == "eu-west-1"
+    documents = json.dumps([state.role.inline_policy, state.role.trust_policy])
+    assert ":eu-west-1:" in documents and "us-east-1" not in documents
+
+
+def test_a_china_region_names_the_aws_cn_partition_everywhere(shipped_copy: Path, no_endpoint_env: None) -> None:
+    from provisioner.desired_state import desired_state
+    from state_machine.asl import load_definition, substitute
+    from lambdas.core.steps import STEPS
+
+    state = desired_state(resolve(config_path=shipped_copy, region="cn-north-1").settings)
+    documents = json.dumps([state.role.inline_policy, state.role.trust_policy])
+    definition = substitute(load_definition(), {s.name: f"arn:aws-cn:lambda:cn-north-1:1:function:{s.name}" for s in STEPS},
+                            "aws-cn")
+
+    assert "arn:aws:" not in documents and "arn:aws-cn:dynamodb:cn-north-1:" in documents
+    assert "arn:aws-cn:iam::" in documents and "arn:aws-cn:s3:::" in documents
+    assert "arn:aws:" not in definition and "arn:aws-cn:states:::lambda:invoke" in definition
