@@ -141,6 +141,8 @@ def _status_for(error_code: str) -> int:
         "InternalServerError",
         "InternalError",
         "InternalServerException",
+        "ServiceFailure",  # IAM (API reference, Common Errors / ServiceFailureException: HTTP 500)
+        "InternalServiceError",  # CloudWatch (botocore model: InternalServiceFault, HTTP 500)
     }:
         return 500
     return 400

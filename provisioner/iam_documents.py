@@ -108,7 +108,8 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
     by_step: dict[str, list[dict[str, Any]]] = {
         "validate-input": [
             _statement("ListRuns", ["states:ListExecutions"], [arns.state_machine()]),
-            _statement("DescribeRuns", ["states:DescribeExecution"], [arns.executions()]),
+            # The history's last event confirms that a run listed RUNNING has in fact ended (the listing lags).
+            _statement("DescribeRuns", ["states:DescribeExecution", "states:GetExecutionHistory"], [arns.executions()]),
         ],
         "create-or-adopt-table": [
             _statement(

@@ -26,7 +26,14 @@ import warnings
 from types import SimpleNamespace
 from typing import Any
 
-from lambdas.core.errors import InvalidInput, TableCreationTimeout, TableNotActive, transient_error_names
+from lambdas.core.errors import (
+    CreationInFlight,
+    InvalidInput,
+    TableCreationTimeout,
+    TableNotActive,
+    TargetStillRunning,
+    transient_error_names,
+)
 from lambdas.core.steps import step
 
 COMMENT = (
@@ -46,6 +53,11 @@ RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
 # minutes); this retrier comes before the general one, so it is the one that matches TableNotActive.
 TABLE_WAIT_INTERVAL_SECONDS = 5
 TABLE_WAIT_MAX_ATTEMPTS = 60
+# A rollback run whose target is still listed RUNNING (it has just been stopped, and ListExecutions
+# lags) waits for it: 2 s, then x1.5 up to 20 s (before jitter), about 1.5 minutes at most.
+TARGET_WAIT_INTERVAL_SECONDS = 2
+TARGET_WAIT_MAX_ATTEMPTS = 8
+TARGET_WAIT_BACKOFF_RATE = 1.5
 
 ALL_ERRORS = "States.ALL"
 
@@ -118,6 +130,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         output_path: str | None = None,
         catch_to: Any = None,
         waits_for_tables: bool = False,
+        waits_for_target: bool = False,
     ) -> Any:
         fields: dict[str, Any] = {
             "comment": comment,
@@ -132,10 +145,19 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         if waits_for_tables:
             task.add_retry(
                 sdk.Retry(
-                    error_equals=[TableNotActive.error_name()],
+                    error_equals=[TableNotActive.error_name(), CreationInFlight.error_name()],
                     interval_seconds=TABLE_WAIT_INTERVAL_SECONDS,
                     max_attempts=TABLE_WAIT_MAX_ATTEMPTS,
                     backoff_rate=1.0,
+                )
+            )
+        if waits_for_target:
+            task.add_retry(
+                sdk.Retry(
+                    error_equals=[TargetStillRunning.error_name()],
+                    interval_seconds=TARGET_WAIT_INTERVAL_SECONDS,
+                    max_attempts=TARGET_WAIT_MAX_ATTEMPTS,
+                    backoff_rate=TARGET_WAIT_BACKOFF_RATE,
                 )
             )
         task.add_retry(
@@ -210,7 +232,12 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         {"table.$": "$.table", "execution_name.$": "$.execution_name", "outcome.$": "$.observed.outcome"},
         comment="Enables TTL where the spec asks for it; the iteration's output is its result.",
         # No ResultPath: the selected result replaces the state, so it is the iteration output.
-        result_selector={"table.$": "$.Payload.table", "outcome.$": "$.Payload.outcome", "ttl.$": "$.Payload.ttl"},
+        result_selector={
+            "table.$": "$.Payload.table",
+            "outcome.$": "$.Payload.outcome",
+            "ttl.$": "$.Payload.ttl",
+            "ttl_change_possible_by.$": "$.Payload.ttl_change_possible_by",
+        },
     )
     table_active = sdk.Choice("TableActive", comment="Bounded poll loop: ACTIVE, out of polls, or wait again.")
     table_active.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), enable_ttl)
@@ -276,6 +303,9 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
             "role.$": "$.role_result",
             "remediate.$": "$.remediate",
             "drift.$": "$.drift",
+            # Reads may lag the run's writes: Verify raises NotYetVisible (retried) until its last attempt.
+            "retry_count.$": "$$.State.RetryCount",
+            "max_retries": RETRY_MAX_ATTEMPTS,
         },
         comment=(
             "Observed state must equal desired state; the report is the execution output. When "
@@ -370,6 +400,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         },
         comment="Execution input -> run context; InvalidInput fails before anything is created.",
         output_path="$.Payload",
+        waits_for_target=True,
     )
     validate_input.next(route_action)
 

@@ -7,6 +7,7 @@ package as `desired_state.json`; every handler reads the same file, so the funct
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,21 @@ from typing import Any
 DESIRED_STATE_FILE = "desired_state.json"
 MANAGED_BY_TAG = "fileferry:managed-by"
 CREATED_BY_TAG = "fileferry:created-by"
+
+
+def created_by_value(execution_name: str) -> str:
+    """The `fileferry:created-by` tag value for an execution: its name, made acceptable to DynamoDB and IAM.
+
+    Step Functions allows execution names that tag values reject (`!`, `(`, `'`, `@`, ...): DynamoDB
+    takes letters, numbers, white space and `+ - = . _ : /`, IAM letters, numbers, white space and
+    `_ . : / = + - @` (TagResource / TagRole API references). Any other character becomes `_`, and a
+    name that had one gets `=` and 8 hex digits of its SHA-256, so the value still names one execution
+    and the name can be found from it (the readable part leads).
+    """
+    kept = "".join(char if char.isalnum() or char in "+-=._" else "_" for char in execution_name)
+    if kept == execution_name:
+        return execution_name
+    return f"{kept}={hashlib.sha256(execution_name.encode('utf-8')).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)

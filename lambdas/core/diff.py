@@ -94,7 +94,9 @@ def diff_table(spec: TableSpec, observed: ObservedTable) -> list[Difference]:
         actual_ttl = {"status": "DISABLED"}
     # TTL cannot move from one attribute to another in place: that needs disable, an hour, enable.
     moved = spec.ttl_attribute and actual_ttl["status"] == "ENABLED" and actual_ttl != expected_ttl
-    differ("ttl", expected_ttl, actual_ttl, REFUSE if moved else UPDATE)
+    # ENABLING/DISABLING: AWS is still processing the last change and refuses another within its hour.
+    in_transition = observed.ttl_status in ("ENABLING", "DISABLING")
+    differ("ttl", expected_ttl, actual_ttl, REFUSE if moved else WAIT if in_transition else UPDATE)
     return differences
 
 

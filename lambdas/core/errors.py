@@ -74,7 +74,31 @@ class TableNotActive(ProvisionerError):
 
 
 class NotYetVisible(ProvisionerError):
-    """IAM is eventually consistent: a resource just created is not visible to this reader yet."""
+    """A read does not show a write yet (IAM and DynamoDB reads are eventually consistent)."""
+
+    transient = True
+
+
+class AwsUnavailable(ProvisionerError):
+    """AWS failed the call in a way botocore's standard retry mode retries: HTTP 5xx, a request timeout, no connection."""
+
+    transient = True
+
+
+class CreationInFlight(ProvisionerError):
+    """A rollback waits: the failed run's CreateTable/CreateRole may still land (raised until it certainly has ended)."""
+
+    transient = True
+
+
+class TargetStillRunning(ProvisionerError):
+    """A rollback run waits: its target execution is still listed as RUNNING (it may just have stopped)."""
+
+    transient = True
+
+
+class BackupNotReady(ProvisionerError):
+    """Teardown waits: the table's backup is not AVAILABLE yet, and the table is deleted only once it is."""
 
     transient = True
 
@@ -93,6 +117,7 @@ TRANSIENT_ERRORS: tuple[type[ProvisionerError], ...] = (
     ResourceBusy,
     TableNotActive,
     NotYetVisible,
+    AwsUnavailable,
 )
 
 # Errors the Lambda service itself raises to Step Functions; always worth a retry.
@@ -101,6 +126,7 @@ LAMBDA_SERVICE_ERRORS: tuple[str, ...] = (
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
 )
 
 

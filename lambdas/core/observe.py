@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
 
-from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
 from lambdas.core.desired import IndexSpec, KeyAttribute
 
 
@@ -27,6 +27,7 @@ class ObservedTable:
     ttl_attribute: str | None = None
     deletion_protection: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime.datetime | None = None  # CreationDateTime
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ObservedRole:
     attached_policy_arns: tuple[str, ...] = ()
     max_session_duration: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime.datetime | None = None  # CreateDate
 
 
 def _keys(key_schema: list[dict[str, str]], types: dict[str, str]) -> tuple[KeyAttribute | None, KeyAttribute | None]:
@@ -56,7 +58,7 @@ def observe_table_status(client: Any, name: str) -> str | None:
         return client.describe_table(TableName=name)["Table"]["TableStatus"]
     except client.exceptions.ResourceNotFoundException:
         return None
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"DescribeTable {name}") from err
 
 
@@ -66,7 +68,7 @@ def observe_table(client: Any, name: str, with_tags: bool = False) -> ObservedTa
         table = client.describe_table(TableName=name)["Table"]
     except client.exceptions.ResourceNotFoundException:
         return ObservedTable(name=name, exists=False)
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"DescribeTable {name}") from err
     types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
     hash_key, range_key = _keys(table["KeySchema"], types)
@@ -78,7 +80,7 @@ def observe_table(client: Any, name: str, with_tags: bool = False) -> ObservedTa
     billing = (table.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
     try:
         ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"DescribeTimeToLive {name}") from err
     tags: dict[str, str] = {}
     if with_tags:
@@ -98,6 +100,7 @@ def observe_table(client: Any, name: str, with_tags: bool = False) -> ObservedTa
         ttl_attribute=ttl.get("AttributeName"),
         deletion_protection=bool(table.get("DeletionProtectionEnabled", False)),
         tags=tags,
+        created_at=table.get("CreationDateTime"),
     )
 
 
@@ -107,7 +110,7 @@ def list_table_tags(client: Any, arn: str) -> dict[str, str]:
     while True:  # ListTagsOfResource has no boto3 paginator
         try:
             page = client.list_tags_of_resource(**kwargs)
-        except ClientError as err:
+        except AWS_CALL_ERRORS as err:
             raise as_provisioner_error(err, f"ListTagsOfResource {arn}") from err
         tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
         if not page.get("NextToken"):
@@ -131,7 +134,7 @@ def observe_role(iam: Any, name: str) -> ObservedRole:
         ]
     except iam.exceptions.NoSuchEntityException:
         return ObservedRole(name=name, exists=False)
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"GetRole {name}") from err
     return ObservedRole(
         name=name,
@@ -142,6 +145,7 @@ def observe_role(iam: Any, name: str) -> ObservedRole:
         attached_policy_arns=tuple(sorted(attached)),
         max_session_duration=role.get("MaxSessionDuration"),
         tags={tag["Key"]: tag["Value"] for tag in role.get("Tags", [])},
+        created_at=role.get("CreateDate"),
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from lambdas.core.desired import DesiredState
 from lambdas.core.diff import REFUSE, Difference, diff_state, table_resource
-from lambdas.core.errors import VerificationFailed
+from lambdas.core.errors import NotYetVisible, VerificationFailed
 from lambdas.core.observe import ObservedState, observe_state
 
 
@@ -21,31 +21,55 @@ def verify(
     table_outcomes: list[dict[str, Any]],
     role_outcome: dict[str, Any],
     drift_before: dict[str, Any] | None = None,
+    final_attempt: bool = True,
 ) -> dict[str, Any]:
     """The spec's verification steps; raises VerificationFailed naming every difference.
 
+    Reads may lag the writes the run just made (IAM is eventually consistent; so is DescribeTable right
+    after CreateTable): unless `final_attempt`, a difference raises NotYetVisible, which the state
+    machine retries (a bounded number of times, the last one with `final_attempt` true).
+    A TTL change the run had to defer (AWS's one-hour rule; the iteration's `ttl` is "deferred") is
+    reported under `deferred` with when it becomes possible, not raised: the run is not rolled back for it.
     `drift_before` (the drift check's output) marks a remediating drift check: then the differences
     that cannot be fixed in place (REFUSE, or any difference of a table create-or-adopt refused) are
     reported, not raised, next to the drift found before remediation. Any other difference left over
     means remediation failed, and still raises.
     """
     observed = observe_desired(dynamodb, iam, desired)
-    differences = diff_state(desired, observed.tables, observed.role)
     outcomes = {outcome["table"]: outcome for outcome in table_outcomes}
+    deferred_by = {
+        table_resource(name): outcome.get("ttl_change_possible_by")
+        for name, outcome in outcomes.items()
+        if outcome.get("ttl") == "deferred"
+    }
+    differences, deferred = [], []
+    for difference in diff_state(desired, observed.tables, observed.role):
+        if difference.property == "ttl" and difference.resource in deferred_by:
+            deferred.append({**difference.as_dict(), "possible_by": deferred_by[difference.resource]})
+        else:
+            differences.append(difference)
+    refused = {table_resource(name) for name, outcome in outcomes.items() if outcome.get("outcome") == "refused"}
+    unexpected = differences if drift_before is None else [d for d in differences if d.remedy != REFUSE and d.resource not in refused]
+    if unexpected and not final_attempt:
+        raise NotYetVisible("reads do not show every change yet: " + "; ".join(str(difference) for difference in unexpected))
     if drift_before is None:
         if differences:
             raise VerificationFailed("; ".join(str(difference) for difference in differences))
-        return {"verified": True, **_resources(observed, outcomes, role_outcome), "differences": []}
-    refused = {table_resource(name) for name, outcome in outcomes.items() if outcome.get("outcome") == "refused"}
-    unfixed = [d for d in differences if d.remedy != REFUSE and d.resource not in refused]
-    if unfixed:
-        raise VerificationFailed("remediation left: " + "; ".join(str(difference) for difference in unfixed))
+        return {
+            "verified": not deferred,
+            **_resources(observed, outcomes, role_outcome),
+            "differences": deferred,
+            "deferred": deferred,
+        }
+    if unexpected:
+        raise VerificationFailed("remediation left: " + "; ".join(str(difference) for difference in unexpected))
     return {
-        "verified": not differences,
+        "verified": not differences and not deferred,
         "remediated": True,
-        "drifted": bool(differences),
-        "drifted_resources": len({difference.resource for difference in differences}),
-        "differences": [difference.as_dict() for difference in differences],
+        "drifted": bool(differences or deferred),
+        "drifted_resources": len({difference.resource for difference in differences} | {d["resource"] for d in deferred}),
+        "differences": [difference.as_dict() for difference in differences] + deferred,
+        "deferred": deferred,
         "drift_before_remediation": drift_before.get("differences", []),
         **_resources(observed, outcomes, role_outcome),
     }

@@ -6,12 +6,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
 
-from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, reason
 from lambdas.core.desired import RoleSpec
 from lambdas.core.diff import diff_role
-from lambdas.core.errors import NotYetVisible
+from lambdas.core.errors import NotYetVisible, ProvisionerError
 from lambdas.core.observe import ObservedRole, observe_role
 
 
@@ -35,7 +34,7 @@ def _document(policy: dict[str, Any]) -> str:
 def _iam_call(call: str, function: Any, **kwargs: Any) -> Any:
     try:
         return function(**kwargs)
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, call) from err
 
 
@@ -51,7 +50,7 @@ def ensure_role(iam: Any, spec: RoleSpec, tags: dict[str, str]) -> RoleOutcome:
         )["Role"]
     except iam.exceptions.EntityAlreadyExistsException:
         return _converge_existing(iam, spec, observe_role(iam, spec.name))
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"CreateRole {spec.name}") from err
     try:
         iam.put_role_policy(
@@ -60,7 +59,7 @@ def ensure_role(iam: Any, spec: RoleSpec, tags: dict[str, str]) -> RoleOutcome:
     except iam.exceptions.NoSuchEntityException as err:
         # IAM is eventually consistent: the role just created may not be visible to this call yet.
         raise NotYetVisible(f"role {spec.name} was created but is not visible yet") from err
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"PutRolePolicy {spec.name}") from err
     return RoleOutcome(spec.name, created["Arn"], "created")
 
@@ -131,7 +130,10 @@ def restore_role(iam: Any, spec: RoleSpec, previous: dict[str, Any]) -> tuple[li
             restored.append("trust policy")
         if "inline_policy" in previous:
             if previous["inline_policy"] is None:
-                iam.delete_role_policy(RoleName=spec.name, PolicyName=spec.inline_policy_name)
+                try:
+                    iam.delete_role_policy(RoleName=spec.name, PolicyName=spec.inline_policy_name)
+                except iam.exceptions.NoSuchEntityException:
+                    pass  # already gone: a retried restore
             else:
                 iam.put_role_policy(
                     RoleName=spec.name, PolicyName=spec.inline_policy_name, PolicyDocument=json.dumps(previous["inline_policy"])
@@ -146,6 +148,9 @@ def restore_role(iam: Any, spec: RoleSpec, previous: dict[str, Any]) -> tuple[li
         if previous.get("max_session_duration"):
             iam.update_role(RoleName=spec.name, MaxSessionDuration=previous["max_session_duration"])
             restored.append("max session duration")
-    except ClientError as err:
-        return restored, [err.response.get("Error", {}).get("Code", "error")]
+    except AWS_CALL_ERRORS as err:
+        converted = as_provisioner_error(err, f"restore of role {spec.name}")
+        if isinstance(converted, ProvisionerError) and converted.transient:
+            raise converted from err  # the state machine retries; every call above is idempotent
+        return restored, [reason(err)]
     return restored, []

@@ -1,4 +1,10 @@
-"""Undo one execution: delete exactly what it created (by tag), restore what it changed."""
+"""Undo one execution: delete exactly what it created, restore what it changed.
+
+The ledger of what a run created is first its own execution history (what its steps reported
+created, and create steps still in flight when it stopped), then the `fileferry:created-by` tag:
+AWS documents ListTagsOfResource and IAM reads as eventually consistent, so a tag read right after
+the run may not show what the run just did.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,34 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from lambdas.core.aws_errors import as_provisioner_error
-from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState
-from lambdas.core.errors import PERMANENT_ERRORS, ResourceBusy, TableNotActive
-from lambdas.core.observe import observe_role, observe_table
+from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, reason
+from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, created_by_value
+from lambdas.core.errors import PERMANENT_ERRORS, CreationInFlight, ProvisionerError, ResourceBusy, TableNotActive
+from lambdas.core.observe import list_table_tags, observe_role, observe_table
 from lambdas.core.role import restore_role
 from lambdas.core.steps import step
 
 CREATE_STEP = step("create-or-adopt-table")
+ROLE_STEP = step("ensure-role")
+
+
+@dataclass
+class StepRecord:
+    """What a run's history says about one create step (CreateOrAdoptTable for a table, or EnsureRole)."""
+
+    first_scheduled: datetime.datetime
+    failed_attempts: int = 0
+    outcome: dict[str, Any] | None = None  # the Lambda payload of the attempt that succeeded
+    in_flight_since: datetime.datetime | None = None  # an attempt that never reported back, and when it began
 
 
 @dataclass
 class RunChanges:
-    """What a run changed on resources it did not create, as its step outputs recorded it.
+    """What a run created and changed, as its execution history recorded it.
 
-    `role_previous` is EnsureRole's `previous` (what the run replaced on an existing role);
+    `history_read` is False when the history was not consulted (or could not be read): then the
+    tags alone decide. `tables` / `role` hold what the create steps reported, per table and for the
+    role; `role_previous` is EnsureRole's `previous` (what the run replaced on an existing role);
     `updated_tables` are tables it changed in place (billing mode / encryption);
     `ttl_enabled_tables` are tables on which it enabled TTL.
     """
@@ -31,10 +48,16 @@ class RunChanges:
     role_previous: dict[str, Any] = field(default_factory=dict)
     updated_tables: list[str] = field(default_factory=list)
     ttl_enabled_tables: list[str] = field(default_factory=list)
-    # Tables whose CreateOrAdoptTable invocation had not returned when the run stopped recording it
-    # (a failed Map stops its iterations, not the Lambda invocations they made), with when it began.
-    creations_in_flight: dict[str, datetime.datetime] = field(default_factory=dict)
+    history_read: bool = False
+    tables: dict[str, StepRecord] = field(default_factory=dict)
+    role: StepRecord | None = None
     unreadable: str | None = None  # why the run's history could not be read, if it could not
+
+    @property
+    def creations_in_flight(self) -> dict[str, datetime.datetime]:
+        """Tables whose CreateOrAdoptTable invocation had not reported back when the run stopped recording it
+        (a failed Map stops its iterations, not the Lambda invocations they made), with when it began."""
+        return {name: record.in_flight_since for name, record in self.tables.items() if record.in_flight_since}
 
 
 def execution_arn(function_arn: str, state_machine_name: str, execution_name: str) -> str:
@@ -62,48 +85,72 @@ def _history(stepfunctions: Any, arn: str) -> list[dict[str, Any]]:
     ]
 
 
-def _succeeded_payloads(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The Lambda result (`Payload`) of every task the execution completed, oldest first."""
-    payloads = []
-    for event in events:
-        payload = _json_field((event.get("taskSucceededEventDetails") or {}).get("output"), "Payload")
-        if isinstance(payload, dict):
-            payloads.append(payload)
-    return payloads
+_TASK_ENDED = ("TaskSucceeded", "TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed")
 
 
-def _creations_in_flight(events: list[dict[str, Any]]) -> dict[str, datetime.datetime]:
-    """Tables whose create-or-adopt invocation was scheduled and never reported back."""
+def _step_records(events: list[dict[str, Any]]) -> tuple[dict[str, StepRecord], StepRecord | None, list[dict[str, Any]]]:
+    """(create-step records per table, EnsureRole's record, the payload of every task that succeeded, oldest first)."""
     by_id = {event["id"]: event for event in events}
-    scheduled: dict[int, tuple[str, datetime.datetime]] = {}
+    keys: dict[int, tuple[str, str | None]] = {}  # TaskScheduled id -> (step, table)
+    records: dict[tuple[str, str | None], StepRecord] = {}
+    open_attempts: dict[int, datetime.datetime] = {}
+    payloads: list[dict[str, Any]] = []
     for event in events:
-        parameters = (event.get("taskScheduledEventDetails") or {}).get("parameters")
-        function = str(_json_field(parameters, "FunctionName") or "")
-        payload = _json_field(parameters, "Payload")
-        if function.endswith(f"-{CREATE_STEP.name}") and isinstance(payload, dict) and "table" in payload:
-            scheduled[event["id"]] = (payload["table"], event["timestamp"])
-    for event in events:
-        if event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
-            started = by_id.get(event.get("previousEventId"), {})  # TaskStarted, which follows TaskScheduled
-            scheduled.pop(started.get("previousEventId"), None)
-            scheduled.pop(event.get("previousEventId"), None)
-    return {table: at for table, at in scheduled.values()}
+        if event["type"] == "TaskScheduled":
+            parameters = (event.get("taskScheduledEventDetails") or {}).get("parameters")
+            function = str(_json_field(parameters, "FunctionName") or "")
+            payload = _json_field(parameters, "Payload")
+            if function.endswith(f"-{CREATE_STEP.name}") and isinstance(payload, dict) and "table" in payload:
+                key: tuple[str, str | None] = (CREATE_STEP.name, payload["table"])
+            elif function.endswith(f"-{ROLE_STEP.name}"):
+                key = (ROLE_STEP.name, None)
+            else:
+                continue
+            keys[event["id"]] = key
+            records.setdefault(key, StepRecord(first_scheduled=event["timestamp"]))
+            open_attempts[event["id"]] = event["timestamp"]
+        elif event["type"] in _TASK_ENDED:
+            previous = event.get("previousEventId")
+            started = by_id.get(previous, {})
+            scheduled_id = started.get("previousEventId") if started.get("type") == "TaskStarted" else previous
+            if event["type"] == "TaskSucceeded":
+                payload = _json_field((event.get("taskSucceededEventDetails") or {}).get("output"), "Payload")
+                if isinstance(payload, dict):
+                    payloads.append(payload)
+            if scheduled_id not in keys:
+                continue
+            open_attempts.pop(scheduled_id, None)
+            record = records[keys[scheduled_id]]
+            if event["type"] == "TaskSucceeded":
+                record.outcome = payloads[-1] if payloads else None
+            else:
+                record.failed_attempts += 1
+    for scheduled_id, began in open_attempts.items():
+        records[keys[scheduled_id]].in_flight_since = began
+    tables = {table: record for (name, table), record in records.items() if name == CREATE_STEP.name and table}
+    return tables, records.get((ROLE_STEP.name, None)), payloads
 
 
 def changes_made_by(stepfunctions: Any, arn: str) -> RunChanges:
-    """Read an execution's history for what it changed; an unreadable history is reported, not raised.
+    """Read an execution's history for what it created and changed.
 
+    A transient failure to read it raises (the state machine retries the rollback step); a permanent
+    one (access denied, no such execution) is reported in `unreadable`, and the tags decide alone.
     Each step's output has its own shape: EnsureRole's alone carries `previous`;
     CreateOrAdoptTable's carries `table` + `outcome` + `status`; EnableTtl's `table` + `ttl`.
     """
     changes = RunChanges()
     try:
         events = _history(stepfunctions, arn)
-    except ClientError as err:
-        changes.unreadable = err.response.get("Error", {}).get("Code", "error")
+    except AWS_CALL_ERRORS as err:
+        converted = as_provisioner_error(err, f"GetExecutionHistory {arn.rsplit(':', 1)[-1]}")
+        if isinstance(converted, ProvisionerError) and converted.transient:
+            raise converted from err
+        changes.unreadable = reason(err)
         return changes
-    changes.creations_in_flight = _creations_in_flight(events)
-    for payload in _succeeded_payloads(events):
+    changes.history_read = True
+    changes.tables, changes.role, payloads = _step_records(events)
+    for payload in payloads:
         if "previous" in payload and "role" in payload:
             changes.role_previous = payload.get("previous") or {}
         elif "table" in payload and payload.get("ttl") == "enabled":
@@ -139,7 +186,37 @@ class RollbackReport:
 
 
 def created_by(tags: dict[str, str], desired: DesiredState, execution_name: str) -> bool:
-    return tags.get(MANAGED_BY_TAG) == desired.provisioner_name and tags.get(CREATED_BY_TAG) == execution_name
+    """Whether the ownership tags name this provisioner and this execution (its tag value, or its raw name)."""
+    return tags.get(MANAGED_BY_TAG) == desired.provisioner_name and tags.get(CREATED_BY_TAG) in (
+        created_by_value(execution_name),
+        execution_name,
+    )
+
+
+def _tagged_for_someone_else(tags: dict[str, str], desired: DesiredState, execution_name: str) -> bool:
+    return CREATED_BY_TAG in tags and not created_by(tags, desired, execution_name)
+
+
+# A resource a run reported created may not be visible to a read for a while (DescribeTable may answer
+# ResourceNotFoundException right after CreateTable; IAM is eventually consistent). Within this long after
+# the create step reported, "absent" means "not visible yet"; later it means gone.
+VISIBILITY_WINDOW_SECONDS = 30
+
+
+def _created(record: StepRecord | None) -> bool:
+    return bool(record and record.outcome and record.outcome.get("outcome") == "created")
+
+
+def _uncertain(record: StepRecord | None) -> bool:
+    """An attempt of the create step never reported back, or failed: its create call may have landed."""
+    return bool(record and (record.in_flight_since or record.failed_attempts))
+
+
+def _created_during(record: StepRecord | None, created_at: datetime.datetime | None) -> bool:
+    """Whether a resource came into being after the run's create step for it first started."""
+    if record is None or created_at is None:
+        return False
+    return _aware(created_at) >= _aware(record.first_scheduled)
 
 
 def roll_back(
@@ -152,8 +229,13 @@ def roll_back(
 ) -> RollbackReport:
     """Delete what `execution_name` created; restore (or list) what it changed on anything else.
 
-    `role_previous`, when given, overrides `changes.role_previous` (the in-run rollback has it at hand).
-    Idempotent: a retry after a partial rollback finishes the job.
+    What it created: what its history says its steps created, plus what a create step whose attempt
+    never reported back (or failed) brought into being after it started; a tag naming another
+    execution always keeps a resource. Without the history (`changes.history_read` False), the
+    `fileferry:created-by` tag decides. A table or role that may still be appearing is waited for
+    (CreationInFlight, TableNotActive: the state machine retries), so nothing the run created
+    outlives the rollback. `role_previous`, when given, overrides `changes.role_previous` (the
+    in-run rollback has it at hand). Idempotent: a retry after a partial rollback finishes the job.
     """
     changes = changes or RunChanges()
     if role_previous:
@@ -162,51 +244,66 @@ def roll_back(
     if changes.unreadable:
         report.not_restored.append(f"changes to pre-existing resources (run history unreadable: {changes.unreadable})")
     for spec in desired.tables:
-        observed = observe_table(dynamodb, spec.name, with_tags=True)
-        resource = f"table/{spec.name}"
-        if not observed.exists:
-            began = changes.creations_in_flight.get(spec.name)
-            if began is not None and _age_seconds(began) < CREATE_STEP.timeout_seconds:
-                # Its CreateTable may still land; the state machine retries this step until it has
-                # or the invocation has certainly ended, so no table outlives the rollback.
-                raise TableNotActive(f"{resource} may still be being created by the failed run")
-            continue
-        if not created_by(observed.tags, desired, execution_name):
-            report.kept.append(resource)
-            # A pre-existing table is never deleted; what the run changed on it cannot be put back:
-            # the run records no earlier billing/encryption settings, and AWS refuses another TTL
-            # change within an hour of the last one.
-            if spec.name in changes.updated_tables:
-                report.not_restored.append(f"{resource} billing mode / encryption")
-            if spec.name in changes.ttl_enabled_tables:
-                report.not_restored.append(f"{resource} TTL (AWS allows one TTL change per hour)")
-            continue
-        if observed.status == "CREATING":
-            # DeleteTable refuses a CREATING table; the state machine retries this step.
-            raise TableNotActive(f"{resource} is still CREATING; it is deleted once ACTIVE")
-        if observed.status != "DELETING":
-            try:
-                _delete_table(dynamodb, spec.name)
-            except PERMANENT_ERRORS + (ClientError,) as err:
-                # Keep going: the report must say what was and was not undone, and the run must
-                # still fail with its original error, not with the rollback's.
-                report.not_deleted.append(f"{resource} ({_reason(err)})")
-                continue
-        report.deleted.append(resource)
-    _roll_back_role(iam, desired, execution_name, changes.role_previous, report)
+        _roll_back_table(dynamodb, desired, execution_name, spec.name, changes, report)
+    _roll_back_role(iam, desired, execution_name, changes, report)
     return report
 
 
-def _reason(err: Exception) -> str:
-    if isinstance(err, ClientError):
-        return err.response.get("Error", {}).get("Code", "error")
-    return type(err).__name__
+def _roll_back_table(
+    dynamodb: Any, desired: DesiredState, execution_name: str, name: str, changes: RunChanges, report: RollbackReport
+) -> None:
+    resource = f"table/{name}"
+    record = changes.tables.get(name)
+    observed = observe_table(dynamodb, name)
+    if not observed.exists:
+        if record and record.in_flight_since and _age_seconds(record.in_flight_since) < CREATE_STEP.timeout_seconds:
+            # Its CreateTable may still land; wait until it has, or the invocation has certainly ended.
+            raise CreationInFlight(f"{resource} may still be being created by {execution_name}")
+        if _created(record):
+            if _age_seconds(record.first_scheduled) < VISIBILITY_WINDOW_SECONDS:
+                raise CreationInFlight(f"{resource} was created by {execution_name} and is not visible yet")
+            report.deleted.append(resource)  # gone already (an earlier attempt of this rollback)
+        return
+    if changes.history_read and record is None:
+        report.kept.append(resource)  # the run never touched it
+        return
+    candidate = not changes.history_read or _created(record) or _uncertain(record)
+    if candidate and observed.status == "CREATING":
+        # Checked before the tags, which may not be readable yet; DeleteTable refuses a CREATING table.
+        raise TableNotActive(f"{resource} is still CREATING; it is deleted once ACTIVE")
+    tags = list_table_tags(dynamodb, observed.arn) if candidate and observed.arn else {}
+    ours = candidate and not _tagged_for_someone_else(tags, desired, execution_name) and (
+        created_by(tags, desired, execution_name)
+        or _created(record)
+        or (_uncertain(record) and _created_during(record, observed.created_at))
+    )
+    if not ours:
+        report.kept.append(resource)
+        # A pre-existing table is never deleted; what the run changed on it cannot be put back:
+        # the run records no earlier billing/encryption settings, and AWS refuses another TTL
+        # change within an hour of the last one.
+        if name in changes.updated_tables:
+            report.not_restored.append(f"{resource} billing mode / encryption")
+        if name in changes.ttl_enabled_tables:
+            report.not_restored.append(f"{resource} TTL (AWS allows one TTL change per hour)")
+        return
+    if observed.status != "DELETING":
+        try:
+            _delete_table(dynamodb, name)
+        except PERMANENT_ERRORS + AWS_CALL_ERRORS as err:
+            # Keep going: the report must say what was and was not undone, and the run must
+            # still fail with its original error, not with the rollback's.
+            report.not_deleted.append(f"{resource} ({reason(err)})")
+            return
+    report.deleted.append(resource)
+
+
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 def _age_seconds(moment: datetime.datetime) -> float:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
+    return (datetime.datetime.now(datetime.timezone.utc) - _aware(moment)).total_seconds()
 
 
 def _delete_table(dynamodb: Any, name: str) -> None:
@@ -216,7 +313,7 @@ def _delete_table(dynamodb: Any, name: str) -> None:
         return
     except dynamodb.exceptions.ResourceInUseException as err:
         raise ResourceBusy(f"DeleteTable {name}: table is busy") from err
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"DeleteTable {name}") from err
 
 
@@ -233,31 +330,46 @@ def delete_role(iam: Any, name: str) -> bool:
         iam.delete_role(RoleName=name)
     except iam.exceptions.NoSuchEntityException:
         return True
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"DeleteRole {name}") from err
     return True
 
 
-def _roll_back_role(
-    iam: Any, desired: DesiredState, execution_name: str, previous: dict[str, Any], report: RollbackReport
-) -> None:
+def _roll_back_role(iam: Any, desired: DesiredState, execution_name: str, changes: RunChanges, report: RollbackReport) -> None:
     spec = desired.role
     resource = f"role/{spec.name}"
+    record = changes.role
     observed = observe_role(iam, spec.name)
     if not observed.exists:
+        if record and record.in_flight_since and _age_seconds(record.in_flight_since) < ROLE_STEP.timeout_seconds:
+            raise CreationInFlight(f"{resource} may still be being created by {execution_name}")
+        if _created(record):
+            if _age_seconds(record.first_scheduled) < VISIBILITY_WINDOW_SECONDS:
+                raise CreationInFlight(f"{resource} was created by {execution_name} and is not visible yet")
+            report.deleted.append(resource)
         return
-    if created_by(observed.tags, desired, execution_name):
+    if changes.history_read and record is None:
+        report.kept.append(resource)  # the run never reached EnsureRole
+        return
+    ours = not _tagged_for_someone_else(observed.tags, desired, execution_name) and (
+        created_by(observed.tags, desired, execution_name)
+        or _created(record)
+        or (_uncertain(record) and _created_during(record, observed.created_at))
+    )
+    if ours:
         try:
             delete_role(iam, spec.name)
-        except PERMANENT_ERRORS + (ClientError,) as err:
-            report.not_deleted.append(f"{resource} ({_reason(err)})")
+        except PERMANENT_ERRORS + AWS_CALL_ERRORS as err:
+            report.not_deleted.append(f"{resource} ({reason(err)})")
             return
         report.deleted.append(resource)
         return
     report.kept.append(resource)
-    restored, not_restored = restore_role(iam, spec, previous)
+    restored, not_restored = restore_role(iam, spec, changes.role_previous)
     report.restored += [f"{resource} {item}" for item in restored]
     report.not_restored += [f"{resource} ({code})" for code in not_restored]
+    if record and record.in_flight_since:
+        report.not_restored.append(f"{resource}: EnsureRole was still running when the run stopped; what it changed is unknown")
 
 
 def original_error(error: dict[str, Any] | None) -> tuple[str, str]:

@@ -8,11 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.validation import validate
 from aws_lambda_powertools.utilities.validation.exceptions import InvalidSchemaFormatError, SchemaValidationError
-from botocore.exceptions import ClientError
 
-from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
 from lambdas.core.desired import DesiredState
-from lambdas.core.errors import ConcurrentRun, InvalidInput
+from lambdas.core.errors import ConcurrentRun, InvalidInput, ProvisionerError, TargetStillRunning
 
 ACTIONS = ("provision", "drift-check", "rollback", "teardown")
 # Step Functions names exclude white space, brackets, wildcards, control and these special characters.
@@ -119,7 +118,7 @@ def run_context(
         raise InvalidInput(f"confirm: must be the provisioner name ({desired.provisioner_name}) to tear down")
     remediate = bool(request.get("remediate", False))
     if action in MUTATING or remediate:
-        _refuse_concurrent_run(stepfunctions, state_machine_arn, execution_arn)
+        _refuse_concurrent_run(stepfunctions, state_machine_arn, execution_arn, target=request.get("execution_arn"))
     return {
         "action": action,
         "execution_name": execution_name,
@@ -152,7 +151,7 @@ def _refuse_rollback_of_a_rollback(stepfunctions: Any, target: str) -> None:
         described = stepfunctions.describe_execution(executionArn=target)
     except stepfunctions.exceptions.ExecutionDoesNotExist:
         raise InvalidInput("execution_arn: no such execution of this state machine") from None
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, "DescribeExecution") from err
     try:
         action = json.loads(described.get("input") or "{}").get("action")
@@ -162,20 +161,53 @@ def _refuse_rollback_of_a_rollback(stepfunctions: Any, target: str) -> None:
         raise InvalidInput("execution_arn: names a rollback run, which creates nothing to roll back")
 
 
-def _refuse_concurrent_run(stepfunctions: Any, state_machine_arn: str, execution_arn: str) -> None:
-    """Two runs that change resources must not race each other."""
+_ENDED_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+
+
+def _has_ended(stepfunctions: Any, arn: str) -> bool:
+    """Whether the execution's own history ends with its end.
+
+    ListExecutions and DescribeExecution are eventually consistent: a run that has just stopped may
+    still be listed RUNNING for a while. Its history's last event is a second witness; if it cannot be
+    read, the listing stands.
+    """
+    try:
+        events = stepfunctions.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)["events"]
+    except AWS_CALL_ERRORS as err:
+        converted = as_provisioner_error(err, "GetExecutionHistory")
+        if isinstance(converted, ProvisionerError) and converted.transient:
+            raise converted from err
+        return False
+    return bool(events) and events[0].get("type") in _ENDED_EVENTS
+
+
+def _refuse_concurrent_run(stepfunctions: Any, state_machine_arn: str, execution_arn: str, target: str | None = None) -> None:
+    """Two runs that change resources must not race each other.
+
+    A rollback run's own target is never a reason to refuse: if it is still listed RUNNING (it may have
+    just been stopped; that is what starts the rule's rollback), the run waits for it to end with
+    TargetStillRunning, which the state machine retries.
+    """
     try:
         pages = stepfunctions.get_paginator("list_executions").paginate(
             stateMachineArn=state_machine_arn, statusFilter="RUNNING"
         )
-        for page in pages:
-            for execution in page["executions"]:
-                if execution["executionArn"] == execution_arn:
-                    continue
-                other = stepfunctions.describe_execution(executionArn=execution["executionArn"])
-                if _is_mutating(other.get("input", "{}")):
-                    raise ConcurrentRun(
-                        f"execution {execution['name']} is still running; wait for it to finish (or stop it) and retry"
-                    )
-    except ClientError as err:
+        running = [execution for page in pages for execution in page["executions"]]
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, "ListExecutions") from err
+    for execution in running:
+        arn = execution["executionArn"]
+        if arn == execution_arn:
+            continue
+        if arn == target:
+            if not _has_ended(stepfunctions, arn):
+                raise TargetStillRunning(f"execution {execution['name']} is still running; it is rolled back once it has ended")
+            continue
+        try:
+            other = stepfunctions.describe_execution(executionArn=arn)
+        except stepfunctions.exceptions.ExecutionDoesNotExist:
+            continue
+        except AWS_CALL_ERRORS as err:
+            raise as_provisioner_error(err, "DescribeExecution") from err
+        if _is_mutating(other.get("input", "{}")) and not _has_ended(stepfunctions, arn):
+            raise ConcurrentRun(f"execution {execution['name']} is still running; wait for it to finish (or stop it) and retry")

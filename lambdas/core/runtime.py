@@ -9,7 +9,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from botocore.config import Config
 
-from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, load_packaged
+from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, created_by_value, load_packaged
 
 SERVICE = "fileferry-provisioner"
 
@@ -50,7 +50,7 @@ def desired() -> DesiredState:
 
 def ownership_tags(state: DesiredState, execution_name: str) -> dict[str, str]:
     """The rollback ledger: every resource this run creates carries these."""
-    return {MANAGED_BY_TAG: state.provisioner_name, CREATED_BY_TAG: execution_name}
+    return {MANAGED_BY_TAG: state.provisioner_name, CREATED_BY_TAG: created_by_value(execution_name)}
 
 
 def bind_execution(execution_name: str | None, **keys: Any) -> None:

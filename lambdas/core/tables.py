@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
 
-from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, error_code
 from lambdas.core.desired import TableSpec
 from lambdas.core.diff import REFUSE, UPDATE, Difference, diff_table
-from lambdas.core.errors import ResourceBusy, ResourceConflict
+from lambdas.core.errors import NotYetVisible, ResourceBusy, ResourceConflict
 from lambdas.core.observe import observe_table, observe_table_status
 
 
@@ -72,10 +72,12 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], re
         try:
             created = client.create_table(**create_table_request(spec, tags))["TableDescription"]
             return TableOutcome(spec.name, "created", created["TableStatus"])
-        except client.exceptions.ResourceInUseException:
+        except client.exceptions.ResourceInUseException as err:
             # Created by someone else between our describe and create: judge it like any existing table.
             observed = observe_table(client, spec.name)
-        except ClientError as err:
+            if not observed.exists:
+                raise NotYetVisible(f"CreateTable {spec.name}: it exists, but DescribeTable does not show it yet") from err
+        except AWS_CALL_ERRORS as err:
             raise as_provisioner_error(err, f"CreateTable {spec.name}") from err
     # TTL is the enable-ttl step's job, once the table is ACTIVE.
     every_difference = diff_table(spec, observed)
@@ -101,29 +103,61 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], re
         updated = client.update_table(TableName=spec.name, **changes)["TableDescription"]
     except client.exceptions.ResourceInUseException as err:
         raise ResourceBusy(f"UpdateTable {spec.name}: table is busy") from err
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"UpdateTable {spec.name}") from err
     return TableOutcome(spec.name, "updated", updated["TableStatus"])
 
 
-def table_status(client: Any, name: str) -> str:
-    """The table's status; a table that vanished while we waited for it is a conflict."""
+def table_status(client: Any, name: str, just_created: bool = False) -> str:
+    """The table's status; a table that vanished while we waited for it is a conflict.
+
+    Right after CreateTable, DescribeTable may answer ResourceNotFoundException (DescribeTable API
+    reference: "If you issue a DescribeTable request immediately after a CreateTable request,
+    DynamoDB might return a ResourceNotFoundException ... because DescribeTable uses an eventually
+    consistent query"): for a table this run created, that is NotYetVisible, which the state machine retries.
+    """
     status = observe_table_status(client, name)
     if status is None:
+        if just_created:
+            raise NotYetVisible(f"table {name} was created but DescribeTable does not show it yet")
         raise ResourceConflict(f"table {name} disappeared while waiting for it to become ACTIVE")
     return status
 
 
-def ensure_ttl(client: Any, spec: TableSpec) -> str:
-    """Make the table's TTL what the spec says; returns what it found or did."""
+# UpdateTimeToLive API reference: "It can take up to one hour for the change to fully process. Any
+# additional UpdateTimeToLive calls for the same table during this one hour duration result in a
+# ValidationException." AWS's message for it:
+TTL_HOUR_RULE_MESSAGE = "modified multiple times within a fixed interval"
+TTL_CHANGE_INTERVAL = datetime.timedelta(hours=1)
+TTL_TRANSITIONS = ("ENABLING", "DISABLING")
+DEFERRED = "deferred"
+
+
+def ttl_change_possible_by(now: datetime.datetime | None = None) -> str:
+    """When a TTL change AWS refuses under the one-hour rule becomes possible, at the latest (ISO 8601, UTC)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return (now + TTL_CHANGE_INTERVAL).replace(microsecond=0).isoformat()
+
+
+def ensure_ttl(client: Any, spec: TableSpec, just_created: bool = False) -> str:
+    """Make the table's TTL what the spec says; returns what it found or did.
+
+    "deferred": AWS allows one TTL change per table per hour, and refuses the next one (or any change
+    while the last is ENABLING/DISABLING) with ValidationException; the change waits for the next run,
+    and nothing else is rolled back for it.
+    """
     observed = observe_table(client, spec.name)
     if not observed.exists:
+        if just_created:
+            raise NotYetVisible(f"table {spec.name} was created but DescribeTable does not show it yet")
         raise ResourceConflict(f"table {spec.name} does not exist")
     difference = next((d for d in diff_table(spec, observed) if d.property == "ttl"), None)
     if difference is None:
         return "already-enabled" if spec.ttl_attribute else "not-specified"
     if difference.remedy == REFUSE:
         raise ResourceConflict(str(difference))
+    if observed.ttl_status in TTL_TRANSITIONS:
+        return DEFERRED  # the last change is still being processed: the hour has not passed
     enable = spec.ttl_attribute is not None
     attribute = spec.ttl_attribute or observed.ttl_attribute
     try:
@@ -132,9 +166,11 @@ def ensure_ttl(client: Any, spec: TableSpec) -> str:
         )
     except client.exceptions.ResourceInUseException as err:
         raise ResourceBusy(f"UpdateTimeToLive {spec.name}: table is not ACTIVE yet") from err
-    except ClientError as err:
-        message = err.response.get("Error", {}).get("Message", "")
-        if enable and err.response.get("Error", {}).get("Code") == "ValidationException" and "already enabled" in message:
+    except AWS_CALL_ERRORS as err:
+        message = str(err)
+        if error_code(err) == "ValidationException" and TTL_HOUR_RULE_MESSAGE in message:
+            return DEFERRED
+        if enable and error_code(err) == "ValidationException" and "already enabled" in message:
             return "already-enabled"  # enabled by someone else since we looked
         raise as_provisioner_error(err, f"UpdateTimeToLive {spec.name}") from err
     return "enabled" if enable else "disabled"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from botocore.exceptions import ClientError
 
-from lambdas.core.aws_errors import as_provisioner_error
+from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
 from lambdas.core.errors import ResourceBusy, TableNotActive
 from lambdas.core.observe import observe_table
 from lambdas.core.rollback import delete_role
@@ -53,7 +52,7 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str) -> dict[str, 
         dynamodb.delete_table(TableName=table)
     except dynamodb.exceptions.ResourceInUseException as err:
         raise ResourceBusy(f"table {table} is busy") from err
-    except ClientError as err:
+    except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"teardown of table {table}") from err
     return {"table": table, "result": "deleted", "backup_arn": backup_arn}
 

@@ -13,5 +13,5 @@ from lambdas.core.tables import table_status
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input: {"table", "execution_name", "polls", "outcome"}. Output: {"table", "status", "polls": polls + 1, "outcome"}."""
     bind_execution(event["execution_name"], table=event["table"])
-    status = table_status(aws.dynamodb, event["table"])
+    status = table_status(aws.dynamodb, event["table"], just_created=event["outcome"] == "created")
     return {"table": event["table"], "status": status, "polls": event["polls"] + 1, "outcome": event["outcome"]}

@@ -14,15 +14,20 @@ from lambdas.core.runtime import aws, bind_execution, desired, logger, metrics, 
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input: {"execution_name", "tables": [iteration outputs], "role": role outcome, "remediate", "drift":
-    the drift check's output (null in a provisioning run)}.
+    the drift check's output (null in a provisioning run), "retry_count": $$.State.RetryCount, "max_retries"}.
 
-    Output: {"verified": true, "tables": [...], "role": {...}, "differences": []}; raises VerificationFailed.
+    Output: {"verified", "tables": [...], "role": {...}, "differences", "deferred": TTL changes AWS's hour rule
+    refused, with "possible_by"}; raises NotYetVisible before the last retry, then VerificationFailed.
     When remediating, also {"remediated", "drifted", "drifted_resources", "drift_before_remediation"}, and
     "differences" lists what cannot be fixed in place.
     """
     bind_execution(event["execution_name"])
     drift_before = event.get("drift") if event.get("remediate") else None
-    report = verify(aws.dynamodb, aws.iam, desired(), event["tables"], event["role"], drift_before=drift_before)
+    # Reads may lag the run's writes: every attempt but the last of the state machine's retries waits them out.
+    final_attempt = event.get("retry_count", 0) >= event.get("max_retries", 0)
+    report = verify(
+        aws.dynamodb, aws.iam, desired(), event["tables"], event["role"], drift_before=drift_before, final_attempt=final_attempt
+    )
     metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)
     logger.info("verification done", extra={"remaining_differences": len(report["differences"])})
     return report

@@ -32,7 +32,7 @@ def test_enable_ttl_handler_enables_ttl_on_the_created_table(dynamodb: Any, pack
 
     output = enable_ttl.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created"}, context)
 
-    assert output == {"table": SESSIONS, "outcome": "created", "ttl": "enabled"}
+    assert output == {"table": SESSIONS, "outcome": "created", "ttl": "enabled", "ttl_change_possible_by": None}
     assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
 
 

@@ -237,7 +237,7 @@ def test_every_task_retries_transient_errors_with_full_jitter(states: dict[str, 
 def test_states_that_delete_tables_wait_minutes_for_a_creating_table(states: dict[str, dict[str, Any]]) -> None:
     for name in ("RollbackOnFailure", "RollbackExecution", "TeardownTable"):
         first = states[name]["Retry"][0]
-        assert first["ErrorEquals"] == ["TableNotActive"], name
+        assert first["ErrorEquals"] == ["TableNotActive", "CreationInFlight"], name
         assert first["IntervalSeconds"] * first["MaxAttempts"] >= 300, name
 
 

@@ -1,0 +1,31 @@
+"""Transient AWS failures are retried by the state machine, as botocore's standard retry mode would retry them."""
+
+from __future__ import annotations
+
+TABLES = sorted(
+    ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]
+)
+ROLE = "FileFerryReadOnlyRole"
+
+
+def _retried_errors(clients, execution_arn: str) -> list[str]:
+    events = clients.stepfunctions.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
+
+
+def test_server_errors_and_iam_service_failures_are_retried_and_the_run_succeeds(aws, run, clients):
+    aws.set_faults(
+        [
+            "dynamodb:CreateTable=InternalServerError*2",
+            "dynamodb:DescribeTable=ServiceUnavailable*1",
+            "iam:CreateRole=ServiceFailure*1",
+            "iam:PutRolePolicy=ServiceUnavailable*1",
+        ]
+    )
+
+    result = run({"action": "provision"})
+
+    assert result.succeeded, f"{result.error}: {result.cause}"
+    assert sorted(n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")) == TABLES
+    assert clients.iam.get_role_policy(RoleName=ROLE, PolicyName="FileFerryReadOnlyPolicy")["PolicyDocument"]
+    assert _retried_errors(clients, result.execution_arn).count("AwsUnavailable") >= 4
