@@ -10,9 +10,12 @@ also served over HTTP, for other processes and for plain AWS CLI users:
     DELETE /_fileferry/api-calls   reset the counts
     POST   /_fileferry/faults      JSON list of fault specs; replaces the active faults
     GET    /_fileferry/faults      the active faults and their remaining counts
-    GET    /_fileferry/config      the timing settings, as below
-    POST   /_fileferry/config      {"create_latency": 2.0, "backup_latency": 5, "ttl_latency": 1}
-                                   (any of them; a bad value changes none)
+    GET    /_fileferry/config      the settings, as below
+    POST   /_fileferry/config      {"create_latency": 2.0, "backup_latency": 5, "ttl_latency": 1,
+                                    "consistency_lag": 1.5, "chaos": 0.05, "seed": 7}
+                                   (any of them; a bad value changes none; chaos/seed restart the
+                                   chaos sequence)
+    GET    /_fileferry/chaos       {"rate", "seed", "calls": N, "injected": [{"n", "call", "error"}, ...]}
     POST   /_fileferry/reset       clear all AWS state (and the counts); faults and latency stay
     GET    /_fileferry/clock       {"now": "2026-01-01T00:00:00.000Z", "offset_seconds": 0.0}
     POST   /_fileferry/clock       {"advance_seconds": 3600}: move the emulator's clock forward
@@ -35,7 +38,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local import aws_quirks
 from local.aws_calls import buffer_body, identify_call
+from local.chaos import TIMEOUT, Chaos, checked_chaos_rate, checked_seed, drop_connection
 from local.clock import Clock, checked_seconds
+from local.consistency import ConsistencyLag, checked_consistency_lag
 from local.faults import FaultPlan, error_response
 from local.lambda_runner import LambdaRunner
 
@@ -98,6 +103,9 @@ class Emulator:
         faults: Iterable[str] = (),
         host: str = "127.0.0.1",
         cache_dir: str | Path | None = None,
+        consistency_lag: float = 0.0,
+        chaos: float = 0.0,
+        seed: int | None = None,
     ):
         self.host = host
         self.port = port
@@ -109,6 +117,8 @@ class Emulator:
         self.clock = Clock()  # every time-based behaviour reads this, so tests can move time on
         # Specs from the environment add to the ones given; a bad spec raises ValueError here.
         self._faults = FaultPlan([*faults, *_fault_specs_from_env()])
+        self.consistency = ConsistencyLag(consistency_lag, now=self.clock.time)  # local/consistency.py
+        self.chaos = Chaos(chaos, seed)  # local/chaos.py
         self._cache_dir = cache_dir
         self._api_calls: collections.Counter[str] = collections.Counter()
         self._api_calls_lock = threading.Lock()
@@ -221,19 +231,26 @@ class Emulator:
 
     def reset(self, *, faults: Iterable[str] | None = None,
               create_latency: float | None = None, backup_latency: float | None = None,
-              ttl_latency: float | None = None) -> None:
+              ttl_latency: float | None = None, consistency_lag: float | None = None,
+              chaos: float | None = None, seed: int | None = None) -> None:
         """Clear all AWS state and the API-call counts; warm Lambda workers stay.
 
-        Faults and latency stay as they are unless given.  Executions still running are stopped
-        first, without status-change events, so nothing leaks into what comes next.
+        Faults, latency, lag and chaos stay as they are unless given (chaos given restarts its
+        sequence from `seed`).  Executions still running are stopped first, without status-change
+        events, so nothing leaks into what comes next.
         """
         from moto.moto_api._internal.models import moto_api_backend
 
         if faults is not None:
             self.set_faults(faults)
         self.configure(create_latency=create_latency, backup_latency=backup_latency, ttl_latency=ttl_latency)
+        if consistency_lag is not None:
+            self.set_consistency_lag(consistency_lag)
+        if chaos is not None:
+            self.set_chaos(chaos, seed)
         aws_quirks.silence_and_stop_running_executions()
         moto_api_backend.reset()
+        self.consistency.forget()
         self.reset_api_calls()
 
     def set_faults(self, faults: Iterable[str]) -> None:
@@ -258,6 +275,19 @@ class Emulator:
 
     def timing(self) -> dict[str, float]:
         return {key: getattr(self, key) for key in TIMING_SETTINGS}
+
+    def set_consistency_lag(self, seconds: float) -> None:
+        """How long a read may show the state before a write (0: never); a bad value changes nothing."""
+        self.consistency.set_seconds(seconds)
+
+    def set_chaos(self, rate: float, seed: int | None = None) -> None:
+        """Fail orchestrator calls at `rate`, from the start of `seed`'s sequence (None: a random seed)."""
+        self.chaos.configure(rate, seed)
+
+    def settings(self) -> dict[str, Any]:
+        """The timing settings, the read lag and the chaos rate and seed."""
+        return {**self.timing(), "consistency_lag": self.consistency.seconds,
+                "chaos": self.chaos.rate, "seed": self.chaos.seed}
 
     def api_calls(self) -> dict[str, int]:
         with self._api_calls_lock:
@@ -287,9 +317,20 @@ class Emulator:
                 headers.append(("Content-Length", str(len(body))))
                 start_response(f"{status} {HTTPStatus(status).phrase}", headers)
                 return [body]
+            injected = self.chaos.decide(call, environ)
+            if injected is not None:
+                if injected.error == TIMEOUT:
+                    drop_connection(environ)
+                status, headers, body = error_response(
+                    call.protocol, call.service, call.operation, injected.error, message=injected.message
+                )
+                headers.append(("Content-Length", str(len(body))))
+                start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+                return [body]
             with aws_quirks.serving_request():
-                # moto answers fully inside this call (its responses are lists of bytes).
-                return list(moto_app(environ, start_response))
+                # moto answers fully inside this call (its responses are lists of bytes); reads
+                # may answer from before a recent write (local/consistency.py).
+                return self.consistency.serve(call, environ, start_response, moto_app)
 
         return application
 
@@ -311,14 +352,12 @@ class Emulator:
                 self.set_faults(body)
                 result = self.faults()
             elif action == "config" and method == "GET":
-                result = self.timing()
+                result = self.settings()
             elif action == "config" and method == "POST":
-                if not isinstance(body, dict):
-                    raise ValueError(f"expected a JSON object with some of {sorted(TIMING_SETTINGS)}")
-                for key, value in body.items():
-                    if key in TIMING_SETTINGS:
-                        checked_timing(key, value)  # over HTTP, null is refused too
-                result = self.configure(**body)
+                self._configure(body)
+                result = self.settings()
+            elif action == "chaos" and method == "GET":
+                result = self.chaos.describe()
             elif action == "clock" and method == "GET":
                 result = self.clock.describe()
             elif action == "clock" and method == "POST":
@@ -335,6 +374,22 @@ class Emulator:
         except (ValueError, TypeError) as error:
             return _json_reply(start_response, "400 Bad Request", {"error": str(error)})
         return _json_reply(start_response, "200 OK", result)
+
+    def _configure(self, body: Any) -> None:
+        """POST /_fileferry/config: every value is checked first, so a bad one changes nothing."""
+        strictness = {"consistency_lag", "chaos", "seed"}
+        if not isinstance(body, dict) or not body or set(body) - set(TIMING_SETTINGS) - strictness:
+            raise ValueError(f"expected a JSON object with some of {sorted({*TIMING_SETTINGS, *strictness})}")
+        timing = {key: checked_timing(key, value) for key, value in body.items() if key in TIMING_SETTINGS}
+        if "seed" in body and not isinstance(body["seed"], int | type(None)):
+            raise ValueError(f"seed must be a whole number from 0 to 2**63-1, got {body['seed']!r}")
+        lag = checked_consistency_lag(body.get("consistency_lag", self.consistency.seconds))
+        rate = checked_chaos_rate(body.get("chaos", self.chaos.rate))
+        seed = checked_seed(body.get("seed", self.chaos.seed))
+        self.configure(**timing)
+        self.consistency.set_seconds(lag)
+        if "chaos" in body or "seed" in body:
+            self.chaos.configure(rate, seed)
 
 
 def _fault_specs_from_env() -> list[str]:

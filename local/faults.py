@@ -16,6 +16,7 @@ reference).  A fault on it is answered that way, for every target in the request
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -149,12 +150,15 @@ def _status_for(error_code: str) -> int:
 
 
 def error_response(
-    protocol: str, service: str, operation: str, error_code: str, request_body: bytes = b""
+    protocol: str, service: str, operation: str, error_code: str, request_body: bytes = b"",
+    message: str | None = None, status: int | None = None,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """A well-formed AWS error response for the request's wire protocol: (status, headers, body)."""
-    status = _status_for(error_code)
+    status = status or _status_for(error_code)
     request_id = str(uuid.uuid4())
-    message = f"Injected fault {error_code} for {service}:{operation} (fileferry emulator)"
+    if message is None:
+        message = f"Injected fault {error_code} for {service}:{operation} (fileferry emulator)"
+    message = html.escape(message, quote=False) if protocol in ("query", "rest-xml") else message
     headers = [("x-amzn-RequestId", request_id)]
     entries_key = _PARTIAL_FAILURE_OPERATIONS.get((service, operation))
     if entries_key is not None:

@@ -1,0 +1,393 @@
+"""Reads that lag writes, and IAM changes that take a while to reach other services.
+
+AWS documents these reads as eventually consistent; the embedded AWS makes them lag by up to
+``--consistency-lag SECONDS`` (default 0: every read sees the latest write, as moto does):
+
+- DynamoDB DescribeTable: "If you issue a DescribeTable request immediately after a CreateTable
+  request, DynamoDB might return a ResourceNotFoundException. This is because DescribeTable uses an
+  eventually consistent query" (DynamoDB API reference, DescribeTable).
+- DynamoDB ListTagsOfResource: the tags before the last TagResource/UntagResource, and an empty tag
+  set right after CreateTable ("Tagging resources in DynamoDB": tags are eventually consistent;
+  ListTagsOfResource may not yet show a change).
+- IAM GetRole, GetRolePolicy, ListRolePolicies, ListAttachedRolePolicies: the role as it was before
+  CreateRole, Put/DeleteRolePolicy, Attach/DetachRolePolicy, UpdateAssumeRolePolicy, UpdateRole,
+  Tag/UntagRole ("Changes that I make are not always immediately visible", IAM User Guide,
+  troubleshoot_general#troubleshoot_general_eventual-consistency).
+- Step Functions DescribeExecution and ListExecutions: an execution that ended moments ago is
+  still RUNNING ("Step Functions ... eventually consistent" — ListExecutions API reference:
+  "This operation is eventually consistent. The results are best effort and may not reflect very
+  recent updates and changes.").
+
+"May" is taken at its worst, and deterministically: inside the window every such read returns the
+state from before the write, so a test sees each lagged read on its first try, and code that copes
+with the worst case copes with AWS.  The window of a resource starts at its latest write; a read
+answers with the state just before that write.
+
+Deploy time: for the same window after a role's trust policy (CreateRole, UpdateAssumeRolePolicy)
+or its permissions (Put/DeleteRolePolicy, Attach/DetachRolePolicy) change, services that check the
+role when it is handed to them refuse it with the errors AWS returns while IAM propagates (texts as
+AWS returns them; Terraform's AWS provider and CloudFormation users report and retry the same):
+
+- Lambda CreateFunction/UpdateFunctionConfiguration: InvalidParameterValueException "The role
+  defined for the function cannot be assumed by Lambda." (trust), and with TracingConfig Active
+  "The provided execution role does not have permissions to call PutTraceSegments on XRAY"
+  (permissions).
+- Step Functions CreateStateMachine/UpdateStateMachine: AccessDeniedException "Neither the global
+  service principal states.amazonaws.com, nor the regional one is authorized to assume the provided
+  role." (trust), and with logging configured "The state machine IAM Role is not authorized to
+  access the Log Destination" (permissions).
+- EventBridge Scheduler CreateSchedule/UpdateSchedule: ValidationException "The execution role you
+  provide must allow AWS EventBridge Scheduler to assume the role." (trust).
+
+The window is measured on the emulator's clock, so a test ends it by moving the clock forward.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from local.aws_calls import AwsCall, buffer_body
+from local.clock import checked_seconds
+from local.faults import error_response
+
+MAX_CONSISTENCY_LAG_SECONDS = 3600
+
+_Response = tuple[str, list[tuple[str, str]], bytes]  # WSGI status line, headers, body
+
+
+def checked_consistency_lag(seconds: Any) -> float:
+    """Seconds a read may lag a write: a finite number from 0 to MAX_CONSISTENCY_LAG_SECONDS."""
+    return checked_seconds("consistency lag", seconds, MAX_CONSISTENCY_LAG_SECONDS)
+
+
+# -- what is read, what is written ----------------------------------------------------------
+
+# A read: (service, operation) -> the key of the resource it reads, from the request parameters;
+# None: this request is not lagged (e.g. a later page of a paginated list).
+_READ_KEYS: dict[tuple[str, str], Callable[[dict[str, Any]], tuple[str, ...] | None]] = {
+    ("dynamodb", "DescribeTable"): lambda p: ("table", _table_name(p.get("TableName"))),
+    ("dynamodb", "ListTagsOfResource"): lambda p: (
+        None if p.get("NextToken") else ("table-tags", _table_name(p.get("ResourceArn")))
+    ),
+    ("iam", "GetRole"): lambda p: ("role", p.get("RoleName", "")),
+    ("iam", "GetRolePolicy"): lambda p: ("role-policy", p.get("RoleName", ""), p.get("PolicyName", "")),
+    ("iam", "ListRolePolicies"): lambda p: None if p.get("Marker") else ("role-policies", p.get("RoleName", "")),
+    ("iam", "ListAttachedRolePolicies"): lambda p: (
+        None if p.get("Marker") or p.get("PathPrefix") else ("role-attached", p.get("RoleName", ""))
+    ),
+}
+
+# The read request that shows each key's state (to snapshot it just before a write).
+_SNAPSHOT_READS: dict[str, tuple[str, str, Callable[[tuple[str, ...]], dict[str, str]]]] = {
+    "table": ("dynamodb", "DescribeTable", lambda k: {"TableName": k[1]}),
+    "role": ("iam", "GetRole", lambda k: {"RoleName": k[1]}),
+    "role-policy": ("iam", "GetRolePolicy", lambda k: {"RoleName": k[1], "PolicyName": k[2]}),
+    "role-policies": ("iam", "ListRolePolicies", lambda k: {"RoleName": k[1]}),
+    "role-attached": ("iam", "ListAttachedRolePolicies", lambda k: {"RoleName": k[1]}),
+}
+
+
+def _role_keys(params: dict[str, Any], *kinds: str) -> list[tuple[str, ...]]:
+    role = params.get("RoleName", "")
+    keys = []
+    for kind in kinds:
+        if kind == "role-policy":
+            keys.append(("role-policy", role, params.get("PolicyName", "")))
+        else:
+            keys.append((kind, role))
+    return keys
+
+
+# A write: (service, operation) -> the keys whose earlier state reads keep showing for the lag.
+_WRITES: dict[tuple[str, str], Callable[[dict[str, Any]], list[tuple[str, ...]]]] = {
+    ("dynamodb", "CreateTable"): lambda p: [("table", _table_name(p.get("TableName"))),
+                                            ("table-tags", _table_name(p.get("TableName")))],
+    ("dynamodb", "TagResource"): lambda p: [("table-tags", _table_name(p.get("ResourceArn")))],
+    ("dynamodb", "UntagResource"): lambda p: [("table-tags", _table_name(p.get("ResourceArn")))],
+    ("iam", "CreateRole"): lambda p: _role_keys(p, "role", "role-policies", "role-attached"),
+    ("iam", "PutRolePolicy"): lambda p: _role_keys(p, "role-policy", "role-policies"),
+    ("iam", "DeleteRolePolicy"): lambda p: _role_keys(p, "role-policy", "role-policies"),
+    ("iam", "AttachRolePolicy"): lambda p: _role_keys(p, "role-attached"),
+    ("iam", "DetachRolePolicy"): lambda p: _role_keys(p, "role-attached"),
+    ("iam", "UpdateAssumeRolePolicy"): lambda p: _role_keys(p, "role"),
+    ("iam", "UpdateRole"): lambda p: _role_keys(p, "role"),
+    ("iam", "UpdateRoleDescription"): lambda p: _role_keys(p, "role"),
+    ("iam", "TagRole"): lambda p: _role_keys(p, "role"),
+    ("iam", "UntagRole"): lambda p: _role_keys(p, "role"),
+}
+
+# IAM changes that other services see late (see the module docstring).
+_TRUST_CHANGES = {("iam", "CreateRole"), ("iam", "UpdateAssumeRolePolicy")}
+_PERMISSION_CHANGES = {("iam", "PutRolePolicy"), ("iam", "DeleteRolePolicy"),
+                       ("iam", "AttachRolePolicy"), ("iam", "DetachRolePolicy")}
+
+_LAMBDA_ASSUME = "The role defined for the function cannot be assumed by Lambda."
+_LAMBDA_XRAY = "The provided execution role does not have permissions to call PutTraceSegments on XRAY"
+_STATES_ASSUME = ("Neither the global service principal states.amazonaws.com, nor the regional one "
+                  "is authorized to assume the provided role.")
+_STATES_LOGS = "The state machine IAM Role is not authorized to access the Log Destination"
+_SCHEDULER_ASSUME = "The execution role you provide must allow AWS EventBridge Scheduler to assume the role."
+
+_EXECUTION_READS = {("states", "DescribeExecution"), ("states", "ListExecutions")}
+_JSON_TARGET_PREFIXES = {"dynamodb": "DynamoDB_20120810", "states": "AWSStepFunctions"}
+
+
+def _table_name(name_or_arn: Any) -> str:
+    text = str(name_or_arn or "")
+    return text.split(":table/", 1)[1].split("/", 1)[0] if ":table/" in text else text
+
+
+def _role_name(role_arn: Any) -> str:
+    return str(role_arn or "").rsplit("/", 1)[-1]  # arn:aws:iam::ACCOUNT:role/PATH/NAME
+
+
+def _region(environ: dict[str, Any]) -> str:
+    match = re.search(r"Credential=[^/]*/[^/]*/([^/]*)/", environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else ""
+
+
+def _params(call: AwsCall, environ: dict[str, Any]) -> dict[str, Any]:
+    """The request's parameters: the JSON body (JSON and REST-JSON) or the form (query)."""
+    body = buffer_body(environ)
+    if call.protocol == "query":
+        form = parse_qs(body.decode("utf-8", errors="replace"))
+        form.update(parse_qs(environ.get("QUERY_STRING", "")))
+        return {name: values[0] for name, values in form.items()}
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+@dataclass
+class _Window:
+    written_at: float
+    before: _Response  # the read's answer just before the write
+
+
+class ConsistencyLag:
+    """The lag windows of the resources written lately; thread-safe (one thread per request)."""
+
+    def __init__(self, seconds: float = 0.0, now: Callable[[], float] = time.time):
+        """`now`: the emulator clock's epoch seconds (execution stopDates are compared with it)."""
+        self.seconds = checked_consistency_lag(seconds)
+        self._now = now
+        self._lock = threading.Lock()
+        self._windows: dict[tuple[str, ...], _Window] = {}
+        self._trust_changed: dict[str, float] = {}
+        self._permissions_changed: dict[str, float] = {}
+
+    def set_seconds(self, seconds: float) -> None:
+        self.seconds = checked_consistency_lag(seconds)
+
+    def forget(self) -> None:
+        """Forget every write (the AWS state was reset)."""
+        with self._lock:
+            self._windows.clear()
+            self._trust_changed.clear()
+            self._permissions_changed.clear()
+
+    def _inside(self, since: float | None) -> bool:
+        return since is not None and self._now() - since < self.seconds
+
+    # -- the request path ---------------------------------------------------------------------
+
+    def serve(self, call: AwsCall, environ: dict[str, Any], start_response: Callable[..., Any],
+              moto_app: Callable[..., Any]) -> list[bytes]:
+        """Answer one AWS request: lagged, refused while IAM propagates, or by moto (recording writes)."""
+        if self.seconds <= 0:
+            return list(moto_app(environ, start_response))
+        name = (call.service, call.operation)
+        if name not in _READ_KEYS and name not in _WRITES and name not in _EXECUTION_READS \
+                and name not in _PROPAGATION_CHECKS:
+            return list(moto_app(environ, start_response))
+        params = _params(call, environ)
+        region = "" if call.service == "iam" else _region(environ)
+
+        refusal = self._propagation_refusal(call, params)
+        if refusal is not None:
+            return _reply(start_response, _error(call, *refusal))
+        if name in _EXECUTION_READS:
+            return _reply(start_response, self._execution_read(call, params, environ, moto_app))
+        if name in _READ_KEYS:
+            key = _READ_KEYS[name](params)
+            with self._lock:
+                window = self._windows.get((region, *key)) if key else None
+            if window is not None and self._inside(window.written_at):
+                status, headers, body = window.before
+                return _reply(start_response, (status, _fresh_request_id(headers), body))
+            return list(moto_app(environ, start_response))
+
+        # A write: snapshot what its reads show now, let moto write, keep the snapshots if it did.
+        keys = _WRITES[name](params)
+        before = {key: self._snapshot(call, key, environ, moto_app) for key in keys}
+        status, headers, body = _call(moto_app, environ)
+        if status.startswith("2"):
+            written_at = self._now()
+            with self._lock:
+                for key, snapshot in before.items():
+                    self._windows[(region, *key)] = _Window(written_at, snapshot)
+                role = params.get("RoleName", "")
+                if name in _TRUST_CHANGES:
+                    self._trust_changed[role] = written_at
+                if name in _TRUST_CHANGES or name in _PERMISSION_CHANGES:
+                    self._permissions_changed[role] = written_at
+        return _reply(start_response, (status, headers, body))
+
+    def _snapshot(self, call: AwsCall, key: tuple[str, ...], environ: dict[str, Any],
+                  moto_app: Callable[..., Any]) -> _Response:
+        if key[0] == "table-tags":
+            if call.operation == "CreateTable":  # a table that does not exist yet has no tags
+                return _json_response({"Tags": []})
+            arn = _params(call, environ).get("ResourceArn", "")
+            return _call(moto_app, _read_environ(environ, "dynamodb", "ListTagsOfResource", {"ResourceArn": arn}))
+        service, operation, params_of = _SNAPSHOT_READS[key[0]]
+        return _call(moto_app, _read_environ(environ, service, operation, params_of(key)))
+
+    # -- executions that ended moments ago ------------------------------------------------------
+
+    def _execution_read(self, call: AwsCall, params: dict[str, Any], environ: dict[str, Any],
+                        moto_app: Callable[..., Any]) -> _Response:
+        status_filter = params.get("statusFilter") if call.operation == "ListExecutions" else None
+        if status_filter:
+            # Filter here, on the status as the lagged read shows it.
+            unfiltered = {k: v for k, v in params.items() if k != "statusFilter"}
+            environ = _read_environ(environ, "states", "ListExecutions", unfiltered)
+        status, headers, body = _call(moto_app, environ)
+        if not status.startswith("2"):
+            return status, headers, body
+        answer = json.loads(body)
+        if call.operation == "DescribeExecution":
+            self._as_still_running(answer)
+        else:
+            for execution in answer.get("executions", []):
+                self._as_still_running(execution)
+            if status_filter:
+                answer["executions"] = [e for e in answer.get("executions", [])
+                                        if e.get("status") == status_filter]
+        return status, _without_length(headers), json.dumps(answer).encode("utf-8")
+
+    def _as_still_running(self, execution: dict[str, Any]) -> None:
+        stopped = execution.get("stopDate")
+        if execution.get("status") == "RUNNING" or not isinstance(stopped, int | float):
+            return
+        if self._inside(float(stopped)):
+            execution["status"] = "RUNNING"
+            for field in ("stopDate", "output", "outputDetails", "error", "cause"):
+                execution.pop(field, None)
+
+    # -- IAM propagation at deploy time -------------------------------------------------------
+
+    def _propagation_refusal(self, call: AwsCall, params: dict[str, Any]) -> tuple[str, str] | None:
+        check = _PROPAGATION_CHECKS.get((call.service, call.operation))
+        if check is None:
+            return None
+        role_arn, assume_error, permission_error = check(params)
+        if not role_arn:
+            return None
+        role = _role_name(role_arn)
+        with self._lock:
+            trust_changed = self._trust_changed.get(role)
+            permissions_changed = self._permissions_changed.get(role)
+        if self._inside(trust_changed):
+            return assume_error
+        if permission_error is not None and self._inside(permissions_changed):
+            return permission_error
+        return None
+
+
+def _lambda_check(p: dict[str, Any]) -> tuple[Any, tuple[str, str], tuple[str, str] | None]:
+    traced = (p.get("TracingConfig") or {}).get("Mode") == "Active"
+    return (p.get("Role"), ("InvalidParameterValueException", _LAMBDA_ASSUME),
+            ("InvalidParameterValueException", _LAMBDA_XRAY) if traced else None)
+
+
+def _states_check(p: dict[str, Any]) -> tuple[Any, tuple[str, str], tuple[str, str] | None]:
+    logging = p.get("loggingConfiguration") or {}
+    logs = bool(logging.get("destinations")) and logging.get("level", "OFF") != "OFF"
+    return (p.get("roleArn"), ("AccessDeniedException", _STATES_ASSUME),
+            ("AccessDeniedException", _STATES_LOGS) if logs else None)
+
+
+def _scheduler_check(p: dict[str, Any]) -> tuple[Any, tuple[str, str], tuple[str, str] | None]:
+    return (p.get("Target") or {}).get("RoleArn"), ("ValidationException", _SCHEDULER_ASSUME), None
+
+
+_PROPAGATION_CHECKS = {
+    ("lambda", "CreateFunction"): _lambda_check,
+    ("lambda", "UpdateFunctionConfiguration"): _lambda_check,
+    ("states", "CreateStateMachine"): _states_check,
+    ("states", "UpdateStateMachine"): _states_check,
+    ("scheduler", "CreateSchedule"): _scheduler_check,
+    ("scheduler", "UpdateSchedule"): _scheduler_check,
+}
+
+
+# -- WSGI plumbing ------------------------------------------------------------------------------
+
+
+def _call(moto_app: Callable[..., Any], environ: dict[str, Any]) -> _Response:
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        answer["status"], answer["headers"] = status, list(headers)
+
+    body = b"".join(moto_app(environ, start_response))
+    return answer["status"], answer["headers"], body
+
+
+def _reply(start_response: Callable[..., Any], response: _Response) -> list[bytes]:
+    status, headers, body = response
+    headers = [*_without_length(headers), ("Content-Length", str(len(body)))]
+    start_response(status, headers)
+    return [body]
+
+
+def _without_length(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in headers if k.lower() != "content-length"]
+
+
+def _fresh_request_id(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(k, str(uuid.uuid4()) if k.lower() == "x-amzn-requestid" else v) for k, v in headers]
+
+
+def _json_response(payload: Any) -> _Response:
+    return ("200 OK", [("Content-Type", "application/x-amz-json-1.0"),
+                       ("x-amzn-RequestId", str(uuid.uuid4()))], json.dumps(payload).encode("utf-8"))
+
+
+def _error(call: AwsCall, code: str, message: str) -> _Response:
+    # All three services answer these with HTTP 400, AccessDeniedException included (as reported
+    # by CloudFormation: "Service: AWSStepFunctions; Status Code: 400; Error Code: AccessDeniedException").
+    status, headers, body = error_response(call.protocol, call.service, call.operation, code,
+                                           message=message, status=400)
+    return f"{status} {HTTPStatus(status).phrase}", headers, body
+
+
+def _read_environ(environ: dict[str, Any], service: str, operation: str,
+                  params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `environ` that asks moto for `operation` instead (same caller, same signature scope)."""
+    read = {k: v for k, v in environ.items()
+            if k not in ("HTTP_X_AMZ_TARGET", "HTTP_CONTENT_ENCODING", "CONTENT_TYPE", "CONTENT_LENGTH")}
+    if service == "iam":
+        body = urlencode({"Action": operation, "Version": "2010-05-08", **params}).encode("utf-8")
+        read["CONTENT_TYPE"] = "application/x-www-form-urlencoded; charset=utf-8"
+    else:
+        body = json.dumps(params).encode("utf-8")
+        read["CONTENT_TYPE"] = "application/x-amz-json-1.0"
+        read["HTTP_X_AMZ_TARGET"] = f"{_JSON_TARGET_PREFIXES[service]}.{operation}"
+    read.update({"REQUEST_METHOD": "POST", "PATH_INFO": "/", "QUERY_STRING": "",
+                 "CONTENT_LENGTH": str(len(body))})
+    read["wsgi.input"] = io.BytesIO(body)
+    return read
