@@ -343,7 +343,8 @@ def _record_abort_in_history(env: Any) -> None:
 
 def _publish_status_change(execution: Execution) -> None:
     # AWS puts an "Execution Status Change" event on the default bus; moto emits none.
-    if running_emulator() is None or getattr(execution, _SILENCED, False):
+    emulator = running_emulator()
+    if emulator is None or getattr(execution, _SILENCED, False):
         return
     if execution.exec_status.value not in execution_events.TERMINAL_STATUSES:
         return
@@ -352,6 +353,7 @@ def _publish_status_change(execution: Execution) -> None:
         if getattr(execution, _EVENT_SENT, False):
             return
         setattr(execution, _EVENT_SENT, True)
+    emulator.consistency.execution_ended(execution.exec_arn)  # its reads may still say RUNNING (local/consistency.py)
     try:
         execution_events.deliver(execution_events.status_change_event(execution))
     except Exception:  # never let a delivery problem break the execution or the emulator

@@ -20,8 +20,9 @@ AWS documents these reads as eventually consistent; the embedded AWS makes them 
 
 "May" is taken at its worst, and deterministically: inside the window every such read returns the
 state from before the write, so a test sees each lagged read on its first try, and code that copes
-with the worst case copes with AWS.  The window of a resource starts at its latest write; a read
-answers with the state just before that write.
+with the worst case copes with AWS.  The window of a resource starts at its latest write, and a
+read inside it answers with the state before the first write of the burst (writes less than the
+lag apart): the oldest state AWS may still show.
 
 Deploy time: for the same window after a role's trust policy (CreateRole, UpdateAssumeRolePolicy)
 or its permissions (Put/DeleteRolePolicy, Attach/DetachRolePolicy) change, services that check the
@@ -180,13 +181,13 @@ class ConsistencyLag:
     """The lag windows of the resources written lately; thread-safe (one thread per request)."""
 
     def __init__(self, seconds: float = 0.0, now: Callable[[], float] = time.time):
-        """`now`: the emulator clock's epoch seconds (execution stopDates are compared with it)."""
         self.seconds = checked_consistency_lag(seconds)
         self._now = now
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, ...], _Window] = {}
         self._trust_changed: dict[str, float] = {}
         self._permissions_changed: dict[str, float] = {}
+        self._executions_ended: dict[str, float] = {}
 
     def set_seconds(self, seconds: float) -> None:
         self.seconds = checked_consistency_lag(seconds)
@@ -197,6 +198,12 @@ class ConsistencyLag:
             self._windows.clear()
             self._trust_changed.clear()
             self._permissions_changed.clear()
+            self._executions_ended.clear()
+
+    def execution_ended(self, execution_arn: str) -> None:
+        """An execution reached a terminal status just now (called by the interpreter's hooks)."""
+        with self._lock:
+            self._executions_ended[execution_arn] = self._now()
 
     def _inside(self, since: float | None) -> bool:
         return since is not None and self._now() - since < self.seconds
@@ -229,15 +236,21 @@ class ConsistencyLag:
                 return _reply(start_response, (status, _fresh_request_id(headers), body))
             return list(moto_app(environ, start_response))
 
+        if name not in _WRITES:
+            return list(moto_app(environ, start_response))
         # A write: snapshot what its reads show now, let moto write, keep the snapshots if it did.
-        keys = _WRITES[name](params)
-        before = {key: self._snapshot(call, key, environ, moto_app) for key in keys}
+        keys = [(region, *key) for key in _WRITES[name](params)]
+        with self._lock:
+            open_windows = {key: self._windows[key] for key in keys
+                            if key in self._windows and self._inside(self._windows[key].written_at)}
+        before = {key: open_windows[key].before if key in open_windows
+                  else self._snapshot(call, key[1:], environ, moto_app) for key in keys}
         status, headers, body = _call(moto_app, environ)
         if status.startswith("2"):
             written_at = self._now()
             with self._lock:
                 for key, snapshot in before.items():
-                    self._windows[(region, *key)] = _Window(written_at, snapshot)
+                    self._windows[key] = _Window(written_at, snapshot)
                 role = params.get("RoleName", "")
                 if name in _TRUST_CHANGES:
                     self._trust_changed[role] = written_at
@@ -279,10 +292,11 @@ class ConsistencyLag:
         return status, _without_length(headers), json.dumps(answer).encode("utf-8")
 
     def _as_still_running(self, execution: dict[str, Any]) -> None:
-        stopped = execution.get("stopDate")
-        if execution.get("status") == "RUNNING" or not isinstance(stopped, int | float):
+        if execution.get("status") == "RUNNING":
             return
-        if self._inside(float(stopped)):
+        with self._lock:
+            ended = self._executions_ended.get(execution.get("executionArn", ""))
+        if self._inside(ended):
             execution["status"] = "RUNNING"
             for field in ("stopDate", "output", "outputDetails", "error", "cause"):
                 execution.pop(field, None)

@@ -28,6 +28,7 @@ class EmulatorSettings(Protocol):
     backup_latency: float
     ttl_latency: float
     clock: Clock
+    consistency: Any  # local.consistency.ConsistencyLag
     lambda_runner: LambdaRunner
 
 

@@ -242,17 +242,44 @@ def _timing_options(command: Any) -> Any:
 def _timing(**settings: float | None) -> dict[str, float]:
     return {name: seconds for name, seconds in settings.items() if seconds is not None}
 
+
+class _Rate(click.FloatRange):
+    """A probability from 0 to 1; NaN refused too."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        rate = super().convert(value, param, ctx)
+        if math.isnan(rate):
+            self.fail(f"{value!r} is not a number from 0 to 1.", param, ctx)
+        return rate
+
+
+def _strictness_options(command: Any) -> Any:
+    """--consistency-lag, --chaos, --seed: how strict the embedded AWS is (local/consistency.py, local/chaos.py)."""
+    for option in reversed([
+        click.option("--consistency-lag", default=0.0, type=LATENCY_SECONDS, metavar="SECONDS",
+                     help="Embedded AWS: for up to this long after a write, reads may show the state before it (default 0)."),
+        click.option("--chaos", default=0.0, type=_Rate(0, 1), metavar="RATE",
+                     help="Embedded AWS: each AWS call a deployed function makes fails with a transient error with this probability (0-1)."),
+        click.option("--seed", default=None, type=click.IntRange(0, 2**63 - 1),
+                     help="Embedded AWS: seed of the chaos decisions (same seed, same sequence; default: a random one, printed)."),
+    ]):
+        command = option(command)
+    return command
+
 @cli.command()
 @click.option("--local", is_flag=True, help="Run everything on the embedded AWS (no account needed).")
 @click.option("--keep", is_flag=True, help="With --local: keep the embedded AWS running afterwards.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="With --local: the embedded AWS's port (0: any free one).")
 @_timing_options
+@_strictness_options
 @click.pass_context
-def up(ctx: click.Context, local: bool, keep: bool, port: int, **timing: float | None) -> None:
+def up(ctx: click.Context, local: bool, keep: bool, port: int, consistency_lag: float, chaos: float,
+       seed: int | None, **timing: float | None) -> None:
     """Deploy (idempotent), then run provisioning and follow it. Exit 0 iff verified."""
     factory = _factory(ctx)
-    if (keep or port or _timing(**timing)) and not local:
-        raise click.UsageError("--keep, --port, --create-latency, --backup-latency and --ttl-latency go with --local")
+    if (keep or port or _timing(**timing) or consistency_lag or chaos or seed is not None) and not local:
+        raise click.UsageError("--keep, --port, --create-latency, --backup-latency, --ttl-latency, "
+                               "--consistency-lag, --chaos and --seed go with --local")
     if not local:
         _provision_and_check(ctx, factory, _deploy(ctx, factory))
         return
@@ -261,13 +288,18 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, **timing: float |
         # `deploy.py local --port N` is already serving: provision there, so a re-run adopts.
         if not ctx.obj["json"]:
             click.echo(f"Using the embedded AWS already running at {running}")
+        if consistency_lag or chaos or seed is not None:
+            _configure_embedded_aws(running, consistency_lag, chaos, seed)
         factory = factory.with_endpoint(running)
         ctx.obj["factory"] = factory
         _provision_and_check(ctx, factory, _deploy(ctx, factory))
         return
     from local.emulator import Emulator
 
-    with Emulator(port=port, **_timing(**timing)) as emulator:
+    with Emulator(port=port, **_timing(**timing), consistency_lag=consistency_lag,
+                  chaos=chaos, seed=seed) as emulator:
+        if chaos and not ctx.obj["json"]:
+            click.echo(f"Chaos: rate {chaos}, seed {emulator.chaos.seed}", err=True)
         factory = factory.with_endpoint(emulator.endpoint_url)
         ctx.obj["factory"] = factory
         try:
@@ -291,6 +323,17 @@ def _embedded_aws_at(port: int) -> str | None:
         return None
 
 
+def _configure_embedded_aws(url: str, consistency_lag: float, chaos: float, seed: int | None) -> None:
+    """Set lag and chaos on an embedded AWS that is already running (POST /_fileferry/config)."""
+    settings: dict[str, Any] = {"consistency_lag": consistency_lag, "chaos": chaos}
+    if seed is not None:
+        settings["seed"] = seed
+    request = urllib.request.Request(f"{url}/_fileferry/config", data=json.dumps(settings).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        click.echo(f"Embedded AWS settings: {response.read().decode()}", err=True)
+
+
 def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: Any) -> None:
     result = _run_and_report(ctx, factory, {"action": "provision"})
     if result is None or not result.succeeded or not (isinstance(result.output, dict) and result.output.get("verified")):
@@ -301,16 +344,21 @@ def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: An
 @click.option("--port", default=4566, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--fault", "faults", multiple=True, metavar="SERVICE:Operation=ErrorCode[*COUNT]", help="Inject a fault (repeatable).")
 @_timing_options
-def local(port: int, faults: tuple[str, ...], **timing: float | None) -> None:
+@_strictness_options
+def local(port: int, faults: tuple[str, ...], consistency_lag: float, chaos: float, seed: int | None,
+          **timing: float | None) -> None:
     """Start the embedded AWS and block."""
     from local.emulator import Emulator
 
     try:
-        emulator = Emulator(port=port, faults=faults, **_timing(**timing))
+        emulator = Emulator(port=port, faults=faults, **_timing(**timing),
+                            consistency_lag=consistency_lag, chaos=chaos, seed=seed)
     except ValueError as err:
         raise ConfigError(f"--fault: {err}") from None
     emulator.start()
     click.echo(f"Embedded AWS at {emulator.endpoint_url} (Ctrl-C to stop)")
+    if chaos:
+        click.echo(f"Chaos: rate {chaos}, seed {emulator.chaos.seed}")
     emulator.serve_forever()
 
 

@@ -25,9 +25,9 @@ LAMBDA_TRUST_POLICY = json.dumps({
 
 @pytest.fixture
 def emulator(running_emulator):
-    """The embedded AWS, emptied: no resources, no faults, no create latency, no counted calls."""
+    """The embedded AWS, emptied: no resources, faults, create latency, read lag, chaos or counted calls."""
     running_emulator.reset(faults=(), create_latency=0.0, backup_latency=DEFAULT_BACKUP_LATENCY_SECONDS,
-                          ttl_latency=DEFAULT_TTL_LATENCY_SECONDS)
+                          ttl_latency=DEFAULT_TTL_LATENCY_SECONDS, consistency_lag=0.0, chaos=0.0)
     return running_emulator
 
 

@@ -61,6 +61,24 @@ def list_tables(event, context):
     return boto3.client("dynamodb").list_tables()["TableNames"]
 
 
+def call_dynamodb(event, context):
+    """event["count"] ListTables calls, one attempt each: the error code of each (None: it succeeded)."""
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client("dynamodb", config=Config(retries={"total_max_attempts": 1}, read_timeout=20))
+    outcomes = []
+    for _ in range(event["count"]):
+        try:
+            client.list_tables()
+            outcomes.append(None)
+        except ClientError as error:
+            outcomes.append(error.response["Error"]["Code"])
+        except BotoCoreError as error:
+            outcomes.append(type(error).__name__)
+    return outcomes
+
+
 def create_table(event, context):
     boto3.client("dynamodb").create_table(
         TableName=event["table"],
