@@ -26,7 +26,8 @@ def start_cli(*args):
 
 def test_serves_aws_until_interrupted():
     process = start_cli("--port", "0", "--fault", "iam:CreateRole=AccessDenied", "--create-latency", "5",
-                        "--backup-latency", "60", "--ttl-latency", "30")
+                        "--backup-latency", "60", "--ttl-latency", "30", "--consistency-lag", "2",
+                        "--chaos", "0.1", "--seed", "9")
     try:
         banner = process.stdout.readline()
         assert banner.startswith("embedded AWS ready: http://127.0.0.1:"), banner
@@ -41,7 +42,8 @@ def test_serves_aws_until_interrupted():
         )
         assert created["TableDescription"]["TableStatus"] == "CREATING"
         with urllib.request.urlopen(f"{endpoint}/_fileferry/config") as response:
-            assert json.load(response) == {"create_latency": 5.0, "backup_latency": 60.0, "ttl_latency": 30.0}
+            assert json.load(response) == {"create_latency": 5.0, "backup_latency": 60.0, "ttl_latency": 30.0,
+                                           "consistency_lag": 2.0, "chaos": 0.1, "seed": 9}
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
