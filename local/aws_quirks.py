@@ -52,6 +52,7 @@ from moto.stepfunctions.parser.backend.execution import (
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from local import (
+    cloudformation_stacks,
     dynamodb_backups,
     dynamodb_tables,
     dynamodb_ttl,
@@ -69,7 +70,7 @@ _original = patching.original
 _in_emulator_request = patching.in_emulator_request
 
 # One module per AWS behaviour; each names its AWS documentation source.
-_BEHAVIOURS = (dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency)
+_BEHAVIOURS = (dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, cloudformation_stacks)
 
 
 def install(emulator: EmulatorSettings) -> None:

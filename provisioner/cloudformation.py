@@ -49,16 +49,23 @@ def _pascal_keys(value: Any) -> Any:
     return value
 
 
-def _definition_string(orchestrator: Orchestrator) -> dict[str, Any]:
-    """The committed ASL, each step placeholder bound to its function's ARN by Fn::Sub."""
+def _definition_substitutions() -> dict[str, Any]:
+    """Each step placeholder of the committed ASL, bound to its function's ARN."""
     text = load_definition()
-    variables = {}
+    substitutions = {}
     for name in sorted(set(_SUBSTITUTION.findall(text))):
         step = next((s for s in STEPS_BY_NAME.values() if s.placeholder == "${" + name + "}"), None)
         if step is None:
-            raise ValueError(f"the ASL holds ${{{name}}}, which is no step's placeholder: Fn::Sub would misread it")
-        variables[name] = _get_arn(logical_id(step.name, "Function"))
-    return {"Fn::Sub": [text, variables]}
+            raise ValueError(f"the ASL holds ${{{name}}}, which is no step's placeholder")
+        substitutions[name] = _get_arn(logical_id(step.name, "Function"))
+    return substitutions
+
+
+# cfn-lint's ASL schema (rule E3601) rejects OutputPath on a Succeed state, which the States Language
+# allows (https://states-language.net/#succeed-state) and DriftCheckDone uses. A resource-level
+# ignore is the narrowest cfn-lint offers; tests/referees/test_cloudformation.py lints the definition
+# without it and proves that false positive is the only E3601 finding.
+CFN_LINT_IGNORED = {"cfn-lint": {"config": {"ignore_checks": ["E3601"]}}}
 
 
 def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
@@ -105,10 +112,12 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
     }
     resources[STATE_MACHINE] = {
         "Type": "AWS::StepFunctions::StateMachine",
+        "Metadata": CFN_LINT_IGNORED,
         "Properties": {
             "StateMachineName": machine.name,
             "StateMachineType": machine.type,
-            "DefinitionString": _definition_string(orchestrator),
+            "DefinitionString": load_definition(),
+            "DefinitionSubstitutions": _definition_substitutions(),
             "RoleArn": _get_arn(logical_id(machine.role, "Role")),
             "LoggingConfiguration": _pascal_keys(machine.logging_configuration(_get_arn("StateMachineLogGroup"))),
             "TracingConfiguration": {"Enabled": machine.tracing},

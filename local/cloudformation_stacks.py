@@ -1,0 +1,188 @@
+"""CloudFormation stacks create what CloudFormation on AWS creates, for the orchestrator's template.
+
+moto's CloudFormation differs from AWS's in four ways that matter for `render`'s template
+(provisioner/cloudformation.py), each corrected here for requests served by the emulator:
+
+- TemplateURL. `aws cloudformation deploy --s3-bucket B` uploads the template and passes a
+  path-style URL at the S3 endpoint it used (awscli's s3uploader `to_path_style_s3_url`): with the
+  emulator that is `http://127.0.0.1:PORT/B/KEY`. AWS reads the object the URL names (CloudFormation
+  API Reference, CreateStack/CreateChangeSet `TemplateURL`); moto took "127" for the bucket, because
+  it parses path-style URLs only on amazonaws.com and "localhost" hosts.
+- AWS::IAM::Role `Policies`. CloudFormation puts each `PolicyDocument` as the role's inline policy
+  (AWS::IAM::Role Policy, CloudFormation User Guide), which GetRolePolicy returns as JSON (IAM API
+  Reference, GetRolePolicy). moto stored the template's object and returned its Python repr.
+- AWS::Lambda::Function. CloudFormation calls CreateFunction with the resource's properties (its
+  `Tags` and `TracingConfig` too; resource reference in the CloudFormation User Guide). moto created
+  the function in its Docker Lambda backend, while the emulator serves Lambda (and runs functions)
+  from moto's no-Docker backend, so a stack's functions could not be found or invoked.
+- AWS::StepFunctions::StateMachine. CloudFormation calls CreateStateMachine with the definition
+  (`DefinitionString`, or `Definition`, with `DefinitionSubstitutions` applied), `RoleArn`,
+  `StateMachineType`, `LoggingConfiguration`, `TracingConfiguration` and tags (resource reference in
+  the CloudFormation User Guide). moto created the state machine in its plain Step Functions backend,
+  which neither serves the API nor runs executions when executions are on, so the stack's state
+  machine could not be found or started; and it dropped the logging and tracing configuration.
+
+AWS::Scheduler::Schedule and AWS::CloudWatch::Alarm have no moto CloudFormation model: a stack that
+declares them is created without them (moto warns); the README says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.cloudformation import responses as cloudformation_responses
+from moto.iam.models import Role
+from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+from local import patching
+
+_SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
+
+
+def install() -> None:
+    patching.patch(cloudformation_responses, "get_stack_from_s3_url", _template_from_url)
+    patching.patch(Role, "create_from_cloudformation_json", classmethod(_create_role))
+    patching.patch(LambdaFunction, "create_from_cloudformation_json", classmethod(_create_function))
+    patching.patch(LambdaFunction, "delete", _delete_function)
+    patching.patch(StateMachine, "create_from_cloudformation_json", classmethod(_create_state_machine))
+    patching.patch(StateMachine, "delete_from_cloudformation_json", classmethod(_delete_state_machine))
+    patching.patch(StateMachine, "update_from_cloudformation_json", classmethod(_update_state_machine))
+
+
+# -- TemplateURL -------------------------------------------------------------------------------
+
+
+def _template_from_url(template_url: str, account_id: str, partition: str) -> str:
+    original = patching.original(cloudformation_responses, "get_stack_from_s3_url")
+    host = urlparse(template_url).hostname or ""
+    if not patching.in_emulator_request() or host.endswith("amazonaws.com"):
+        return original(template_url, account_id, partition)
+    # Path-style at the emulator's own address: /BUCKET/KEY. moto reads it that way for "localhost".
+    path = urlparse(template_url)._replace(netloc="localhost").geturl()
+    return original(path, account_id, partition)
+
+
+# -- AWS::IAM::Role ----------------------------------------------------------------------------
+
+
+def _create_role(cls: type[Role], resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+                 region_name: str, **kwargs: Any) -> Role:
+    original = patching.original(Role, "create_from_cloudformation_json").__get__(None, cls)
+    if patching.in_emulator_request():
+        cloudformation_json = copy.deepcopy(cloudformation_json)
+        for policy in cloudformation_json["Properties"].get("Policies", []):
+            if not isinstance(policy["PolicyDocument"], str):
+                policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
+    return original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+
+# -- AWS::Lambda::Function ---------------------------------------------------------------------
+
+_FUNCTION_PROPERTIES = (
+    "Code", "FunctionName", "Handler", "Role", "Runtime", "Description", "MemorySize", "Timeout",
+    "Environment", "TracingConfig", "Layers", "Architectures", "EphemeralStorage", "VpcConfig",
+    "ReservedConcurrentExecutions", "PackageType",
+)
+
+
+def _create_function(cls: type[LambdaFunction], resource_name: str, cloudformation_json: dict[str, Any],
+                     account_id: str, region_name: str, **kwargs: Any) -> LambdaFunction:
+    if not patching.in_emulator_request():
+        original = patching.original(LambdaFunction, "create_from_cloudformation_json").__get__(None, cls)
+        return original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    properties = copy.deepcopy(cloudformation_json["Properties"])
+    spec = {key: properties[key] for key in _FUNCTION_PROPERTIES if key in properties}
+    spec.setdefault("FunctionName", resource_name)
+    # CloudFormation's tags are a list of Key/Value pairs; CreateFunction's a map.
+    spec["Tags"] = {tag["Key"]: tag["Value"] for tag in properties.get("Tags", [])}
+    return lambda_backend(account_id, region_name).create_function(spec)
+
+
+def _delete_function(self: LambdaFunction, account_id: str, region: str) -> None:
+    if not patching.in_emulator_request():
+        return patching.original(LambdaFunction, "delete")(self, account_id, region)
+    lambda_backend(account_id, region).delete_function(self.function_name)
+    return None
+
+
+# -- AWS::StepFunctions::StateMachine -----------------------------------------------------------
+
+
+def _definition(properties: dict[str, Any]) -> str | None:
+    definition = properties.get("DefinitionString")
+    if definition is None and "Definition" in properties:
+        definition = json.dumps(properties["Definition"])
+    if definition is None:
+        return None
+    substitutions = properties.get("DefinitionSubstitutions") or {}
+    return _SUBSTITUTION.sub(lambda m: str(substitutions.get(m.group(1), m.group(0))), definition)
+
+
+def _api_shape(value: Any) -> Any:
+    """CloudFormation spells Step Functions' configuration in Pascal case; the API in lower camel case."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _api_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_api_shape(item) for item in value]
+    return value
+
+
+def _tags(properties: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"key": tag["Key"], "value": tag["Value"]} for tag in properties.get("Tags", [])]
+
+
+def _create_state_machine(cls: type[StateMachine], resource_name: str, cloudformation_json: dict[str, Any],
+                          account_id: str, region_name: str, **kwargs: Any) -> Any:
+    if not patching.in_emulator_request():
+        original = patching.original(StateMachine, "create_from_cloudformation_json").__get__(None, cls)
+        return original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    properties = cloudformation_json["Properties"]
+    backend = stepfunctions_parser_backends[account_id][region_name]
+    optional = {
+        "loggingConfiguration": _api_shape(properties["LoggingConfiguration"]) if "LoggingConfiguration" in properties else None,
+        "tracingConfiguration": _api_shape(properties["TracingConfiguration"]) if "TracingConfiguration" in properties else None,
+    }
+    return backend.create_state_machine(
+        properties.get("StateMachineName", resource_name),
+        _definition(properties) or "",
+        properties.get("RoleArn", ""),
+        tags=_tags(properties),
+        **{key: value for key, value in optional.items() if value is not None},
+    )
+
+
+def _delete_state_machine(cls: type[StateMachine], resource_name: str, cloudformation_json: dict[str, Any],
+                          account_id: str, region_name: str) -> None:
+    if not patching.in_emulator_request():
+        original = patching.original(StateMachine, "delete_from_cloudformation_json").__get__(None, cls)
+        return original(resource_name, cloudformation_json, account_id, region_name)
+    stepfunctions_parser_backends[account_id][region_name].delete_state_machine(resource_name)
+    return None
+
+
+def _update_state_machine(cls: type[StateMachine], original_resource: Any, new_resource_name: str,
+                          cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
+    if not patching.in_emulator_request():
+        original = patching.original(StateMachine, "update_from_cloudformation_json").__get__(None, cls)
+        return original(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+    properties = cloudformation_json.get("Properties", {})
+    name = properties.get("StateMachineName", original_resource.name)
+    if name != original_resource.name:  # a new name replaces the state machine
+        created = _create_state_machine(cls, name, cloudformation_json, account_id, region_name)
+        _delete_state_machine(cls, original_resource.arn, cloudformation_json, account_id, region_name)
+        return created
+    backend = stepfunctions_parser_backends[account_id][region_name]
+    return backend.update_state_machine(
+        original_resource.arn,
+        definition=_definition(properties),
+        role_arn=properties.get("RoleArn"),
+        logging_configuration=_api_shape(properties.get("LoggingConfiguration")),
+        tracing_configuration=_api_shape(properties.get("TracingConfiguration")),
+    )

@@ -1,0 +1,90 @@
+"""The orchestrator deployed from render's CloudFormation template, with the plain AWS CLI's
+`cloudformation package` / `deploy`, provisions the spec on the embedded AWS.
+
+moto's CloudFormation has no model for AWS::Scheduler::Schedule or AWS::CloudWatch::Alarm: the stack
+is created without those two (the README says so); everything else is read back from AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from provisioner import runs
+from provisioner.config import resolve
+from provisioner.rendering import render_documents
+
+NOT_IN_MOTO = {"AWS::Scheduler::Schedule", "AWS::CloudWatch::Alarm"}
+STACK = "fileferry-orchestrator"
+BUCKET = "fileferry-artifacts"
+
+
+def _aws_cli(env: dict[str, str], *args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert completed.returncode == 0, f"aws {' '.join(args[:2])} failed: {completed.stderr[-2000:]}"
+    return completed.stdout
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::(Scheduler::Schedule|CloudWatch::Alarm)")
+def test_a_provisioning_run_through_the_stack_deployed_orchestrator_succeeds(aws, config_path: Path, tmp_path: Path) -> None:
+    resolved = resolve(config_path, endpoint_url=aws.endpoint_url)
+    out = tmp_path / "render"
+    render_documents(resolved, out)
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    client = lambda service: session.client(service, endpoint_url=aws.endpoint_url)  # noqa: E731
+    client("s3").create_bucket(Bucket=BUCKET)
+
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": aws.endpoint_url,  # also for package's own S3 client, which ignores --endpoint-url
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("AWS_PROFILE", None)
+    packaged = tmp_path / "packaged.yaml"
+    template = out / "cloudformation" / "template.yaml"
+    _aws_cli(env, "cloudformation", "package", "--template-file", str(template), "--s3-bucket", BUCKET,
+             "--output-template-file", str(packaged))
+    _aws_cli(env, "cloudformation", "deploy", "--template-file", str(packaged), "--stack-name", STACK,
+             "--capabilities", "CAPABILITY_NAMED_IAM", "--s3-bucket", BUCKET)
+
+    cloudformation = client("cloudformation")
+    assert cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    created = {r["ResourceType"] for r in cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+               if r["ResourceStatus"] == "CREATE_COMPLETE"}
+    assert created >= {"AWS::IAM::Role", "AWS::Lambda::Function", "AWS::Logs::LogGroup",
+                       "AWS::StepFunctions::StateMachine", "AWS::Events::Rule"}
+
+    # What the stack created is what render wrote (the documents deploy sends).
+    iam = client("iam")
+    for trust in sorted((out / "iam").glob("fileferry-provisioner-*.trust.json")):
+        role = trust.name.removesuffix(".trust.json")
+        assert iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"] == json.loads(trust.read_text())
+        policy = iam.get_role_policy(RoleName=role, PolicyName="least-privilege")["PolicyDocument"]
+        assert policy == json.loads((out / "iam" / f"{role}.policy.json").read_text()), role
+    sfn = client("stepfunctions")
+    (machine,) = sfn.list_state_machines()["stateMachines"]
+    described = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
+    assert json.loads(described["definition"]) == json.loads((out / "state_machine.asl.json").read_text())
+    assert described["roleArn"].endswith(":role/fileferry-provisioner-states")
+    assert described["tracingConfiguration"] == {"enabled": True}
+    assert described["loggingConfiguration"]["level"] == "ERROR"
+    targets = client("events").list_targets_by_rule(Rule="fileferry-provisioner-rollback-on-abort")["Targets"]
+    assert [(t["Arn"], t["RoleArn"].split("/")[-1]) for t in targets] == [(machine["stateMachineArn"], "fileferry-provisioner-events")]
+
+    execution = runs.start(sfn, machine["stateMachineArn"], {})
+    result = runs.Follower(sfn, poll_seconds=0.2).follow(execution)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    dynamodb = client("dynamodb")
+    for name in resolved.settings.table_names():
+        assert dynamodb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"
+    assert iam.get_role(RoleName=resolved.settings.sso.role_name)["Role"]["MaxSessionDuration"] == 3600
