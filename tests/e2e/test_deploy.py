@@ -87,3 +87,41 @@ def test_an_unchanged_redeploy_changes_nothing(aws, config_path) -> None:
     factory.deployer().deploy()
 
     assert factory.deployer().deploy().changed == []
+
+
+def _deployer_on_a_lagging_iam(aws: Any, config_path: Any, lag: float) -> tuple[Any, list[str]]:
+    """A deployer whose waits move the emulator's clock instead of sleeping, and the lines it prints."""
+    aws.set_consistency_lag(lag)
+    factory = CLIFactory(resolve(config_path, endpoint_url=aws.endpoint_url), local=True, sleep=aws.clock.advance)
+    deployer = factory.deployer()
+    deployer.tracing = True  # Lambda's X-Ray permission message, too
+    printed: list[str] = []
+    deployer.progress = printed.append
+    return deployer, printed
+
+
+def test_deploy_waits_while_new_roles_propagate_and_says_what_it_waits_for(aws, config_path) -> None:
+    deployer, printed = _deployer_on_a_lagging_iam(aws, config_path, lag=20)
+    try:
+        deployment = deployer.deploy()
+    finally:
+        aws.set_consistency_lag(0)
+
+    clients = deployer.clients
+    assert clients.stepfunctions.describe_state_machine(stateMachineArn=deployment.state_machine_arn)["status"] == "ACTIVE"
+    for arn in deployment.function_arns.values():
+        assert clients.lambda_.get_function_configuration(FunctionName=arn)["TracingConfig"]["Mode"] == "Active"
+    schedule = f"{deployer.settings.provisioner.name}-drift-check"
+    assert clients.scheduler.get_schedule(Name=schedule)["Target"]["Arn"] == deployment.state_machine_arn
+    assert any(line.startswith("waiting for IAM to propagate the role of function ") for line in printed)
+
+
+def test_deploy_gives_up_after_two_minutes_of_propagation_naming_what_aws_said(aws, config_path) -> None:
+    deployer, _ = _deployer_on_a_lagging_iam(aws, config_path, lag=3600)
+    try:
+        with pytest.raises(DeployError, match="after 1[0-9][0-9] s .*cannot be assumed by Lambda"):
+            deployer.deploy()
+    finally:
+        aws.set_consistency_lag(0)
+
+    assert deployer.clients.lambda_.list_functions()["Functions"] == []
