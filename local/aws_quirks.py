@@ -57,6 +57,7 @@ from local import (
     dynamodb_tables,
     dynamodb_ttl,
     execution_events,
+    iam_enforcement,
     map_concurrency,
     patching,
 )
@@ -212,7 +213,7 @@ def _validate_definition(definition: str) -> None:
 # ~40 ms of CPU) for every Lambda task.  Clients are thread-safe: one per region and endpoint,
 # as moto configures them, with a connection pool as large as a Map's concurrency may need.
 _LAMBDA_CLIENT_POOL_CONNECTIONS = 100
-_sfn_clients: dict[tuple[str, str, str], Any] = {}
+_sfn_clients: dict[tuple[str, str, str, str | None], Any] = {}
 _sfn_clients_lock = threading.Lock()
 
 
@@ -220,15 +221,22 @@ def _shared_boto_client_for(region: str, service: str, state_credentials: Any = 
     if botocore_stubber.enabled:  # in-process moto (mock_aws) intercepts the calls instead
         return moto_boto_client.boto_client_for(region, service, state_credentials)
     endpoint_url = f"http://localhost:{moto_server_port()}"
-    key = (region, service, endpoint_url)
+    # AWS: a task calls its service as the state machine's role (or the state's Credentials role).
+    role_arn = getattr(state_credentials, "role_arn", None)
+    credentials = (
+        iam_enforcement.session_credentials(role_arn, "StepFunctions", iam_enforcement.STATES_SERVICE)
+        if role_arn else None
+    )
+    key = (region, service, endpoint_url, role_arn)
     with _sfn_clients_lock:
         if key not in _sfn_clients:
             _sfn_clients[key] = boto3.session.Session().client(
                 service,
                 region_name=region,
                 endpoint_url=endpoint_url,
-                aws_access_key_id="ak",
-                aws_secret_access_key="sk",
+                aws_access_key_id=credentials.access_key_id if credentials else "ak",
+                aws_secret_access_key=credentials.secret_access_key if credentials else "sk",
+                aws_session_token=credentials.session_token if credentials else None,
                 config=botocore.config.Config(
                     parameter_validation=False,
                     retries={"max_attempts": 0, "total_max_attempts": 1},

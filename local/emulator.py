@@ -36,7 +36,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local import aws_quirks
+from local import aws_quirks, iam_enforcement
 from local.aws_calls import buffer_body, identify_call
 from local.chaos import TIMEOUT, Chaos, checked_chaos_rate, checked_seed, drop_connection
 from local.clock import Clock, checked_seconds
@@ -309,6 +309,10 @@ class Emulator:
             call = identify_call(environ)
             with self._api_calls_lock:
                 self._api_calls[call.name] += 1
+            # IAM first, as AWS authorizes a request before the service acts on it.
+            denied = iam_enforcement.check(call, environ)
+            if denied is not None:
+                return _reply(start_response, *denied)
             error_code = self._faults.take(call.service, call.operation, call.user_agent)
             if error_code is not None:
                 status, headers, body = error_response(
@@ -390,6 +394,13 @@ class Emulator:
         self.consistency.set_seconds(lag)
         if "chaos" in body or "seed" in body:
             self.chaos.configure(rate, seed)
+
+
+def _reply(start_response: Callable[..., Any], status: int, headers: list[tuple[str, str]],
+           body: bytes) -> list[bytes]:
+    headers.append(("Content-Length", str(len(body))))
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+    return [body]
 
 
 def _fault_specs_from_env() -> list[str]:

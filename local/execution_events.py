@@ -18,6 +18,8 @@ from typing import Any
 
 from jsonpath_ng.ext import parse as parse_jsonpath
 
+from local import iam_enforcement
+
 LOG = logging.getLogger(__name__)
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -88,6 +90,13 @@ def deliver(event: dict[str, Any]) -> None:
             continue
         for target in list(rule.targets):
             if ":states:" not in target["Arn"] or ":stateMachine:" not in target["Arn"]:
+                continue
+            # AWS: EventBridge starts the execution as the target's RoleArn; a role that may not
+            # states:StartExecution on it is a failed invocation (FailedInvocations), nothing starts.
+            if not iam_enforcement.role_may(target.get("RoleArn") or "", "states:StartExecution",
+                                            target["Arn"], iam_enforcement.EVENTS_SERVICE, rule.arn):
+                LOG.error("rule %s: role %s may not start target %s (states:StartExecution denied)",
+                          rule.name, target.get("RoleArn"), target["Arn"])
                 continue
             try:
                 _start_execution(target["Arn"], target_input(target, event, rule))

@@ -153,15 +153,19 @@ def error_response(
     protocol: str, service: str, operation: str, error_code: str, request_body: bytes = b"",
     message: str | None = None, status: int | None = None,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
-    """A well-formed AWS error response for the request's wire protocol: (status, headers, body)."""
+    """A well-formed AWS error response for the request's wire protocol: (status, headers, body).
+
+    Without a message it is an injected fault's; without a status, the one AWS uses for the code.
+    """
     status = status or _status_for(error_code)
     request_id = str(uuid.uuid4())
+    injected = message is None
     if message is None:
         message = f"Injected fault {error_code} for {service}:{operation} (fileferry emulator)"
     message = html.escape(message, quote=False) if protocol in ("query", "rest-xml") else message
     headers = [("x-amzn-RequestId", request_id)]
     entries_key = _PARTIAL_FAILURE_OPERATIONS.get((service, operation))
-    if entries_key is not None:
+    if entries_key is not None and injected:
         return _partial_failure(entries_key, error_code, message, request_body, headers)
     if protocol == "query":
         # IAM, STS, SNS...: the awsQuery error document.

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local import iam_enforcement
 from local.faults import HANDLER_USER_AGENT_APP_ID
 
 LOG = logging.getLogger(__name__)
@@ -325,9 +326,10 @@ class LambdaRunner:
             **{str(k): str(v) for k, v in (function.environment_vars or {}).items()},
             # What Lambda reserves; a function's own variables cannot override these.
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
+            # The execution role's temporary credentials, as Lambda provides them.
+            **iam_enforcement.session_credentials(
+                function.role, name, iam_enforcement.LAMBDA_SERVICE, function.function_arn
+            ).environment(),
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             # No profile files: the handler sees only what Lambda would give it.

@@ -16,11 +16,26 @@ from local.emulator import DEFAULT_BACKUP_LATENCY_SECONDS, DEFAULT_TTL_LATENCY_S
 REGION = "us-east-1"
 LAMBDA_CODE = Path(__file__).with_name("lambda_code") / "sample_handlers.py"
 EAGER_CODE = Path(__file__).with_name("lambda_code") / "eager_handler.py"
-LAMBDA_TRUST_POLICY = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
-})
+ACCOUNT = "123456789012"
+
+
+def trust_policy(service):
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    })
+
+
+def allow_policy(actions, resources="*"):
+    return json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]})
+
+
+LAMBDA_TRUST_POLICY = trust_policy("lambda.amazonaws.com")
+# IAM is enforced on deployed functions: the sample handlers' role allows what they call.
+SAMPLE_HANDLER_ACTIONS = ["dynamodb:ListTables", "dynamodb:CreateTable"]
+STATES_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sample-states-role"
+EVENTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/events-start-rollback"
 
 
 @pytest.fixture
@@ -74,9 +89,12 @@ def lambda_zip():
 @pytest.fixture
 def deploy_function(aws, lambda_zip):
     """deploy_function(name, handler, timeout=3, env=None, module="handlers") -> function ARN."""
-    role_arn = aws("iam").create_role(
+    iam = aws("iam")
+    role_arn = iam.create_role(
         RoleName="sample-lambda-role", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
     )["Role"]["Arn"]
+    iam.put_role_policy(RoleName="sample-lambda-role", PolicyName="sample-handlers",
+                        PolicyDocument=allow_policy(SAMPLE_HANDLER_ACTIONS))
 
     def deploy(name, handler, timeout=3, env=None, module="handlers"):
         return aws("lambda").create_function(
@@ -94,11 +112,19 @@ def deploy_function(aws, lambda_zip):
 
 @pytest.fixture
 def create_state_machine(aws):
+    """create_state_machine(name, definition) -> ARN; its role may invoke any function, as may
+    the EventBridge role EVENTS_ROLE start any state machine."""
+    iam = aws("iam")
+    for name, service, actions in (("sample-states-role", "states.amazonaws.com", ["lambda:InvokeFunction"]),
+                                   ("events-start-rollback", "events.amazonaws.com", ["states:StartExecution"])):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(service))
+        iam.put_role_policy(RoleName=name, PolicyName="sample", PolicyDocument=allow_policy(actions))
+
     def create(name, definition):
         return aws("stepfunctions").create_state_machine(
             name=name,
             definition=json.dumps(definition),
-            roleArn="arn:aws:iam::123456789012:role/sample-states-role",
+            roleArn=STATES_ROLE,
         )["stateMachineArn"]
 
     return create

@@ -7,6 +7,7 @@ import pytest
 from local.execution_events import render_input_template
 
 WAIT_LONG = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
+EVENTS_ROLE = "arn:aws:iam::123456789012:role/events-start-rollback"  # made by create_state_machine
 PASS = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
 
 
@@ -28,7 +29,7 @@ def rollback_rule(aws, create_state_machine):
         events.put_targets(Rule="rollback-interrupted", Targets=[{
             "Id": "rollback",
             "Arn": rollback_arn,
-            "RoleArn": "arn:aws:iam::123456789012:role/events-start-rollback",
+            "RoleArn": EVENTS_ROLE,
             "InputTransformer": {
                 "InputPathsMap": {"arn": "$.detail.executionArn", "status": "$.detail.status"},
                 "InputTemplate": '{"action": "rollback", "execution_arn": <arn>, "why": "was <status>"}',
@@ -88,8 +89,8 @@ def test_succeeded_execution_event_reaches_only_matching_rules(
         "detail": {"status": ["SUCCEEDED"], "stateMachineArn": [provision_arn]},
     }))
     events.put_targets(Rule="report-success", Targets=[
-        {"Id": "fixed", "Arn": report_arn, "Input": '{"fixed": true}'},
-        {"Id": "path", "Arn": report_arn, "InputPath": "$.detail"},
+        {"Id": "fixed", "Arn": report_arn, "RoleArn": EVENTS_ROLE, "Input": '{"fixed": true}'},
+        {"Id": "path", "Arn": report_arn, "RoleArn": EVENTS_ROLE, "InputPath": "$.detail"},
     ])
 
     execution_arn = sfn.start_execution(

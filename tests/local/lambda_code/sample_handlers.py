@@ -88,6 +88,10 @@ def create_table(event, context):
     )
 
 
+def delete_table(event, context):
+    boto3.client("dynamodb").delete_table(TableName=event["table"])
+
+
 def rendezvous(event, context):
     """Counts like echo, but returns only once `parties` invocations are running at the same time."""
     global invocations

@@ -1,0 +1,318 @@
+"""IAM enforcement for everything the deployed orchestrator does on the embedded AWS.
+
+AWS behaviour reproduced (IAM User Guide, "Policy evaluation logic"; Lambda Developer Guide,
+"Lambda execution role"; Step Functions Developer Guide, "How Step Functions works with IAM"):
+
+- A Lambda function runs with temporary credentials of its execution role (AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), obtained by Lambda assuming the role; the Step Functions
+  interpreter calls Lambda as the state machine's role; an EventBridge rule starts a Step Functions
+  target as the target's RoleArn.  `session_credentials` mints such credentials through moto's STS
+  backend and remembers which role (and which service assumed it) each access key stands for.
+- Every request signed with such a key is evaluated against the role's identity policies (inline
+  and attached managed): explicit Deny, then Allow, otherwise implicit deny (`local/iam_policy.py`),
+  on the real resource ARN(s) and condition keys of the request (`local/iam_requests.py`).  The
+  role's trust policy must still let that service assume it (with aws:SourceAccount/aws:SourceArn).
+  A CreateTable/UpdateTable under a customer managed KMS key also needs the caller's KMS permissions
+  (kms:ViaService = dynamodb.REGION.amazonaws.com), which DynamoDB uses on its behalf.
+- A denied request gets the service's own AccessDenied error and message.
+
+Requests signed with any other key (deploy.py, the AWS CLI, tests: the account's operator) are not
+evaluated.  Not emulated: permission boundaries, session policies, SCPs, resource-based policies
+other than trust policies (KMS key policies are taken to be the default, which delegates to IAM),
+aws:ResourceTag/aws:RequestTag condition keys.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from local.aws_calls import AwsCall
+from local.faults import error_response
+from local.iam_policy import ALLOWED, EXPLICIT_DENY, AuthRequest, Decision, evaluate, evaluate_trust
+from local.iam_requests import Scope, action_name, authorization_requests, on_behalf_requests, request_parameters
+
+LOG = logging.getLogger(__name__)
+
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+STATES_SERVICE = "states.amazonaws.com"
+EVENTS_SERVICE = "events.amazonaws.com"
+SESSION_SECONDS = 43200  # long enough for any emulator session; AWS refreshes Lambda's itself
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]*/([^/]*)/")
+
+
+@dataclass(frozen=True)
+class Session:
+    """Temporary credentials of a role, as assumed by a service on the principal's behalf."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    role_arn: str
+    session_name: str
+    assumed_by: str | None  # the service principal that assumed it (None: sts:AssumeRole by a caller)
+    source_arn: str | None = None
+
+    @property
+    def account(self) -> str:
+        return self.role_arn.split(":")[4]
+
+    @property
+    def partition(self) -> str:
+        return self.role_arn.split(":")[1]
+
+    @property
+    def role_name(self) -> str:
+        return self.role_arn.rsplit("/", 1)[-1]
+
+    @property
+    def arn(self) -> str:
+        return f"arn:{self.partition}:sts::{self.account}:assumed-role/{self.role_name}/{self.session_name}"
+
+    def environment(self) -> dict[str, str]:
+        """The variables Lambda sets for the function's code."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+
+
+_sessions: dict[str, Session] = {}  # access key id -> session; outlives moto resets, like warm workers
+_minted: dict[tuple[str, str, str | None], Session] = {}
+_lock = threading.Lock()
+
+
+def session_credentials(role_arn: str, session_name: str, assumed_by: str, source_arn: str | None = None) -> Session:
+    """Credentials of `role_arn` as `assumed_by` gets them; one set per (role, session, service)."""
+    key = (role_arn, session_name, assumed_by)
+    with _lock:
+        if key in _minted:
+            return _minted[key]
+    from moto.sts.models import sts_backends
+
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "123456789012"
+    partition = role_arn.split(":")[1] if role_arn.startswith("arn:") else "aws"
+    assumed = sts_backends[account][partition].assume_role(
+        region_name="us-east-1", role_session_name=session_name[:64], role_arn=role_arn,
+        policy="", duration=SESSION_SECONDS, external_id="",
+    )
+    session = Session(assumed.access_key_id, assumed.secret_access_key, assumed.session_token,
+                      role_arn, session_name[:64], assumed_by, source_arn)
+    with _lock:
+        session = _minted.setdefault(key, session)
+        _sessions[session.access_key_id] = session
+    return session
+
+
+def principal_for(environ: Mapping[str, Any]) -> Session | None:
+    """The role session a request is signed with; None for the operator (unknown or `testing` keys).
+
+    Also recognises credentials a caller obtained with sts:AssumeRole from the emulator.
+    """
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "") or "")
+    access_key = match.group(1) if match else _presigned_key(environ)
+    if not access_key:
+        return None
+    session = _sessions.get(access_key)
+    if session is not None or not access_key.startswith("ASIA"):
+        return session
+    return _assumed_by_caller(access_key)
+
+
+def _presigned_key(environ: Mapping[str, Any]) -> str | None:
+    found = re.search(r"X-Amz-Credential=([^/&%]+)", unquote(environ.get("QUERY_STRING", "") or ""))
+    return found.group(1) if found else None
+
+
+def _assumed_by_caller(access_key: str) -> Session | None:
+    from moto.sts.models import sts_backends
+
+    for account in list(sts_backends.values()):
+        for backend in list(account.values()):
+            assumed = backend.get_assumed_role_from_access_key(access_key)
+            if assumed is not None:
+                session = Session(access_key, assumed.secret_access_key, assumed.session_token,
+                                  assumed.role_arn, assumed.session_name, None)
+                with _lock:
+                    _sessions[access_key] = session
+                return session
+    return None
+
+
+def _signing_region(environ: Mapping[str, Any]) -> str:
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "") or "")
+    region = match.group(2) if match else ""
+    return region if region and region != "global" else "us-east-1"
+
+
+# -- the role's documents -----------------------------------------------------------------------
+
+def _role(session: Session) -> Any | None:
+    from moto.iam.models import iam_backends
+
+    try:
+        return iam_backends[session.account][session.partition].get_role_by_arn(session.role_arn)
+    except Exception:
+        pass
+    try:  # the role may have been re-created under another path; the name is what matters
+        return iam_backends[session.account][session.partition].get_role(session.role_name)
+    except Exception:
+        return None
+
+
+def identity_documents(role: Any) -> list[str]:
+    """A role's identity policies: its inline policies and the default version of each attached one."""
+    documents = [unquote(document) if isinstance(document, str) and document.startswith("%7B") else document
+                 for document in role.policies.values()]
+    for policy in role.managed_policies.values():
+        for version in policy.versions:
+            if version.is_default:
+                documents.append(version.document)
+    return documents
+
+
+def _role_path(account: str, partition: str):
+    def path(name: str) -> str:
+        from moto.iam.models import iam_backends
+
+        try:
+            return iam_backends[account][partition].get_role(name).path
+        except Exception:
+            return "/"
+
+    return path
+
+
+def _global_context(session: Session, role: Any, region: str) -> dict[str, Any]:
+    """The global condition keys AWS puts in every request of an assumed-role session."""
+    now = datetime.datetime.now(datetime.UTC)
+    context: dict[str, Any] = {
+        "aws:PrincipalArn": session.role_arn,
+        "aws:PrincipalAccount": session.account,
+        "aws:PrincipalType": "AssumedRole",
+        "aws:userid": f"{getattr(role, 'id', 'AROA')}:{session.session_name}",
+        "aws:RequestedRegion": region,
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(time.time())),
+        "aws:SecureTransport": True,  # AWS endpoints are HTTPS; the emulator's plain HTTP stands in
+        "aws:ViaAWSService": False,
+        "aws:MultiFactorAuthPresent": False,
+    }
+    tags = getattr(role, "tags", None) or {}
+    for tag in tags.values() if isinstance(tags, dict) else tags:
+        if isinstance(tag, dict) and "Key" in tag:
+            context[f"aws:PrincipalTag/{tag['Key']}"] = tag.get("Value", "")
+    return context
+
+
+def trust_allows(role: Any, session: Session) -> bool:
+    """Does the role's trust policy let the service that assumed it do so (now)?"""
+    if session.assumed_by is None:
+        return True  # sts:AssumeRole by a caller was evaluated when it was called
+    context: dict[str, Any] = {"aws:SourceAccount": session.account, "aws:PrincipalServiceName": session.assumed_by}
+    if session.source_arn:
+        context["aws:SourceArn"] = session.source_arn
+    trust = role.assume_role_policy_document
+    decision = evaluate_trust(trust, {"Service": session.assumed_by},
+                              AuthRequest("sts:AssumeRole", session.role_arn, context))
+    return decision.allowed
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Denial:
+    action: str
+    resource: str
+    message: str
+
+
+def authorize(session: Session, call: AwsCall, environ: dict[str, Any]) -> Denial | None:
+    """None if every request the call makes is allowed for the session's role; else the first denial."""
+    region = _signing_region(environ)
+    scope = Scope(session.partition, region, session.account)
+    params = request_parameters(call, environ)
+    requests = authorization_requests(call, params, scope, _role_path(session.account, session.partition))
+    requests += on_behalf_requests(call, params, scope)
+    if not requests:
+        return None
+    role = _role(session)
+    if role is None or not trust_allows(role, session):
+        first = requests[0]
+        return Denial(first.action, first.resource,
+                      f"User: {session.arn} is not authorized to perform: {first.action} on resource: "
+                      f"{first.resource} because the role {session.role_arn} does not exist or cannot be "
+                      f"assumed by {session.assumed_by}")
+    documents = identity_documents(role)
+    context = _global_context(session, role, region)
+    for request in requests:
+        decision = evaluate(documents, AuthRequest(request.action, request.resource, {**context, **request.context}))
+        if decision.result != ALLOWED:
+            return Denial(request.action, request.resource, _denial_message(session, request, decision))
+    return None
+
+
+def _denial_message(session: Session, request: AuthRequest, decision: Decision) -> str:
+    # AWS's wording (IAM User Guide, "Troubleshoot access denied error messages").
+    why = ("with an explicit deny in an identity-based policy" if decision.result == EXPLICIT_DENY
+           else f"because no identity-based policy allows the {request.action} action")
+    return (f"User: {session.arn} is not authorized to perform: {request.action} "
+            f"on resource: {request.resource} {why}")
+
+
+def role_may(role_arn: str, action: str, resource: str, assumed_by: str, source_arn: str | None = None) -> bool:
+    """For the emulator's own service-to-service calls (an EventBridge target): may the role do it?"""
+    if not role_arn.startswith("arn:") or ":role/" not in role_arn:
+        return False
+    session = session_credentials(role_arn, f"{assumed_by.split('.')[0]}-target", assumed_by, source_arn)
+    role = _role(session)
+    if role is None or not trust_allows(role, session):
+        return False
+    scope_region = resource.split(":")[3] if resource.count(":") >= 5 else "us-east-1"
+    context = _global_context(session, role, scope_region)
+    return evaluate(identity_documents(role), AuthRequest(action, resource, context)).allowed
+
+
+# -- the wire -----------------------------------------------------------------------------------
+
+# The error code and HTTP status each protocol's services use for an authorization failure
+# (botocore service models' AccessDeniedException shapes; IAM/STS: "AccessDenied", 403).
+def denial_error(call: AwsCall) -> tuple[str, int]:
+    if call.protocol == "query":
+        return ("AuthorizationError", 403) if call.service == "sns" else ("AccessDenied", 403)
+    if call.protocol == "rest-xml":
+        return "AccessDenied", 403
+    if call.protocol == "rest-json":
+        return "AccessDeniedException", 403
+    return "AccessDeniedException", 400
+
+
+def denial_response(call: AwsCall, denial: Denial) -> tuple[int, list[tuple[str, str]], bytes]:
+    code, status = denial_error(call)
+    return error_response(call.protocol, call.service, call.operation, code, message=denial.message, status=status)
+
+
+def check(call: AwsCall, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """The emulator's request-path hook: an error response if the caller may not make this call."""
+    session = principal_for(environ)
+    if session is None:
+        return None
+    try:
+        denial = authorize(session, call, environ)
+    except Exception:  # a bug here must not let a call through silently, nor crash the server
+        LOG.exception("IAM evaluation failed for %s; denying", call.name)
+        action = action_name(call.service, call.operation)
+        denial = Denial(action, "*", f"User: {session.arn} is not authorized to perform: {action}")
+    if denial is None:
+        return None
+    LOG.info("IAM denied %s to %s on %s", denial.action, session.arn, denial.resource)
+    return denial_response(call, denial)

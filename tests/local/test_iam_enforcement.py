@@ -1,0 +1,273 @@
+"""IAM is enforced on role sessions: deployed functions, the interpreter, rule targets, assumed roles."""
+
+import json
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+def trust_policy(service):
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+
+
+def allow_policy(actions, resources="*"):
+    return json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]})
+
+TABLE_KEY = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+@pytest.fixture
+def role_session(aws, emulator):
+    """role_session(name, policy_document, trust_service=...) -> client factory signed as that role."""
+    iam, sts = aws("iam"), aws("sts")
+
+    def make(name, policy, service="lambda.amazonaws.com"):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(service))
+        iam.put_role_policy(RoleName=name, PolicyName="under-test", PolicyDocument=json.dumps(policy))
+        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}",
+                                      RoleSessionName="test-session")["Credentials"]
+
+        def client(service_name):
+            return boto3.client(
+                service_name, endpoint_url=emulator.endpoint_url, region_name=REGION,
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                config=Config(retries={"total_max_attempts": 1}),
+            )
+
+        return client
+
+    return make
+
+
+def policy(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(actions, resources="*", **extra):
+    return {"Effect": "Allow", "Action": actions, "Resource": resources, **extra}
+
+
+def table_arn(name):
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+
+def error_of(call):
+    with pytest.raises(ClientError) as raised:
+        call()
+    return raised.value.response
+
+
+def test_a_role_lacking_one_action_is_denied_exactly_that_call(aws, role_session):
+    aws("dynamodb").create_table(TableName="sessions", **TABLE_KEY)
+    dynamodb = role_session("reader", policy(allow(["dynamodb:DescribeTable", "dynamodb:ListTables"],
+                                                   [table_arn("sessions"), "*"])))("dynamodb")
+
+    assert dynamodb.describe_table(TableName="sessions")["Table"]["TableName"] == "sessions"
+    assert dynamodb.list_tables()["TableNames"] == ["sessions"]
+    error = error_of(lambda: dynamodb.delete_table(TableName="sessions"))
+
+    assert error["Error"]["Code"] == "AccessDeniedException"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/reader/test-session is not authorized to perform: "
+        f"dynamodb:DeleteTable on resource: {table_arn('sessions')} "
+        "because no identity-based policy allows the dynamodb:DeleteTable action"
+    )
+    assert aws("dynamodb").list_tables()["TableNames"] == ["sessions"]  # nothing was deleted
+
+
+def test_the_resource_is_the_real_arn_of_the_request(aws, role_session):
+    for name in ("ours", "theirs"):
+        aws("dynamodb").create_table(TableName=name, **TABLE_KEY)
+    dynamodb = role_session("scoped", policy(allow("dynamodb:Describe*", table_arn("ours"))))("dynamodb")
+
+    assert dynamodb.describe_table(TableName="ours")["Table"]["TableStatus"]
+    error = error_of(lambda: dynamodb.describe_table(TableName="theirs"))
+    assert table_arn("theirs") in error["Error"]["Message"]
+
+
+def test_index_and_backup_arns_are_their_own_resources(aws, role_session):
+    dynamodb_admin = aws("dynamodb")
+    dynamodb_admin.create_table(
+        TableName="transfers",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "user", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "ByUser", "KeySchema": [{"AttributeName": "user", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    backup_arn = dynamodb_admin.create_backup(TableName="transfers", BackupName="before-teardown")["BackupDetails"]["BackupArn"]
+    dynamodb = role_session("indexer", policy(
+        allow("dynamodb:Query", f"{table_arn('transfers')}/index/*"),
+        allow("dynamodb:DescribeBackup", f"{table_arn('transfers')}/backup/*"),
+    ))("dynamodb")
+
+    by_user = dynamodb.query(TableName="transfers", IndexName="ByUser", KeyConditionExpression="#u = :u",
+                             ExpressionAttributeNames={"#u": "user"}, ExpressionAttributeValues={":u": {"S": "x"}})
+    assert by_user["Items"] == []
+    assert dynamodb.describe_backup(BackupArn=backup_arn)["BackupDescription"]
+    error = error_of(lambda: dynamodb.query(TableName="transfers", KeyConditionExpression="pk = :p",
+                                            ExpressionAttributeValues={":p": {"S": "x"}}))
+    assert error["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_explicit_deny_wins_and_says_so(aws, role_session):
+    iam = role_session("almost-admin", policy(
+        allow("iam:*"), {"Effect": "Deny", "Action": "iam:DeleteRole", "Resource": "*"},
+    ))("iam")
+
+    assert iam.get_role(RoleName="almost-admin")["Role"]["RoleName"] == "almost-admin"
+    error = error_of(lambda: iam.delete_role(RoleName="almost-admin"))
+
+    assert error["Error"]["Code"] == "AccessDenied"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Error"]["Message"].endswith("with an explicit deny in an identity-based policy")
+    assert aws("iam").get_role(RoleName="almost-admin")  # still there
+
+
+def test_conditions_are_evaluated_with_the_request_values(aws, role_session):
+    cloudwatch = role_session("metrics", policy(allow(
+        "cloudwatch:PutMetricData", "*", Condition={"StringEquals": {"cloudwatch:namespace": "FileFerry"}},
+    )))("cloudwatch")
+
+    cloudwatch.put_metric_data(Namespace="FileFerry", MetricData=[{"MetricName": "m", "Value": 1}])
+    error = error_of(lambda: cloudwatch.put_metric_data(Namespace="Other", MetricData=[{"MetricName": "m", "Value": 1}]))
+
+    assert error["Error"]["Code"] == "AccessDeniedException"
+    names = {m["Namespace"] for m in aws("cloudwatch").list_metrics()["Metrics"]}
+    assert names == {"FileFerry"}
+
+
+def test_lambda_and_step_functions_denials_have_their_services_shapes(aws, role_session, deploy_function):
+    deploy_function("echo", "echo")
+    clients = role_session("nothing", policy(allow("s3:GetObject", "arn:aws:s3:::none/*")))
+
+    lambda_error = error_of(lambda: clients("lambda").invoke(FunctionName="echo"))
+    states_error = error_of(lambda: clients("stepfunctions").list_state_machines())
+
+    assert (lambda_error["Error"]["Code"], lambda_error["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDeniedException", 403)
+    assert f"lambda:InvokeFunction on resource: arn:aws:lambda:{REGION}:{ACCOUNT}:function:echo" in lambda_error["Error"]["Message"]
+    assert states_error["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_operator_keys_keep_full_access(aws):
+    aws("dynamodb").create_table(TableName="anything", **TABLE_KEY)
+    aws("iam").create_role(RoleName="any", AssumeRolePolicyDocument=trust_policy("lambda.amazonaws.com"))
+    assert aws("dynamodb").delete_table(TableName="anything")
+    assert aws("iam").delete_role(RoleName="any")
+
+
+def test_a_deployed_function_runs_as_its_role(emulator, aws, deploy_function):
+    """The sample role allows ListTables and CreateTable only; DeleteTable from the function is denied."""
+    deploy_function("lister", "list_tables")
+    deploy_function("deleter", "delete_table")
+    aws("dynamodb").create_table(TableName="kept", **TABLE_KEY)
+
+    listed = aws("lambda").invoke(FunctionName="lister")
+    deleted = aws("lambda").invoke(FunctionName="deleter", Payload=json.dumps({"table": "kept"}))
+
+    assert json.loads(listed["Payload"].read()) == ["kept"]
+    assert deleted["FunctionError"] == "Unhandled"
+    payload = json.loads(deleted["Payload"].read())
+    assert "AccessDeniedException" in payload["errorMessage"]
+    assert "assumed-role/sample-lambda-role/deleter" in payload["errorMessage"]
+    assert aws("dynamodb").list_tables()["TableNames"] == ["kept"]
+
+
+def test_the_interpreter_invokes_as_the_state_machine_role(aws, deploy_function, create_state_machine,
+                                                           finished_execution):
+    function_arn = deploy_function("echo", "echo")
+    aws("iam").create_role(RoleName="cannot-invoke", AssumeRolePolicyDocument=trust_policy("states.amazonaws.com"))
+    aws("iam").put_role_policy(RoleName="cannot-invoke", PolicyName="p",
+                               PolicyDocument=allow_policy("lambda:GetFunction"))
+    definition = json.dumps({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": function_arn, "End": True}}})
+    sfn = aws("stepfunctions")
+    denied_arn = sfn.create_state_machine(name="denied", definition=definition,
+                                          roleArn=f"arn:aws:iam::{ACCOUNT}:role/cannot-invoke")["stateMachineArn"]
+    allowed_arn = create_state_machine("allowed", json.loads(definition))
+
+    denied = finished_execution(sfn.start_execution(stateMachineArn=denied_arn)["executionArn"])
+    allowed = finished_execution(sfn.start_execution(stateMachineArn=allowed_arn)["executionArn"])
+
+    assert allowed["status"] == "SUCCEEDED"
+    assert denied["status"] == "FAILED"
+    assert "is not authorized to perform: lambda:InvokeFunction" in denied["cause"]
+    assert "assumed-role/cannot-invoke/" in denied["cause"]
+
+
+def test_a_rule_target_starts_only_as_a_role_allowed_to(aws, create_state_machine, poll):
+    sfn, events = aws("stepfunctions"), aws("events")
+    watched = create_state_machine("watched", {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    refused = create_state_machine("refused", {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    started = create_state_machine("started", {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    aws("iam").create_role(RoleName="events-other", AssumeRolePolicyDocument=trust_policy("events.amazonaws.com"))
+    aws("iam").put_role_policy(RoleName="events-other", PolicyName="p",
+                               PolicyDocument=allow_policy("states:StartExecution", started))
+    events.put_rule(Name="on-success", EventPattern=json.dumps({
+        "source": ["aws.states"], "detail": {"status": ["SUCCEEDED"], "stateMachineArn": [watched]}}))
+    # Targets are delivered in order: the refused one has been tried once the second one has started.
+    events.put_targets(Rule="on-success", Targets=[
+        {"Id": "refused", "Arn": refused, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/events-other"},
+        {"Id": "started", "Arn": started, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/events-other"},
+    ])
+
+    sfn.start_execution(stateMachineArn=watched)
+    poll(lambda: sfn.list_executions(stateMachineArn=started)["executions"])
+
+    assert sfn.list_executions(stateMachineArn=refused)["executions"] == []
+
+
+def test_a_table_under_a_customer_managed_key_needs_the_callers_kms_permissions(aws, role_session):
+    kms = aws("kms")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/fileferry", TargetKeyId=key_id)
+    key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+    via_dynamodb = {"StringEquals": {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}}
+    sse = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": "alias/fileferry"}
+    create = allow("dynamodb:CreateTable", table_arn("*"))
+    four_actions = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"]
+    short = role_session("four-kms-actions", policy(create, allow(four_actions, key_arn, Condition=via_dynamodb)))
+    enough = role_session("documented-kms-actions", policy(create, allow(
+        four_actions + ["kms:GenerateDataKey*", "kms:ReEncrypt*"], key_arn, Condition=via_dynamodb)))
+    direct = role_session("kms-but-not-via-dynamodb", policy(create, allow(
+        four_actions + ["kms:GenerateDataKey*", "kms:ReEncrypt*"], key_arn,
+        Condition={"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}})))
+
+    refused = error_of(lambda: short("dynamodb").create_table(TableName="short", SSESpecification=sse, **TABLE_KEY))
+    not_via = error_of(lambda: direct("dynamodb").create_table(TableName="direct", SSESpecification=sse, **TABLE_KEY))
+    enough("dynamodb").create_table(TableName="encrypted", SSESpecification=sse, **TABLE_KEY)
+
+    assert refused["Error"]["Code"] == "AccessDeniedException"
+    assert f"kms:GenerateDataKey on resource: {key_arn}" in refused["Error"]["Message"]
+    assert not_via["Error"]["Code"] == "AccessDeniedException"
+    assert aws("dynamodb").list_tables()["TableNames"] == ["encrypted"]
+    with pytest.raises(ClientError):  # the session may not use the key itself, outside DynamoDB
+        enough("kms").describe_key(KeyId=key_id)
+
+
+def test_assume_role_checks_the_external_id_condition(aws, role_session):
+    aws("iam").create_role(RoleName="partner", AssumeRolePolicyDocument=trust_policy("lambda.amazonaws.com"))
+    sts = role_session("assumer", policy(allow(
+        "sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/partner",
+        Condition={"StringEquals": {"sts:ExternalId": "expected"}})))("sts")
+
+    assert sts.get_caller_identity()["Account"] == ACCOUNT  # needs no permission
+    error = error_of(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/partner",
+                                             RoleSessionName="partner-session", ExternalId="wrong"))
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDenied", 403)
+    assert sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/partner", RoleSessionName="partner-session",
+                           ExternalId="expected")["Credentials"]["AccessKeyId"]
