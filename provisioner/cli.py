@@ -493,7 +493,7 @@ def outputs(ctx: click.Context) -> None:
 @click.option("--out", "out_dir", default="build/render", show_default=True, type=click.Path(file_okay=False))
 @click.pass_context
 def render(ctx: click.Context, out_dir: str) -> None:
-    """Write the ASL and every IAM policy document the tool uses (no AWS calls)."""
+    """Write the ASL, every IAM policy document the tool uses and the orchestrator as a CloudFormation template (no AWS calls)."""
     from provisioner.rendering import render_documents
 
     written = render_documents(_factory(ctx).resolved, Path(out_dir))

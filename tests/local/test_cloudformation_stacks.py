@@ -1,0 +1,81 @@
+"""CloudFormation stacks on the embedded AWS create functions, state machines and role policies as
+CloudFormation on AWS does (local/cloudformation_stacks.py), from a template at a TemplateURL."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import ACCOUNT, LAMBDA_TRUST_POLICY, trust_policy
+from provisioner import runs
+
+POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"}]}
+# `$$` must reach Step Functions as written: CloudFormation substitutes only ${...}.
+DEFINITION = json.dumps({
+    "StartAt": "Echo",
+    "States": {"Echo": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                        "Parameters": {"FunctionName": "${EchoArn}", "Payload": {"run.$": "$$.Execution.Name"}},
+                        "OutputPath": "$.Payload", "End": True}},
+})
+TAGS = [{"Key": "team", "Value": "fileferry"}]
+
+
+def _template() -> dict:
+    return {
+        "Resources": {
+            "FunctionRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "RoleName": "stack-function-role", "AssumeRolePolicyDocument": json.loads(LAMBDA_TRUST_POLICY),
+                "Policies": [{"PolicyName": "least-privilege", "PolicyDocument": POLICY}]}},
+            "StatesRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "RoleName": "stack-states-role", "AssumeRolePolicyDocument": json.loads(trust_policy("states.amazonaws.com")),
+                "Policies": [{"PolicyName": "invoke", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]}}]}},
+            "Echo": {"Type": "AWS::Lambda::Function", "Properties": {
+                "FunctionName": "stack-echo", "Runtime": "python3.12", "Handler": "testpkg.handlers.echo",
+                "Role": {"Fn::GetAtt": ["FunctionRole", "Arn"]}, "Code": {"S3Bucket": "artifacts", "S3Key": "fn.zip"},
+                "TracingConfig": {"Mode": "Active"}, "Tags": TAGS}},
+            "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+                "StateMachineName": "stack-machine", "RoleArn": {"Fn::GetAtt": ["StatesRole", "Arn"]},
+                "DefinitionString": DEFINITION, "DefinitionSubstitutions": {"EchoArn": {"Fn::GetAtt": ["Echo", "Arn"]}},
+                "TracingConfiguration": {"Enabled": True},
+                "LoggingConfiguration": {"Level": "ERROR", "IncludeExecutionData": False, "Destinations": [
+                    {"CloudWatchLogsLogGroup": {"LogGroupArn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:machine:*"}}]},
+                "Tags": TAGS}},
+        }
+    }
+
+
+def test_a_stack_from_a_template_url_creates_what_cloudformation_on_aws_creates(aws, emulator, lambda_zip):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="fn.zip", Body=lambda_zip)
+    s3.put_object(Bucket="artifacts", Key="stack.template", Body=json.dumps(_template()).encode())
+    cloudformation = aws("cloudformation")
+    # A path-style URL at the emulator's own address, as `aws cloudformation deploy --s3-bucket` passes.
+    cloudformation.create_stack(StackName="stack", TemplateURL=f"{emulator.endpoint_url}/artifacts/stack.template",
+                                Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert cloudformation.describe_stacks(StackName="stack")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+    policy = aws("iam").get_role_policy(RoleName="stack-function-role", PolicyName="least-privilege")["PolicyDocument"]
+    assert policy == POLICY
+    function = aws("lambda").get_function(FunctionName="stack-echo")
+    assert function["Configuration"]["TracingConfig"] == {"Mode": "Active"}
+    assert function["Tags"] == {"team": "fileferry"}
+
+    sfn = aws("stepfunctions")
+    (machine,) = sfn.list_state_machines()["stateMachines"]
+    described = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
+    parameters = json.loads(described["definition"])["States"]["Echo"]["Parameters"]
+    assert parameters == {"FunctionName": function["Configuration"]["FunctionArn"], "Payload": {"run.$": "$$.Execution.Name"}}
+    assert described["tracingConfiguration"] == {"enabled": True}
+    assert described["loggingConfiguration"]["level"] == "ERROR"
+    assert sfn.list_tags_for_resource(resourceArn=machine["stateMachineArn"])["tags"] == [{"key": "team", "value": "fileferry"}]
+
+    execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="run-1")["executionArn"]
+    result = runs.Follower(sfn, poll_seconds=0.1).follow(execution)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    output = result.output if isinstance(result.output, dict) else json.loads(result.output)
+    assert output["event"] == {"run": "run-1"}
+
+    cloudformation.delete_stack(StackName="stack")
+    assert aws("lambda").list_functions()["Functions"] == []
+    assert sfn.list_state_machines()["stateMachines"] == []
