@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from lambdas.core.steps import STEPS
+from local.emulator import DEFAULT_BACKUP_LATENCY_SECONDS, DEFAULT_TTL_LATENCY_SECONDS
 from provisioner import runs
 from provisioner.config import resolve
 from provisioner.factory import CLIFactory
@@ -23,13 +24,13 @@ def emulator(running_emulator):
 
 @pytest.fixture
 def aws(emulator, monkeypatch):
-    """A clean embedded AWS: no resources, no faults, tables ACTIVE at once."""
+    """A clean embedded AWS: no resources, no faults, tables ACTIVE at once, default TTL/backup timing."""
     # What a user pointing deploy.py or the AWS CLI at the emulator would have.
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    emulator.reset(faults=[])
-    emulator.set_create_latency(0)
+    emulator.reset(faults=[], create_latency=0, backup_latency=DEFAULT_BACKUP_LATENCY_SECONDS,
+                   ttl_latency=DEFAULT_TTL_LATENCY_SECONDS)
     emulator.reset_api_calls()
     yield emulator
     emulator.set_faults([])

@@ -73,7 +73,9 @@ def test_drift_check_finds_exactly_each_change_made_by_hand_and_changes_nothing(
     assert code == 0, out
     assert "No drift" in out
 
-    # Six kinds of drift at once, made with boto3 the way a person in the console would.
+    # Six kinds of drift at once, made with boto3 the way a person in the console would, later than
+    # provisioning (AWS allows one TTL change per table an hour); then the TTL change settles.
+    aws.clock.advance(3600)
     clients.dynamodb.update_time_to_live(TableName=SESSIONS, TimeToLiveSpecification={"Enabled": False, "AttributeName": "ttl"})
     clients.dynamodb.update_table(
         TableName=CONTEXT, BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}
@@ -88,6 +90,7 @@ def test_drift_check_finds_exactly_each_change_made_by_hand_and_changes_nothing(
     trust = clients.iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"]
     without_external_id = [{k: v for k, v in s.items() if k != "Condition"} for s in trust["Statement"]]
     clients.iam.update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps({**trust, "Statement": without_external_id}))
+    aws.clock.advance(aws.ttl_latency)
 
     aws.reset_api_calls()
     code, out = cli("--json", "run", "drift-check")
@@ -131,9 +134,15 @@ def test_drift_check_finds_exactly_each_change_made_by_hand_and_changes_nothing(
         assert any(resource in line and prop in line for line in out.splitlines()), (resource, prop, out)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "AWS refuses a second UpdateTimeToLive on a table within an hour (ValidationException 'Time to live has "
+    "been modified multiple times within a fixed interval'): remediating a TTL disabled by hand minutes ago fails "
+    "the run instead of reporting when the change becomes possible (issue 11, item 11)"
+))
 def test_remediation_restores_what_can_change_in_place_and_reports_a_key_schema_change(
-    provisioned, cli, run, clients, desired
+    aws, provisioned, cli, run, clients, desired
 ):
+    aws.clock.advance(3600)  # the drift is made later than provisioning: AWS allows one TTL change an hour
     clients.dynamodb.update_time_to_live(TableName=SESSIONS, TimeToLiveSpecification={"Enabled": False, "AttributeName": "ttl"})
     spec_policy = _policy(clients)
     _put_policy(clients, {**spec_policy, "Statement": [*spec_policy["Statement"], ADDED_STATEMENT]})
