@@ -288,8 +288,8 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, consistency_lag: 
         # `deploy.py local --port N` is already serving: provision there, so a re-run adopts.
         if not ctx.obj["json"]:
             click.echo(f"Using the embedded AWS already running at {running}")
-        if consistency_lag or chaos or seed is not None:
-            _configure_embedded_aws(running, consistency_lag, chaos, seed)
+        if consistency_lag or chaos or seed is not None or _timing(**timing):
+            _configure_embedded_aws(running, consistency_lag, chaos, seed, _timing(**timing))
         factory = factory.with_endpoint(running)
         ctx.obj["factory"] = factory
         _provision_and_check(ctx, factory, _deploy(ctx, factory))
@@ -323,9 +323,10 @@ def _embedded_aws_at(port: int) -> str | None:
         return None
 
 
-def _configure_embedded_aws(url: str, consistency_lag: float, chaos: float, seed: int | None) -> None:
-    """Set lag and chaos on an embedded AWS that is already running (POST /_fileferry/config)."""
-    settings: dict[str, Any] = {"consistency_lag": consistency_lag, "chaos": chaos}
+def _configure_embedded_aws(url: str, consistency_lag: float, chaos: float, seed: int | None,
+                            timing: dict[str, float]) -> None:
+    """Set lag, chaos and timing on an embedded AWS that is already running (POST /_fileferry/config)."""
+    settings: dict[str, Any] = {**timing, "consistency_lag": consistency_lag, "chaos": chaos}
     if seed is not None:
         settings["seed"] = seed
     request = urllib.request.Request(f"{url}/_fileferry/config", data=json.dumps(settings).encode(),
