@@ -172,7 +172,7 @@ HOSTILE_ARGUMENTS: list[tuple[list[str], str]] = [
     (["up", "--local", "--create-latency", "-1"], "-1.0 is not in the range 0<=x<=3600"),
     (["up", "--local", "--backup-latency", "nan"], "'--backup-latency': 'nan' is not a number of seconds"),
     (["up", "--local", "--ttl-latency", "3601"], "'--ttl-latency': 3601.0 is not in the range 0<=x<=3600"),
-    (["up", "--backup-latency", "5"], "--backup-latency and --ttl-latency go with --local"),
+    (["up", "--backup-latency", "5"], "--backup-latency, --ttl-latency, --consistency-lag, --chaos and --seed go with --local"),
     (["local", "--ttl-latency", "inf"], "'--ttl-latency': inf is not in the range 0<=x<=3600"),
 ]
 
