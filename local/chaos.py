@@ -32,6 +32,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from local import iam_enforcement
 from local.aws_calls import AwsCall
 from local.faults import HANDLER_USER_AGENT_APP_ID
 
@@ -67,8 +68,7 @@ _INTERPRETER_INVOKE_ERRORS = _ERRORS["lambda"][:2]
 
 _HANDLER_MARK = f"app/{HANDLER_USER_AGENT_APP_ID}"
 _ACCESS_KEY = re.compile(r"Credential=([^/,\s]*)/")
-# moto's Step Functions interpreter signs with the key "ak"; role sessions (STS) with ASIA... keys.
-_INTERPRETER_KEYS = re.compile(r"^(ak|ASIA[A-Z0-9]+)$")
+_MOTO_INTERPRETER_KEY = "ak"  # moto's interpreter, for a state machine with no role to act as
 
 
 def checked_chaos_rate(rate: Any) -> float:
@@ -97,14 +97,22 @@ def checked_seed(seed: Any) -> int | None:
     return value
 
 
-def chaos_applies(call: AwsCall, environ: dict[str, Any]) -> bool:
-    """True for a deployed function's calls and the interpreter's Lambda invokes; never an operator's."""
-    if _HANDLER_MARK in call.user_agent:
-        return True
+def _caller(call: AwsCall, environ: dict[str, Any]) -> str | None:
+    """"function", "interpreter" (its Lambda Invoke only) or None (an operator: never hit).
+
+    Callers are told apart by their credentials (local/iam_enforcement.py: a function signs with
+    its role's session as assumed by Lambda, the interpreter with the state machine role's as
+    assumed by Step Functions); the Lambda runner's User-Agent mark also names a function's calls.
+    """
+    session = iam_enforcement.principal_for(environ)
+    if _HANDLER_MARK in call.user_agent or (session is not None and session.assumed_by == iam_enforcement.LAMBDA_SERVICE):
+        return "function"
     if (call.service, call.operation) != ("lambda", "Invoke"):
-        return False
+        return None
+    if session is not None and session.assumed_by == iam_enforcement.STATES_SERVICE:
+        return "interpreter"
     key = _ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return key is not None and _INTERPRETER_KEYS.match(key.group(1)) is not None
+    return "interpreter" if key is not None and key.group(1) == _MOTO_INTERPRETER_KEY else None
 
 
 @dataclass(frozen=True)
@@ -143,10 +151,12 @@ class Chaos:
 
     def decide(self, call: AwsCall, environ: dict[str, Any]) -> Injected | None:
         """The fault this call gets, or None; draws the next decision only for calls chaos applies to."""
-        if self.rate <= 0 or not chaos_applies(call, environ):
+        if self.rate <= 0:
             return None
-        interpreter = _HANDLER_MARK not in call.user_agent
-        errors = _INTERPRETER_INVOKE_ERRORS if interpreter else _ERRORS.get(call.service, _DEFAULT_ERRORS)
+        caller = _caller(call, environ)
+        if caller is None:
+            return None
+        errors = _INTERPRETER_INVOKE_ERRORS if caller == "interpreter" else _ERRORS.get(call.service, _DEFAULT_ERRORS)
         with self._lock:
             self._calls += 1
             # Two draws per call whatever happens, so decision k depends on the seed alone.

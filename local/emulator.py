@@ -325,12 +325,9 @@ class Emulator:
             if injected is not None:
                 if injected.error == TIMEOUT:
                     drop_connection(environ)
-                status, headers, body = error_response(
+                return _reply(start_response, *error_response(
                     call.protocol, call.service, call.operation, injected.error, message=injected.message
-                )
-                headers.append(("Content-Length", str(len(body))))
-                start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-                return [body]
+                ))
             with aws_quirks.serving_request():
                 # moto answers fully inside this call (its responses are lists of bytes); reads
                 # may answer from before a recent write (local/consistency.py).
