@@ -1,0 +1,258 @@
+"""The committed state machine on two Step Functions interpreters that share no code, which must agree.
+
+moto's interpreter (the embedded AWS's StartExecution) is a port of LocalStack's;
+aws-local-stepfunctions (npm, Node 22) was written independently. Each scenario runs twice from
+a reset embedded AWS, once per interpreter, with the same deployed definition, the same deployed
+functions, the same execution names and the same hand-made changes between runs; each run must
+end in the status and error the scenario expects, and the two plays must agree on every run's
+status, error, cause, output and failed task attempts, and on the tables and roles they leave,
+read back with boto3. Both plays run with no create latency, consistency lag or chaos, so the
+only thing that differs is the interpreter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from lambdas.core.diff import canonical_statements
+from local_sfn import Credentials, LocalStepFunctions, context_object
+from provisioner import runs
+from provisioner.packaging import build_package
+
+ROLE, POLICY = "FileFerryReadOnlyRole", "FileFerryReadOnlyPolicy"
+SESSIONS, CONTEXT, CACHE = "FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-S3FileCache"
+ADDED_STATEMENT = {"Sid": "Added", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}
+# What deploy.py, the AWS CLI and the tests use on the embedded AWS: the operator, with full access.
+OPERATOR = Credentials("testing", "testing")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one execution ended, in the terms both interpreters can be compared in."""
+
+    status: str
+    error: str | None
+    cause: str | None
+    output: Any
+    task_failures: tuple[str, ...]  # error names of failed Task attempts, retried or not, sorted
+
+
+class Moto:
+    """The embedded AWS's own interpreter: StartExecution, followed to its end."""
+
+    def __init__(self, clients: Any, state_machine_arn: str):
+        self.sfn = clients.stepfunctions
+        self.state_machine_arn = state_machine_arn
+
+    def run(self, run_input: Any, execution_name: str) -> Outcome:
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=execution_name, input=json.dumps(run_input)
+        )["executionArn"]
+        runs.Follower(self.sfn, poll_seconds=0.2).follow(arn)
+        described = self.sfn.describe_execution(executionArn=arn)
+        failures = [
+            event["taskFailedEventDetails"]["error"]
+            for event in runs.history(self.sfn, arn)
+            if event["type"] == "TaskFailed"
+        ]
+        output = described.get("output")
+        return Outcome(
+            described["status"],
+            described.get("error"),
+            described.get("cause"),
+            json.loads(output) if output else None,
+            tuple(sorted(failures)),
+        )
+
+
+# The referee's executions exist only in its own process: AWS has no history of them. A rollback
+# reads its run's history (GetExecutionHistory) for what the run changed on pre-existing resources,
+# finds none, and says so at the end of its cause instead of failing. Expected, and checked exactly.
+REFEREE_HISTORY_NOTE = "; could not restore changes to pre-existing resources (run history unreadable: ExecutionDoesNotExist)"
+
+
+class Referee:
+    """aws-local-stepfunctions, running the definition as deployed, calling the deployed functions."""
+
+    def __init__(self, interpreter: LocalStepFunctions, state_machine_arn: str, role_arn: str):
+        self.interpreter = interpreter
+        self.state_machine_arn = state_machine_arn
+        self.role_arn = role_arn
+
+    def run(self, run_input: Any, execution_name: str) -> Outcome:
+        ended = self.interpreter.run(run_input, context_object(self.state_machine_arn, execution_name, self.role_arn))
+        return Outcome(
+            ended.status,
+            ended.error,
+            ended.cause,
+            ended.output,
+            tuple(sorted(error for _, error in ended.task_failures)),
+        )
+
+
+Interpreter = Moto | Referee
+
+
+@dataclass(frozen=True)
+class Step:
+    """One execution of a scenario: its input, the status and error it must end with, and what to do first."""
+
+    run_input: dict[str, Any]
+    status: str
+    error: str | None = None
+    before: Callable[[Any], None] = lambda clients: None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    steps: tuple[Step, ...]
+    faults: tuple[str, ...] = ()
+    setup: Callable[[Any], None] = lambda clients: None
+
+
+def _disable_ttl_add_a_statement_delete_a_table(clients: Any) -> None:
+    """Drift, made with boto3 the way a person in the console would."""
+    clients.dynamodb.update_time_to_live(TableName=SESSIONS, TimeToLiveSpecification={"Enabled": False, "AttributeName": "ttl"})
+    policy = clients.iam.get_role_policy(RoleName=ROLE, PolicyName=POLICY)["PolicyDocument"]
+    statements = [*policy["Statement"], ADDED_STATEMENT]
+    clients.iam.put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps({**policy, "Statement": statements}))
+    clients.dynamodb.delete_table(TableName=CACHE)
+
+
+def _user_context_with_items(clients: Any) -> None:
+    """FileFerry-UserContext as someone created it before any run (matching the spec), holding data."""
+    clients.dynamodb.create_table(
+        TableName=CONTEXT,
+        AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True, "SSEType": "KMS"},
+    )
+    for n in range(3):
+        clients.dynamodb.put_item(TableName=CONTEXT, Item={"user_id": {"S": f"user-{n}"}})
+
+
+PROVISION = Step({"action": "provision"}, "SUCCEEDED")
+
+SCENARIOS = [
+    Scenario(
+        "provision-drift-check-remediation",
+        (
+            PROVISION,
+            Step({"action": "drift-check"}, "SUCCEEDED"),
+            Step({"action": "drift-check"}, "SUCCEEDED", before=_disable_ttl_add_a_statement_delete_a_table),
+            Step({"action": "drift-check", "remediate": True}, "SUCCEEDED"),
+        ),
+    ),
+    Scenario(
+        "rollback-after-a-permanent-fault",
+        (Step({"action": "provision"}, "FAILED", "AccessDenied"),),
+        faults=("iam:CreateRole=AccessDenied",),
+        setup=_user_context_with_items,
+    ),
+    Scenario(
+        "retries-after-transient-faults",
+        (PROVISION,),
+        faults=("dynamodb:CreateTable=ThrottlingException*2", "lambda:Invoke=ServiceException*1"),
+    ),
+]
+
+
+def _resources(clients: Any) -> dict[str, Any]:
+    """Every table and role on the embedded AWS, as boto3 reads them back (identifiers and dates left out)."""
+    dynamodb, iam = clients.dynamodb, clients.iam
+    tables = {}
+    for name in dynamodb.list_tables()["TableNames"]:
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        tables[name] = {
+            "status": table["TableStatus"],
+            "key_schema": table["KeySchema"],
+            "attributes": sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]),
+            "indexes": sorted((i["IndexName"], json.dumps(i["KeySchema"])) for i in table.get("GlobalSecondaryIndexes", [])),
+            "billing_mode": table.get("BillingModeSummary", {}).get("BillingMode"),
+            "encryption": table.get("SSEDescription", {}).get("SSEType"),
+            "ttl": (ttl["TimeToLiveStatus"], ttl.get("AttributeName")),
+            "tags": {t["Key"]: t["Value"] for t in dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]},
+            "items": sorted(json.dumps(item, sort_keys=True) for item in dynamodb.scan(TableName=name)["Items"]),
+        }
+    roles = {}
+    for role in iam.list_roles()["Roles"]:
+        name = role["RoleName"]
+        roles[name] = {
+            "trust_policy": canonical_statements(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]),
+            "max_session_duration": role["MaxSessionDuration"],
+            "inline_policies": {
+                policy: canonical_statements(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
+                for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]
+            },
+            "attached_policies": sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]),
+            "tags": {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]},
+        }
+    return {"tables": tables, "roles": roles}
+
+
+@dataclass(frozen=True)
+class Played:
+    """One run of a scenario's step, and the tables and roles it left."""
+
+    outcome: Outcome
+    resources: dict[str, Any]
+
+
+@pytest.fixture
+def play(aws, factory, clients):
+    """play(scenario, interpreter kind, execution names): the scenario from a reset embedded AWS."""
+
+    package = build_package(factory.desired())  # one Lambda zip for both plays
+
+    def play_scenario(scenario: Scenario, kind: str, names: list[str]) -> list[Played]:
+        # Deterministic: no latency, no faults but the scenario's (and no consistency lag or chaos).
+        aws.reset(faults=[], create_latency=0)
+        deployment = factory.deployer().deploy(package)
+        arn = deployment.state_machine_arn
+        described = clients.stepfunctions.describe_state_machine(stateMachineArn=arn)
+        scenario.setup(clients)
+        aws.set_faults(scenario.faults)
+        try:
+            if kind == "moto":
+                return _play_steps(scenario, Moto(clients, arn), clients, names)
+            # The definition exactly as deployed (the deployer's ARN substitution), read back from AWS.
+            with LocalStepFunctions(described["definition"], aws.endpoint_url, OPERATOR) as interpreter:
+                return _play_steps(scenario, Referee(interpreter, arn, described["roleArn"]), clients, names)
+        finally:
+            aws.set_faults([])
+
+    return play_scenario
+
+
+def _play_steps(scenario: Scenario, interpreter: Interpreter, clients: Any, names: list[str]) -> list[Played]:
+    played = []
+    for step, name in zip(scenario.steps, names, strict=True):
+        step.before(clients)
+        outcome = interpreter.run(step.run_input, name)
+        assert (outcome.status, outcome.error) == (step.status, step.error), (type(interpreter).__name__, name, outcome)
+        played.append(Played(outcome, _resources(clients)))
+    return played
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.name)
+def test_both_interpreters_end_each_run_alike_and_leave_the_same_resources(play, scenario):
+    names = [runs.execution_name(step.run_input.get("action", "provision")) for step in scenario.steps]
+
+    on_moto = play(scenario, "moto", names)
+    on_referee = play(scenario, "aws-local-stepfunctions", names)
+
+    for name, moto, referee in zip(names, on_moto, on_referee, strict=True):
+        expected = moto.outcome
+        if expected.cause and " | rollback: " in expected.cause:
+            expected = dataclasses.replace(expected, cause=expected.cause + REFEREE_HISTORY_NOTE)
+        assert referee.outcome == expected, name
+        assert referee.resources == moto.resources, name
