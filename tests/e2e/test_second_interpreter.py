@@ -6,8 +6,8 @@ a reset embedded AWS, once per interpreter, with the same deployed definition, t
 functions, the same execution names and the same hand-made changes between runs; each run must
 end in the status and error the scenario expects, and the two plays must agree on every run's
 status, error, cause, output and failed task attempts, and on the tables and roles they leave,
-read back with boto3. Both plays run with no create latency, consistency lag or chaos, so the
-only thing that differs is the interpreter.
+read back with boto3. Both plays run with no read lag, no chaos and no create or TTL latency, so
+the only thing that differs is the interpreter.
 """
 
 from __future__ import annotations
@@ -236,12 +236,13 @@ def play(aws, factory, clients):
     """play(scenario, interpreter kind, execution names): the scenario from a reset embedded AWS."""
 
     package = build_package(factory.desired())  # one Lambda zip for both plays
-    timing = aws.timing()
+    settings = aws.settings()
 
     def play_scenario(scenario: Scenario, kind: str, names: list[str]) -> list[Played]:
-        # Deterministic: nothing waits on the emulator's clock (tables ACTIVE and TTL changed at once),
-        # no faults but the scenario's.
-        aws.reset(faults=[], create_latency=0, ttl_latency=0)
+        # Deterministic, so that only the interpreter differs: no read lag, no chaos, nothing that
+        # waits on the emulator's clock (tables ACTIVE and TTL changed at once), no faults but the
+        # scenario's.
+        aws.reset(faults=[], create_latency=0, ttl_latency=0, consistency_lag=0, chaos=0)
         deployment = factory.deployer().deploy(package)
         arn = deployment.state_machine_arn
         described = clients.stepfunctions.describe_state_machine(stateMachineArn=arn)
@@ -257,7 +258,9 @@ def play(aws, factory, clients):
             aws.set_faults([])
 
     yield play_scenario
-    aws.configure(**timing)
+    aws.configure(**{key: settings[key] for key in aws.timing()})
+    aws.set_consistency_lag(settings["consistency_lag"])
+    aws.set_chaos(settings["chaos"], settings["seed"])
 
 
 def _play_steps(scenario: Scenario, interpreter: Interpreter, clients: Any, emulator: Any, names: list[str]) -> list[Played]:

@@ -11,6 +11,9 @@
 //   {"input": {...}, "context": {"Execution": {...}, "StateMachine": {...}}}
 //   -> {"status": "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED", "output", "error", "cause",
 //       "taskFailures": [{"state", "error"}, ...]}
+//
+// The definition runs as given, but for one adapter step (adaptStatePaths, below) standing in for
+// the one Context Object field the library does not provide.
 
 import { createRequire } from 'node:module';
 import readline from 'node:readline';
@@ -34,6 +37,85 @@ function* allStates(machine) {
   }
 }
 
+// -- The one adapter step --------------------------------------------------------------------------
+// AWS gives every state `$$.State` (Name, EnteredTime, RetryCount: the Context Object,
+// https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html).
+// aws-local-stepfunctions 3.0 does not: its Context Object holds what the caller passes, plus
+// Execution.Input/StartTime and, inside a Map, Map.Item, so a `$$.State.*` path fails the state with
+// States.Runtime ("does not point to a value"). This step rewrites each such path in a lambda:invoke
+// Task's Parameters into a marker, which the binding resolves for each attempt from the library's own
+// event log: Name is the state's, EnteredTime its latest StateEntered event's, RetryCount the number of
+// StateRetried events since. A Map runs its iterations' states concurrently under one name, so there
+// the log cannot tell attempts apart: a `$$.State` path inside a Map, or anywhere else, is refused.
+const STATE_PATH = /^\$\$\.State\.(Name|EnteredTime|RetryCount)$/;
+const STATE_MARKER = '__contextObjectState';
+
+function markStatePaths(template) {
+  if (Array.isArray(template)) return template.map(markStatePaths);
+  if (template === null || typeof template !== 'object') return template;
+  const marked = {};
+  for (const [key, value] of Object.entries(template)) {
+    const field = key.endsWith('.$') && typeof value === 'string' ? STATE_PATH.exec(value)?.[1] : undefined;
+    if (field) marked[key.slice(0, -2)] = { [STATE_MARKER]: field };
+    else marked[key] = markStatePaths(value);
+  }
+  return marked;
+}
+
+function adaptStatePaths(machine, insideMap = false) {
+  const marked = new Set();
+  for (const [name, state] of Object.entries(machine.States ?? {})) {
+    if (state.Type === 'Task' && state.Resource === LAMBDA_INVOKE && state.Parameters && !insideMap) {
+      const before = JSON.stringify(state.Parameters);
+      state.Parameters = markStatePaths(state.Parameters);
+      if (JSON.stringify(state.Parameters) !== before) marked.add(name);
+    }
+    if (JSON.stringify({ ...state, ItemProcessor: undefined, Iterator: undefined, Branches: undefined }).includes('$$.State.')) {
+      throw new Error(`state ${name}: a $$.State path here has no stand-in (only in lambda:invoke Parameters outside a Map)`);
+    }
+    for (const branch of state.Branches ?? []) adaptStatePaths(branch, insideMap).forEach((n) => marked.add(n));
+    for (const nested of [state.ItemProcessor, state.Iterator]) {
+      if (nested) adaptStatePaths(nested, true);
+    }
+  }
+  return marked;
+}
+
+// What the library's event log says about a state's latest entry, in the current execution.
+class ExecutionLog {
+  events = [];
+
+  stateField(stateName, field) {
+    let retries = 0;
+    for (let i = this.events.length - 1; i >= 0; i--) {
+      const event = this.events[i];
+      if (event.state?.name !== stateName || event.index !== undefined) continue;
+      if (event.type === 'StateRetried') retries++;
+      if (event.type === 'StateEntered') {
+        if (field === 'Name') return stateName;
+        if (field === 'EnteredTime') return new Date(event.timestamp).toISOString();
+        return retries;
+      }
+    }
+    throw new Error(`state ${stateName}: no StateEntered event to resolve $$.State.${field} from`);
+  }
+}
+
+let currentLog = new ExecutionLog();
+
+async function resolveStateMarkers(value, stateName) {
+  // The library dispatches StateEntered/StateRetried just before calling the handler, and its log
+  // is read asynchronously: one macrotask later, every event dispatched so far has been read.
+  await new Promise((resolve) => setImmediate(resolve));
+  const resolve = (node) => {
+    if (Array.isArray(node)) return node.map(resolve);
+    if (node === null || typeof node !== 'object') return node;
+    if (STATE_MARKER in node) return currentLog.stateField(stateName, node[STATE_MARKER]);
+    return Object.fromEntries(Object.entries(node).map(([key, item]) => [key, resolve(item)]));
+  };
+  return resolve(value);
+}
+
 class TaskError extends Error {
   constructor(name, cause) {
     // The library reports `message` as the Cause (Catch's {"Error", "Cause"}, ExecutionFailed).
@@ -49,8 +131,9 @@ class TaskError extends Error {
 // Lambda reports (`errorType`) and the payload as the cause; an Invoke API error fails it with
 // `Lambda.<error code>`. aws-local-stepfunctions has no service integrations: it would invoke a
 // function named by the Resource field itself, so each such Task gets this as its local handler.
-function lambdaInvoke(client) {
-  return async (parameters) => {
+function lambdaInvoke(client, stateName, hasStateMarkers) {
+  return async (effectiveParameters) => {
+    const parameters = hasStateMarkers ? await resolveStateMarkers(effectiveParameters, stateName) : effectiveParameters;
     const request = { FunctionName: parameters.FunctionName, Payload: new TextEncoder().encode(JSON.stringify(parameters.Payload ?? {})) };
     for (const key of ['Qualifier', 'ClientContext', 'InvocationType', 'LogType']) {
       if (parameters[key] !== undefined) request[key] = parameters[key];
@@ -94,7 +177,7 @@ function lambdaInvoke(client) {
   };
 }
 
-function overrides(definition, config, client) {
+function overrides(definition, config, client, statesWithMarkers) {
   const taskResourceLocalHandlers = {};
   const waitTimeOverrides = {};
   const retryIntervalOverrides = {};
@@ -103,7 +186,7 @@ function overrides(definition, config, client) {
       if (state.Resource !== LAMBDA_INVOKE) {
         throw new Error(`state ${name}: Task resource ${state.Resource} has no binding in this runner`);
       }
-      taskResourceLocalHandlers[name] = lambdaInvoke(client);
+      taskResourceLocalHandlers[name] = lambdaInvoke(client, name, statesWithMarkers.has(name));
     }
     if (state.Type === 'Wait' && config.waitOverrideMs != null) waitTimeOverrides[name] = config.waitOverrideMs;
     if (state.Retry && config.retryOverrideMs != null) retryIntervalOverrides[name] = config.retryOverrideMs;
@@ -114,8 +197,11 @@ function overrides(definition, config, client) {
 async function runOne(machine, runOverrides, request) {
   const execution = machine.run(request.input, { overrides: runOverrides, context: request.context });
   const taskFailures = [];
+  const log = new ExecutionLog();
+  currentLog = log; // executions run one at a time
   const collecting = (async () => {
     for await (const event of execution.eventLogs) {
+      log.events.push(event);
       if (event.type === 'StateFailed' && event.state?.type === 'Task') {
         taskFailures.push({ state: event.state.name, error: event.Error });
       }
@@ -148,7 +234,9 @@ async function main() {
     const message = JSON.parse(line);
     if (machine === undefined) {
       const definition = JSON.parse(message.definition);
-      // Validates the definition (the library's own checks); throws if it is invalid.
+      // The library's own checks, on the definition as given; throws if it is invalid.
+      new StateMachine(definition);
+      const statesWithMarkers = adaptStatePaths(definition);
       machine = new StateMachine(definition);
       const client = new LambdaClient({
         endpoint: message.endpoint,
@@ -157,7 +245,7 @@ async function main() {
         // Step Functions makes one Invoke per task attempt: retries belong to the ASL's Retry.
         maxAttempts: 1,
       });
-      runOverrides = overrides(definition, message, client);
+      runOverrides = overrides(definition, message, client, statesWithMarkers);
       process.stdout.write(JSON.stringify({ ready: true }) + '\n');
       continue;
     }
