@@ -28,8 +28,6 @@ from provisioner.packaging import build_package
 ROLE, POLICY = "FileFerryReadOnlyRole", "FileFerryReadOnlyPolicy"
 SESSIONS, CONTEXT, CACHE = "FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-S3FileCache"
 ADDED_STATEMENT = {"Sid": "Added", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}
-# What deploy.py, the AWS CLI and the tests use on the embedded AWS: the operator, with full access.
-OPERATOR = Credentials("testing", "testing")
 
 
 @dataclass(frozen=True)
@@ -251,8 +249,10 @@ def play(aws, factory, clients):
         try:
             if kind == "moto":
                 return _play_steps(scenario, Moto(clients, arn), clients, aws, names)
-            # The definition exactly as deployed (the deployer's ARN substitution), read back from AWS.
-            with LocalStepFunctions(described["definition"], aws.endpoint_url, OPERATOR) as interpreter:
+            # The definition exactly as deployed (the deployer's ARN substitution), read back from AWS,
+            # invoking the functions as the state machine's role, as moto's interpreter does.
+            credentials = _state_machine_role_credentials(clients, described["roleArn"])
+            with LocalStepFunctions(described["definition"], aws.endpoint_url, credentials) as interpreter:
                 return _play_steps(scenario, Referee(interpreter, arn, described["roleArn"]), clients, aws, names)
         finally:
             aws.set_faults([])
@@ -261,6 +261,17 @@ def play(aws, factory, clients):
     aws.configure(**{key: settings[key] for key in aws.timing()})
     aws.set_consistency_lag(settings["consistency_lag"])
     aws.set_chaos(settings["chaos"], settings["seed"])
+
+
+def _state_machine_role_credentials(clients: Any, role_arn: str) -> Credentials:
+    """The state machine's role, assumed with sts:AssumeRole on the embedded AWS.
+
+    On AWS only states.amazonaws.com may assume it (its trust policy); the embedded AWS does not
+    evaluate the operator's own calls, but evaluates every call made with these credentials against
+    the role's policies, as it does for moto's interpreter.
+    """
+    assumed = clients.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="aws-local-stepfunctions")["Credentials"]
+    return Credentials(assumed["AccessKeyId"], assumed["SecretAccessKey"], assumed["SessionToken"])
 
 
 def _play_steps(scenario: Scenario, interpreter: Interpreter, clients: Any, emulator: Any, names: list[str]) -> list[Played]:
