@@ -8,6 +8,8 @@ moto's backups are AVAILABLE at once.  AWS documents (DynamoDB API reference):
   control plane operation on the table. The backup is either being created, deleted or restored to
   a table."  So a second CreateBackup of the table, DeleteBackup of the backup, or a restore from it
   is refused while it is CREATING.
+- TableInUseException (CreateBackup): "A target table with the specified name is either being
+  created or deleted."  So a table still CREATING cannot be backed up yet.
 - Developer Guide, "Backing up a DynamoDB table": while a backup is in progress you cannot delete
   the source table of the backup; DeleteTable answers ResourceInUseException (its error for a table
   that is in use).
@@ -23,7 +25,7 @@ from moto.dynamodb.exceptions import ResourceInUseException, ResourceNotFoundExc
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Backup
 
-from local import patching
+from local import dynamodb_tables, patching
 
 _AVAILABLE_AT = "_fileferry_available_at"  # clock.monotonic() when the backup turns AVAILABLE
 
@@ -31,6 +33,11 @@ _AVAILABLE_AT = "_fileferry_available_at"  # clock.monotonic() when the backup t
 class BackupInUseException(JsonRESTError):
     def __init__(self, message: str):
         super().__init__("BackupInUseException", message)
+
+
+class TableInUseException(JsonRESTError):
+    def __init__(self, message: str):
+        super().__init__("TableInUseException", message)
 
 
 def install() -> None:
@@ -73,6 +80,8 @@ def _create_backup(create_backup: Any, self: DynamoDBBackend, table_name: str, b
         table = self.get_table(table_name)
     except ResourceNotFoundException:
         table = None  # moto's create_backup answers TableNotFoundException
+    if table is not None and dynamodb_tables.busy_status(table) == "CREATING":
+        raise TableInUseException(f"Table is being created: {table.name}")
     if table is not None and _creating_backup_of(self, table.name) is not None:
         raise BackupInUseException(f"Backup is being created for table: {table_name}")
     backup = create_backup(self, table_name, backup_name)  # TableNotFoundException if absent

@@ -177,3 +177,19 @@ def test_a_bad_timing_setting_is_refused_over_http_and_changes_nothing(emulator,
     assert raised.value.code == 400
     assert json.load(raised.value)["error"]
     assert get_config(emulator) == before
+
+
+def test_a_table_still_creating_cannot_be_backed_up(emulator, ddb):
+    emulator.set_create_latency(600)
+    ddb.create_table(
+        TableName="audit",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    assert refused(ddb.create_backup, TableName="audit", BackupName="too-early")[0] == "TableInUseException"
+    assert ddb.list_backups(TableName="audit")["BackupSummaries"] == []
+
+    advance_clock(emulator, 601)
+    assert ddb.create_backup(TableName="audit", BackupName="in-time")["BackupDetails"]["BackupStatus"] == "CREATING"
