@@ -22,8 +22,10 @@ moto's CloudFormation differs from AWS's in four ways that matter for `render`'s
   which neither serves the API nor runs executions when executions are on, so the stack's state
   machine could not be found or started; and it dropped the logging and tracing configuration.
 
-AWS::Scheduler::Schedule and AWS::CloudWatch::Alarm have no moto CloudFormation model: a stack that
-declares them is created without them (moto warns); the README says so.
+- AWS::Scheduler::Schedule and AWS::CloudWatch::Alarm. CloudFormation calls CreateSchedule and
+  PutMetricAlarm with the resource's properties, which have the APIs' names and shapes (resource
+  references in the CloudFormation User Guide; `Ref` returns the name), and deletes them with the
+  stack. moto has no CloudFormation model for either: it skipped them with a warning.
 """
 
 from __future__ import annotations
@@ -36,8 +38,11 @@ from urllib.parse import urlparse
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
+from moto.cloudformation import parsing as cloudformation_parsing
 from moto.cloudformation import responses as cloudformation_responses
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.iam.models import Role
+from moto.scheduler.models import scheduler_backends
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -54,6 +59,7 @@ def install() -> None:
     patching.patch(StateMachine, "create_from_cloudformation_json", classmethod(_create_state_machine))
     patching.patch(StateMachine, "delete_from_cloudformation_json", classmethod(_delete_state_machine))
     patching.patch(StateMachine, "update_from_cloudformation_json", classmethod(_update_state_machine))
+    patching.patch(cloudformation_parsing, "resource_class_from_type", _resource_class_from_type)
 
 
 # -- TemplateURL -------------------------------------------------------------------------------
@@ -186,3 +192,70 @@ def _update_state_machine(cls: type[StateMachine], original_resource: Any, new_r
         logging_configuration=_api_shape(properties.get("LoggingConfiguration")),
         tracing_configuration=_api_shape(properties.get("TracingConfiguration")),
     )
+
+
+# -- AWS::Scheduler::Schedule and AWS::CloudWatch::Alarm -------------------------------------------
+
+
+class _Created:
+    """A stack's record of a resource moto has no model for: its physical id, and how to delete it."""
+
+    def __init__(self, physical_resource_id: str, delete: Any):
+        self.physical_resource_id = physical_resource_id
+        self._delete = delete
+
+    def is_created(self) -> bool:
+        return True
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._delete()
+
+
+class _Schedule:
+    """AWS::Scheduler::Schedule: CreateSchedule, and DeleteSchedule with the stack."""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> _Created:
+        p = cloudformation_json["Properties"]
+        backend = scheduler_backends[account_id][region_name]
+        schedule = backend.create_schedule(
+            description=p.get("Description"), end_date=p.get("EndDate"),
+            flexible_time_window=p["FlexibleTimeWindow"], group_name=p.get("GroupName"),
+            kms_key_arn=p.get("KmsKeyArn"), name=p.get("Name", resource_name),
+            schedule_expression=p["ScheduleExpression"],
+            schedule_expression_timezone=p.get("ScheduleExpressionTimezone"), start_date=p.get("StartDate"),
+            state=p.get("State", "ENABLED"), target=p["Target"], action_after_completion=p.get("ActionAfterCompletion"),
+        )
+        return _Created(schedule.name, lambda: backend.delete_schedule(p.get("GroupName"), schedule.name))
+
+
+class _Alarm:
+    """AWS::CloudWatch::Alarm (a metric alarm): PutMetricAlarm, and DeleteAlarms with the stack."""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> _Created:
+        p = cloudformation_json["Properties"]
+        backend = cloudwatch_backends[account_id][region_name]
+        alarm = backend.put_metric_alarm(
+            name=p.get("AlarmName", resource_name), namespace=p.get("Namespace"), metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"], evaluation_periods=p["EvaluationPeriods"],
+            period=p.get("Period"), threshold=p.get("Threshold"), statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"), dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []), ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"), extended_statistic=p.get("ExtendedStatistic"),
+            unit=p.get("Unit"), actions_enabled=p.get("ActionsEnabled", True),
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return _Created(alarm.name, lambda: backend.delete_alarms([alarm.name]))
+
+
+_MODELS_MOTO_LACKS = {"AWS::Scheduler::Schedule": _Schedule, "AWS::CloudWatch::Alarm": _Alarm}
+
+
+def _resource_class_from_type(resource_type: str) -> Any:
+    if patching.in_emulator_request() and resource_type in _MODELS_MOTO_LACKS:
+        return _MODELS_MOTO_LACKS[resource_type]
+    return patching.original(cloudformation_parsing, "resource_class_from_type")(resource_type)

@@ -1,5 +1,5 @@
-"""CloudFormation stacks on the embedded AWS create functions, state machines and role policies as
-CloudFormation on AWS does (local/cloudformation_stacks.py), from a template at a TemplateURL."""
+"""CloudFormation stacks on the embedded AWS create functions, state machines, role policies, schedules
+and alarms as CloudFormation on AWS does (local/cloudformation_stacks.py), from a template at a TemplateURL."""
 
 from __future__ import annotations
 
@@ -40,6 +40,15 @@ def _template() -> dict:
                 "LoggingConfiguration": {"Level": "ERROR", "IncludeExecutionData": False, "Destinations": [
                     {"CloudWatchLogsLogGroup": {"LogGroupArn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:machine:*"}}]},
                 "Tags": TAGS}},
+            "Schedule": {"Type": "AWS::Scheduler::Schedule", "Properties": {
+                "Name": "stack-schedule", "ScheduleExpression": "rate(1 day)", "FlexibleTimeWindow": {"Mode": "OFF"},
+                "State": "ENABLED", "Target": {"Arn": {"Ref": "Machine"}, "RoleArn": {"Fn::GetAtt": ["StatesRole", "Arn"]},
+                                              "Input": "{}"}}},
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "AlarmName": "stack-alarm", "Namespace": "FileFerry", "MetricName": "DriftedResources",
+                "Dimensions": [{"Name": "service", "Value": "fileferry-provisioner"}], "Statistic": "Maximum",
+                "Period": 3600, "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching"}},
         }
     }
 
@@ -76,6 +85,16 @@ def test_a_stack_from_a_template_url_creates_what_cloudformation_on_aws_creates(
     output = result.output if isinstance(result.output, dict) else json.loads(result.output)
     assert output["event"] == {"run": "run-1"}
 
+    schedule = aws("scheduler").get_schedule(Name="stack-schedule")
+    assert (schedule["ScheduleExpression"], schedule["Target"]["Arn"]) == ("rate(1 day)", machine["stateMachineArn"])
+    (alarm,) = aws("cloudwatch").describe_alarms(AlarmNames=["stack-alarm"])["MetricAlarms"]
+    assert (alarm["MetricName"], alarm["Dimensions"]) == ("DriftedResources", [{"Name": "service", "Value": "fileferry-provisioner"}])
+    summaries = cloudformation.list_stack_resources(StackName="stack")["StackResourceSummaries"]
+    assert {r["ResourceType"]: r["PhysicalResourceId"] for r in summaries if "::" in r["ResourceType"]}[
+        "AWS::Scheduler::Schedule"] == "stack-schedule"
+
     cloudformation.delete_stack(StackName="stack")
     assert aws("lambda").list_functions()["Functions"] == []
     assert sfn.list_state_machines()["stateMachines"] == []
+    assert aws("scheduler").list_schedules()["Schedules"] == []
+    assert aws("cloudwatch").describe_alarms()["MetricAlarms"] == []
