@@ -92,8 +92,13 @@ class ProvisionerSettings(_Section):
     name: _text(PROVISIONER_NAME) = "fileferry-provisioner"
     poll_interval_seconds: Annotated[int, Field(ge=1, le=300)] = 2
     max_polls: Annotated[int, Field(ge=1, le=1000)] = 60
-    # DynamoDB allows 500 simultaneous table operations per account, 250 for tables with indexes.
-    max_concurrency: Annotated[int, Field(ge=1, le=250)] = 25
+    # Table operations in flight at once: the provisioning Map is an inline Map, and Step Functions runs
+    # at most 40 iterations of an inline Map at once ("Using Map state in Inline mode"); DynamoDB itself
+    # allows 500 simultaneous table operations per account, 250 for tables with indexes.
+    max_concurrency: Annotated[int, Field(ge=1, le=40)] = 25
+    # How long teardown waits for a table's backup to become AVAILABLE before it gives up on that table
+    # (and keeps it): AWS says backups become available "within minutes" (CreateBackup API reference).
+    backup_wait_seconds: Annotated[int, Field(ge=10, le=3600)] = 1800
     drift_schedule: str = "rate(1 day)"
     alarm_topic_arn: str = ""
     log_retention_days: int = 30

@@ -191,5 +191,6 @@ def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> 
         poll_interval_seconds=p.poll_interval_seconds,
         max_polls=p.max_polls,
         max_concurrency=p.max_concurrency,
+        backup_wait_seconds=p.backup_wait_seconds,
         metrics_namespace=METRICS_NAMESPACE,
     )

@@ -27,11 +27,13 @@ from types import SimpleNamespace
 from typing import Any
 
 from lambdas.core.errors import (
+    BackupNotReady,
     CreationInFlight,
     InvalidInput,
     TableCreationTimeout,
     TableNotActive,
     TargetStillRunning,
+    TeardownIncomplete,
     transient_error_names,
 )
 from lambdas.core.steps import step
@@ -58,6 +60,11 @@ TABLE_WAIT_MAX_ATTEMPTS = 60
 TARGET_WAIT_INTERVAL_SECONDS = 2
 TARGET_WAIT_MAX_ATTEMPTS = 8
 TARGET_WAIT_BACKOFF_RATE = 1.5
+# Teardown deletes a table only once its backup is AVAILABLE; TeardownTable itself gives up after the
+# configured provisioner.backup_wait_seconds (at most an hour), so this retrier only has to outlast it:
+# every 10 s or less (full jitter), up to 1,000 looks.
+BACKUP_WAIT_INTERVAL_SECONDS = 10
+BACKUP_WAIT_MAX_ATTEMPTS = 1000
 
 ALL_ERRORS = "States.ALL"
 
@@ -131,6 +138,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         catch_to: Any = None,
         waits_for_tables: bool = False,
         waits_for_target: bool = False,
+        waits_for_backups: bool = False,
     ) -> Any:
         fields: dict[str, Any] = {
             "comment": comment,
@@ -148,6 +156,15 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
                     error_equals=[TableNotActive.error_name(), CreationInFlight.error_name()],
                     interval_seconds=TABLE_WAIT_INTERVAL_SECONDS,
                     max_attempts=TABLE_WAIT_MAX_ATTEMPTS,
+                    backoff_rate=1.0,
+                )
+            )
+        if waits_for_backups:
+            task.add_retry(
+                sdk.Retry(
+                    error_equals=[BackupNotReady.error_name()],
+                    interval_seconds=BACKUP_WAIT_INTERVAL_SECONDS,
+                    max_attempts=BACKUP_WAIT_MAX_ATTEMPTS,
                     backoff_rate=1.0,
                 )
             )
@@ -190,6 +207,23 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         waits_for_tables=True,
     )
     rollback_on_failure.next(provision_failed)
+    # A rollback that fails itself must not replace the run's error: the run still ends with the
+    # original error name, and the cause says the rollback failed, why, and how to finish it.
+    rollback_failed = sdk.Pass(
+        "RollbackFailed",
+        comment="The original error, and a cause saying the rollback itself failed and what may be left.",
+        parameters={
+            "error.$": "$.error.Error",
+            "cause.$": (
+                "States.Format('{} | ROLLBACK FAILED ({}: {}): resources this run created may be left; "
+                "finish with a run of action rollback and execution_arn {}', "
+                "$.error.Cause, $.rollback_error.Error, $.rollback_error.Cause, $$.Execution.Id)"
+            ),
+        },
+        result_path="$.rollback",
+    )
+    rollback_failed.next(provision_failed)
+    rollback_on_failure.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.rollback_error", next_step=rollback_failed))
 
     # -- one table: create or adopt, wait until ACTIVE (bounded), enable TTL ------------
     create_or_adopt = lambda_task(
@@ -358,10 +392,18 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         "TeardownTable",
         "teardown-table",
         {"table.$": "$.table", "execution_name.$": "$.execution_name"},
-        comment="Backs the table up if it holds items, then deletes it.",
+        comment="Backs the table up if it holds items, then deletes it once the backup is AVAILABLE.",
         output_path="$.Payload",
         waits_for_tables=True,
+        waits_for_backups=True,
     )
+    # One table's failure must not stop the others half done: it is reported, and the run fails at the end.
+    teardown_table_failed = sdk.Pass(
+        "TeardownTableFailed",
+        comment="The iteration's output for a table teardown could not finish: it is kept and reported.",
+        parameters={"table.$": "$.table", "result": "failed", "error.$": "$.error.Error", "backup_arn": None},
+    )
+    teardown_table.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=teardown_table_failed))
     teardown_tables = sdk.Map(
         "TeardownTables",
         comment="Every table, at most max_concurrency at a time.",
@@ -371,14 +413,22 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     )
     teardown_tables.attach_iterator(teardown_table)
     extras["TeardownTables"] = {"MaxConcurrencyPath": "$.max_concurrency"}
+    teardown_failed = sdk.Fail("TeardownFailed", error=TeardownIncomplete.error_name())
+    extras["TeardownFailed"] = {"CausePath": "$.error.Cause"}
+    teardown_tables.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=teardown_failed))
     teardown_role = lambda_task(
         "TeardownRole",
         "teardown-role",
         {"execution_name.$": "$.execution_name", "tables.$": "$.tables_result"},
-        comment="Deletes the read-only role and its inline policy.",
+        comment="Deletes the read-only role and its inline policy; sums up what is left.",
         output_path="$.Payload",
     )
-    sdk.Chain([teardown_tables, teardown_role, sdk.Succeed("TeardownSucceeded")])
+    teardown_complete = sdk.Choice("TeardownComplete", comment="Every table deleted (or deletion-protected)?")
+    teardown_complete.add_choice(sdk.ChoiceRule.BooleanEquals("$.complete", True), sdk.Succeed("TeardownSucceeded"))
+    teardown_incomplete = sdk.Fail("TeardownIncomplete", error=TeardownIncomplete.error_name())
+    extras["TeardownIncomplete"] = {"CausePath": "$.cause"}
+    teardown_complete.default_choice(teardown_incomplete)
+    sdk.Chain([teardown_tables, teardown_role, teardown_complete])
 
     # -- entry --------------------------------------------------------------------------------
     route_action = sdk.Choice("RouteAction", comment="One state machine, one input contract.")

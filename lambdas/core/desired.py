@@ -90,6 +90,7 @@ class DesiredState:
     poll_interval_seconds: int = 2
     max_polls: int = 60
     max_concurrency: int = 25
+    backup_wait_seconds: int = 1800
     metrics_namespace: str = "FileFerry"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +117,7 @@ class DesiredState:
             poll_interval_seconds=data["poll_interval_seconds"],
             max_polls=data["max_polls"],
             max_concurrency=data["max_concurrency"],
+            backup_wait_seconds=data.get("backup_wait_seconds", 1800),
             metrics_namespace=data["metrics_namespace"],
             extra=data.get("extra", {}),
         )

@@ -46,6 +46,10 @@ class VerificationFailed(ProvisionerError):
     """After provisioning, observed state still differs from desired state."""
 
 
+class TeardownIncomplete(ProvisionerError):
+    """Teardown kept a table it should have deleted (its backup never became AVAILABLE, or a step failed)."""
+
+
 # Transient: the state machine retries these with exponential backoff and full jitter.
 
 
@@ -110,6 +114,7 @@ PERMANENT_ERRORS: tuple[type[ProvisionerError], ...] = (
     AccessDenied,
     TableCreationTimeout,
     VerificationFailed,
+    TeardownIncomplete,
 )
 TRANSIENT_ERRORS: tuple[type[ProvisionerError], ...] = (
     Throttled,

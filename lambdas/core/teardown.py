@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
-
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
-from lambdas.core.errors import ResourceBusy, TableNotActive
+from lambdas.core.errors import BackupNotReady, ResourceBusy, TableNotActive
 from lambdas.core.observe import observe_table
 from lambdas.core.rollback import delete_role
 
@@ -22,22 +22,27 @@ def _has_items(dynamodb: Any, table: str) -> bool:
     return page.get("Count", 0) > 0 or "LastEvaluatedKey" in page
 
 
-def _available_backup(dynamodb: Any, table: str, name: str) -> str:
-    """The ARN of this run's backup of `table`, created if needed; ResourceBusy until it is AVAILABLE."""
+def _age_seconds(moment: datetime.datetime) -> float:
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
+
+
+def _backup(dynamodb: Any, table: str, name: str) -> dict[str, Any]:
+    """This run's backup of `table` (BackupArn, BackupStatus, BackupCreationDateTime), created if it has none."""
     for page in dynamodb.get_paginator("list_backups").paginate(TableName=table):
         for backup in page.get("BackupSummaries", []):
             if backup["BackupName"] == name:
-                if backup["BackupStatus"] != "AVAILABLE":
-                    raise ResourceBusy(f"backup {name} is {backup['BackupStatus']}")
-                return backup["BackupArn"]
-    details = dynamodb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
-    if details["BackupStatus"] != "AVAILABLE":
-        raise ResourceBusy(f"backup {name} is {details['BackupStatus']}")
-    return details["BackupArn"]
+                return backup
+    return dynamodb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
 
 
-def teardown_table(dynamodb: Any, table: str, execution_name: str) -> dict[str, Any]:
-    """Back up a table that holds items, then delete it; deletion protection is reported, not forced."""
+def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_seconds: int = 1800) -> dict[str, Any]:
+    """Back up a table that holds items, then delete it; deletion protection is reported, not forced.
+
+    A table is deleted only once its backup is AVAILABLE. Until then BackupNotReady (the state machine
+    retries); after `backup_wait_seconds` from the backup's creation, the table is kept and reported
+    ("backup-not-available"), with the backup's ARN.
+    """
     observed = observe_table(dynamodb, table)
     if not observed.exists:
         return {"table": table, "result": "absent", "backup_arn": None}
@@ -48,13 +53,33 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str) -> dict[str, 
     if observed.status != "ACTIVE":
         raise TableNotActive(f"table {table} is {observed.status}")
     try:
-        backup_arn = _available_backup(dynamodb, table, backup_name(table, execution_name)) if _has_items(dynamodb, table) else None
+        backup = _backup(dynamodb, table, backup_name(table, execution_name)) if _has_items(dynamodb, table) else None
+        if backup is not None and backup["BackupStatus"] != "AVAILABLE":
+            waited = _age_seconds(backup["BackupCreationDateTime"])
+            if waited < backup_wait_seconds:
+                raise BackupNotReady(f"backup of {table} is {backup['BackupStatus']} after {waited:.0f} s")
+            return {"table": table, "result": "backup-not-available", "backup_arn": backup["BackupArn"]}
         dynamodb.delete_table(TableName=table)
     except dynamodb.exceptions.ResourceInUseException as err:
         raise ResourceBusy(f"table {table} is busy") from err
     except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"teardown of table {table}") from err
-    return {"table": table, "result": "deleted", "backup_arn": backup_arn}
+    return {"table": table, "result": "deleted", "backup_arn": backup["BackupArn"] if backup else None}
+
+
+LEFT_RESULTS = ("backup-not-available", "failed")
+
+
+def teardown_summary(tables: list[dict[str, Any]]) -> dict[str, Any]:
+    """What teardown left: `complete` unless a table was kept for a reason other than deletion protection."""
+    left = [t for t in tables if t.get("result") in LEFT_RESULTS]
+    parts = []
+    for entry in left:
+        why = "its backup is not AVAILABLE" if entry["result"] == "backup-not-available" else f"teardown failed ({entry.get('error')})"
+        backup = f", backup {entry['backup_arn']}" if entry.get("backup_arn") else ""
+        parts.append(f"table {entry['table']} is kept: {why}{backup}")
+    cause = "; ".join(parts) + "; run teardown again to finish" if parts else ""
+    return {"complete": not left, "left": [entry["table"] for entry in left], "cause": cause}
 
 
 def teardown_role(iam: Any, role: str) -> dict[str, Any]:

@@ -4,15 +4,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.core.runtime import aws, bind_execution, logger, tracer
+from lambdas.core.runtime import aws, bind_execution, desired, logger, tracer
 from lambdas.core.teardown import teardown_table
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Input: {"table", "execution_name"}. Output: {"table", "result": deleted|absent|deletion-protected, "backup_arn"}."""
+    """Input: {"table", "execution_name"}. Output: {"table", "result": deleted|absent|deletion-protected|
+    backup-not-available, "backup_arn"}. Raises BackupNotReady while the backup is CREATING (retried)."""
     bind_execution(event["execution_name"], table=event["table"])
-    result = teardown_table(aws.dynamodb, event["table"], event["execution_name"])
+    result = teardown_table(aws.dynamodb, event["table"], event["execution_name"], desired().backup_wait_seconds)
     logger.info("teardown %s", result["result"], extra={"backup_arn": result["backup_arn"]})
     return result

@@ -307,11 +307,18 @@ def test_rollback_fails_the_execution_with_the_original_error(states: dict[str, 
     assert rollback["Parameters"]["FunctionName"] == step("rollback").placeholder
     assert rollback["Parameters"]["Payload"]["error.$"] == "$.error"
     assert rollback["ResultPath"] == "$.rollback"
-    assert "Catch" not in rollback, "a failing rollback must fail the execution, not loop"
     failed = states[rollback["Next"]]
     assert failed["Type"] == "Fail"
     assert failed["ErrorPath"] == "$.rollback.error"
     assert failed["CausePath"] == "$.rollback.cause"
+    # A rollback that fails itself ends the run the same way, with the original error name: no loop.
+    (catcher,) = rollback["Catch"]
+    assert catcher["ErrorEquals"] == ["States.ALL"]
+    rollback_failed = states[catcher["Next"]]
+    assert rollback_failed["Type"] == "Pass" and rollback_failed["ResultPath"] == "$.rollback"
+    assert rollback_failed["Parameters"]["error.$"] == "$.error.Error"
+    assert "ROLLBACK FAILED" in rollback_failed["Parameters"]["cause.$"]
+    assert rollback_failed["Next"] == rollback["Next"]
 
 
 def test_poll_loop_is_bounded(states: dict[str, dict[str, Any]], asl: dict[str, Any]) -> None:
@@ -392,8 +399,21 @@ def test_rollback_and_teardown_paths(states: dict[str, dict[str, Any]]) -> None:
     assert rollback["Parameters"]["Payload"]["error"] is None
     assert states[rollback["Next"]]["Type"] == "Succeed"
     assert states["TeardownTables"]["Next"] == "TeardownRole"
-    assert states[states["TeardownRole"]["Next"]]["Type"] == "Succeed"
     assert states["Verify"]["OutputPath"] == "$.Payload"
+
+
+def test_teardown_never_stops_half_done_and_fails_naming_what_is_left(states: dict[str, dict[str, Any]]) -> None:
+    table = states["TeardownTable"]
+    backup_wait = next(r for r in table["Retry"] if r["ErrorEquals"] == ["BackupNotReady"])
+    assert backup_wait["IntervalSeconds"] * backup_wait["MaxAttempts"] / 2 >= 3600  # outlasts the longest configurable wait
+    (catcher,) = table["Catch"]
+    assert states[catcher["Next"]]["Type"] == "Pass" and states[catcher["Next"]]["End"] is True
+    (map_catcher,) = states["TeardownTables"]["Catch"]
+    assert states[map_catcher["Next"]] == {"Type": "Fail", "Error": "TeardownIncomplete", "CausePath": "$.error.Cause"}
+    complete = states[states["TeardownRole"]["Next"]]
+    assert complete["Type"] == "Choice"
+    assert states[complete["Choices"][0]["Next"]]["Type"] == "Succeed"
+    assert states[complete["Default"]] == {"Type": "Fail", "Error": "TeardownIncomplete", "CausePath": "$.cause"}
 
 
 # -- (d) substitution -----------------------------------------------------------------------------
