@@ -60,6 +60,7 @@ from local import (
     iam_enforcement,
     map_concurrency,
     patching,
+    tag_values,
 )
 from local.lambda_runner import InvocationRefused
 from local.patching import EmulatorSettings, running_emulator, serving_request  # noqa: F401 (re-exported)
@@ -71,7 +72,7 @@ _original = patching.original
 _in_emulator_request = patching.in_emulator_request
 
 # One module per AWS behaviour; each names its AWS documentation source.
-_BEHAVIOURS = (dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, cloudformation_stacks)
+_BEHAVIOURS = (dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, cloudformation_stacks, tag_values)
 
 
 def install(emulator: EmulatorSettings) -> None:

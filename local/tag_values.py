@@ -1,0 +1,87 @@
+"""Tag values AWS refuses: DynamoDB and IAM accept only some characters, moto accepts any.
+
+- DynamoDB (Developer Guide, "Tagging restrictions in DynamoDB"): tag keys and values may contain
+  "letters, whitespace, and numbers representable in UTF-8, plus the following special characters:
+  + - = . _ : /"; a value is at most 256 characters. CreateTable (Tags) and TagResource answer
+  ValidationException otherwise.
+- IAM (API reference, Tag data type): Value pattern ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*``, at most 256
+  characters; CreateRole and TagRole answer ValidationError ("1 validation error detected ... failed
+  to satisfy constraint: Member must satisfy regular expression pattern").
+
+So an execution name such as ``run(1)!`` (allowed by Step Functions) cannot be a tag value as is.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from moto.dynamodb.exceptions import MockValidationException
+from moto.dynamodb.models import DynamoDBBackend
+from moto.iam.exceptions import ValidationError
+from moto.iam.models import IAMBackend
+
+from local import patching
+
+_DYNAMODB_SPECIAL = set("+-=._:/")
+_IAM_SPECIAL = set("_.:/=+-@")
+_IAM_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"
+
+
+def install() -> None:
+    patching.wrap(DynamoDBBackend, "create_table", _checked_create_table)
+    patching.wrap(DynamoDBBackend, "tag_resource", _checked_tag_resource)
+    patching.wrap(IAMBackend, "create_role", _checked_create_role)
+    patching.wrap(IAMBackend, "tag_role", _checked_tag_role)
+
+
+def _letter_number_or_space(char: str) -> bool:
+    return unicodedata.category(char)[0] in ("L", "N", "Z")
+
+
+def dynamodb_accepts(value: str) -> bool:
+    return all(_letter_number_or_space(char) or char in _DYNAMODB_SPECIAL for char in value)
+
+
+def iam_accepts(value: str) -> bool:
+    return all(_letter_number_or_space(char) or char in _IAM_SPECIAL for char in value)
+
+
+def _check_dynamodb(tags: list[dict[str, str]] | None) -> None:
+    for tag in tags or ():
+        if not dynamodb_accepts(str(tag.get("Value", ""))):
+            raise MockValidationException("One or more parameter values were invalid: a tag value contains characters that are not allowed")
+
+
+def _check_iam(tags: list[dict[str, str]] | None) -> None:
+    for index, tag in enumerate(tags or (), start=1):
+        if not iam_accepts(str(tag.get("Value", ""))):
+            raise ValidationError(
+                f"1 validation error detected: Value at 'tags.{index}.member.value' failed to satisfy constraint: "
+                f"Member must satisfy regular expression pattern: {_IAM_PATTERN}"
+            )
+
+
+def _checked_create_table(create_table: Any, self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    if patching.in_emulator_request():
+        _check_dynamodb(kwargs.get("tags"))
+    return create_table(self, name, *args, **kwargs)
+
+
+def _checked_tag_resource(tag_resource: Any, self: Any, table_arn: str, tags: list[dict[str, str]]) -> Any:
+    if patching.in_emulator_request():
+        _check_dynamodb(tags)
+    return tag_resource(self, table_arn, tags)
+
+
+def _checked_create_role(create_role: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
+    if patching.in_emulator_request():
+        tags = kwargs.get("tags", args[5] if len(args) > 5 else None)
+        _check_iam(tags)
+    return create_role(self, *args, **kwargs)
+
+
+def _checked_tag_role(tag_role: Any, self: Any, role_name: str, tags: list[dict[str, str]]) -> Any:
+    if patching.in_emulator_request():
+        _check_iam(tags)
+    return tag_role(self, role_name, tags)
