@@ -27,7 +27,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from lambdas.core.errors import (
-    BackupNotReady,
     CreationInFlight,
     InvalidInput,
     TableCreationTimeout,
@@ -60,11 +59,9 @@ TABLE_WAIT_MAX_ATTEMPTS = 60
 TARGET_WAIT_INTERVAL_SECONDS = 2
 TARGET_WAIT_MAX_ATTEMPTS = 8
 TARGET_WAIT_BACKOFF_RATE = 1.5
-# Teardown deletes a table only once its backup is AVAILABLE; TeardownTable itself gives up after the
-# configured provisioner.backup_wait_seconds (at most an hour), so this retrier only has to outlast it:
-# every 10 s or less (full jitter), up to 1,000 looks.
-BACKUP_WAIT_INTERVAL_SECONDS = 10
-BACKUP_WAIT_MAX_ATTEMPTS = 1000
+# Teardown deletes a table only once its backup is AVAILABLE, looking again this often; TeardownTable
+# itself gives up after the configured provisioner.backup_wait_seconds (at most an hour).
+BACKUP_POLL_SECONDS = 15
 
 ALL_ERRORS = "States.ALL"
 
@@ -138,7 +135,6 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         catch_to: Any = None,
         waits_for_tables: bool = False,
         waits_for_target: bool = False,
-        waits_for_backups: bool = False,
     ) -> Any:
         fields: dict[str, Any] = {
             "comment": comment,
@@ -156,15 +152,6 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
                     error_equals=[TableNotActive.error_name(), CreationInFlight.error_name()],
                     interval_seconds=TABLE_WAIT_INTERVAL_SECONDS,
                     max_attempts=TABLE_WAIT_MAX_ATTEMPTS,
-                    backoff_rate=1.0,
-                )
-            )
-        if waits_for_backups:
-            task.add_retry(
-                sdk.Retry(
-                    error_equals=[BackupNotReady.error_name()],
-                    interval_seconds=BACKUP_WAIT_INTERVAL_SECONDS,
-                    max_attempts=BACKUP_WAIT_MAX_ATTEMPTS,
                     backoff_rate=1.0,
                 )
             )
@@ -393,9 +380,9 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         "teardown-table",
         {"table.$": "$.table", "execution_name.$": "$.execution_name"},
         comment="Backs the table up if it holds items, then deletes it once the backup is AVAILABLE.",
-        output_path="$.Payload",
+        result_selector={"table.$": "$.Payload.table", "result.$": "$.Payload.result", "backup_arn.$": "$.Payload.backup_arn"},
+        result_path="$.teardown",
         waits_for_tables=True,
-        waits_for_backups=True,
     )
     # One table's failure must not stop the others half done: it is reported, and the run fails at the end.
     teardown_table_failed = sdk.Pass(
@@ -404,6 +391,15 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         parameters={"table.$": "$.table", "result": "failed", "error.$": "$.error.Error", "backup_arn": None},
     )
     teardown_table.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=teardown_table_failed))
+    # Waiting for a backup (AWS: available "within minutes") is not a failure: wait, then ask again.
+    backup_pending = sdk.Choice("BackupPending", comment="The table's backup is not AVAILABLE yet: wait, then look again.")
+    wait_for_backup = sdk.Wait("WaitForBackup", seconds=BACKUP_POLL_SECONDS)
+    wait_for_backup.next(teardown_table)
+    backup_pending.add_choice(sdk.ChoiceRule.StringEquals("$.teardown.result", "backup-pending"), wait_for_backup)
+    backup_pending.default_choice(
+        sdk.Pass("TableTornDown", comment="The iteration's output: what teardown did to the table.", output_path="$.teardown")
+    )
+    teardown_one_table = sdk.Chain([teardown_table, backup_pending])
     teardown_tables = sdk.Map(
         "TeardownTables",
         comment="Every table, at most max_concurrency at a time.",
@@ -411,7 +407,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         parameters={"table.$": "$$.Map.Item.Value", "execution_name.$": "$.execution_name"},
         result_path="$.tables_result",
     )
-    teardown_tables.attach_iterator(teardown_table)
+    teardown_tables.attach_iterator(teardown_one_table)
     extras["TeardownTables"] = {"MaxConcurrencyPath": "$.max_concurrency"}
     teardown_failed = sdk.Fail("TeardownFailed", error=TeardownIncomplete.error_name())
     extras["TeardownFailed"] = {"CausePath": "$.error.Cause"}

@@ -101,12 +101,6 @@ class TargetStillRunning(ProvisionerError):
     transient = True
 
 
-class BackupNotReady(ProvisionerError):
-    """Teardown waits: the table's backup is not AVAILABLE yet, and the table is deleted only once it is."""
-
-    transient = True
-
-
 PERMANENT_ERRORS: tuple[type[ProvisionerError], ...] = (
     InvalidInput,
     ConcurrentRun,

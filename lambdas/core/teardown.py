@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
-from lambdas.core.errors import BackupNotReady, ResourceBusy, TableNotActive
+from lambdas.core.errors import ResourceBusy, TableNotActive
 from lambdas.core.observe import observe_table
 from lambdas.core.rollback import delete_role
 
@@ -39,9 +39,9 @@ def _backup(dynamodb: Any, table: str, name: str) -> dict[str, Any]:
 def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_seconds: int = 1800) -> dict[str, Any]:
     """Back up a table that holds items, then delete it; deletion protection is reported, not forced.
 
-    A table is deleted only once its backup is AVAILABLE. Until then BackupNotReady (the state machine
-    retries); after `backup_wait_seconds` from the backup's creation, the table is kept and reported
-    ("backup-not-available"), with the backup's ARN.
+    A table is deleted only once its backup is AVAILABLE. Until then the result is "backup-pending" (the
+    state machine waits and asks again: waiting is not a failure); after `backup_wait_seconds` from the
+    backup's creation, the table is kept and reported ("backup-not-available"), with the backup's ARN.
     """
     observed = observe_table(dynamodb, table)
     if not observed.exists:
@@ -57,7 +57,7 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_s
         if backup is not None and backup["BackupStatus"] != "AVAILABLE":
             waited = _age_seconds(backup["BackupCreationDateTime"])
             if waited < backup_wait_seconds:
-                raise BackupNotReady(f"backup of {table} is {backup['BackupStatus']} after {waited:.0f} s")
+                return {"table": table, "result": BACKUP_PENDING, "backup_arn": backup["BackupArn"]}
             return {"table": table, "result": "backup-not-available", "backup_arn": backup["BackupArn"]}
         dynamodb.delete_table(TableName=table)
     except dynamodb.exceptions.ResourceInUseException as err:
@@ -67,6 +67,7 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_s
     return {"table": table, "result": "deleted", "backup_arn": backup["BackupArn"] if backup else None}
 
 
+BACKUP_PENDING = "backup-pending"
 LEFT_RESULTS = ("backup-not-available", "failed")
 
 

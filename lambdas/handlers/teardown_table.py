@@ -12,7 +12,7 @@ from lambdas.core.teardown import teardown_table
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input: {"table", "execution_name"}. Output: {"table", "result": deleted|absent|deletion-protected|
-    backup-not-available, "backup_arn"}. Raises BackupNotReady while the backup is CREATING (retried)."""
+    backup-pending (the state machine waits, then asks again)|backup-not-available, "backup_arn"}."""
     bind_execution(event["execution_name"], table=event["table"])
     result = teardown_table(aws.dynamodb, event["table"], event["execution_name"], desired().backup_wait_seconds)
     logger.info("teardown %s", result["result"], extra={"backup_arn": result["backup_arn"]})

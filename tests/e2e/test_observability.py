@@ -30,11 +30,6 @@ class MissingExecutionName(AssertionError):
     """Log records of a run that do not say which execution wrote them."""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A backup stays CREATING for a while after CreateBackup (AWS: available 'within minutes'): teardown waits "
-    "for it by raising ResourceBusy out of its handler, and the Lambda runtime logs that as a plain-text "
-    "traceback, not a JSON record (issue 11, item 10)"
-))
 def test_logs_of_a_run_carry_its_execution_name_never_item_data_and_emit_fileferry_metrics(
     run, clients, function_logs
 ):

@@ -404,8 +404,12 @@ def test_rollback_and_teardown_paths(states: dict[str, dict[str, Any]]) -> None:
 
 def test_teardown_never_stops_half_done_and_fails_naming_what_is_left(states: dict[str, dict[str, Any]]) -> None:
     table = states["TeardownTable"]
-    backup_wait = next(r for r in table["Retry"] if r["ErrorEquals"] == ["BackupNotReady"])
-    assert backup_wait["IntervalSeconds"] * backup_wait["MaxAttempts"] / 2 >= 3600  # outlasts the longest configurable wait
+    # A backup still CREATING is waited for, not failed: TeardownTable -> BackupPending -> WaitForBackup -> TeardownTable.
+    pending = states[table["Next"]]
+    assert pending["Type"] == "Choice" and pending["Choices"][0]["StringEquals"] == "backup-pending"
+    wait = states[pending["Choices"][0]["Next"]]
+    assert wait["Type"] == "Wait" and wait["Next"] == "TeardownTable"
+    assert states[pending["Default"]]["End"] is True
     (catcher,) = table["Catch"]
     assert states[catcher["Next"]]["Type"] == "Pass" and states[catcher["Next"]]["End"] is True
     (map_catcher,) = states["TeardownTables"]["Catch"]
