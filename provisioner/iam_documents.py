@@ -90,7 +90,13 @@ def _kms_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
     """A customer-managed key, usable only through DynamoDB (it creates a grant for the table it encrypts)."""
     if not kms_key_id:
         return []
-    actions = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt"]
+    # AWS KMS Developer Guide, "How Amazon DynamoDB uses AWS KMS" (authorizing a customer managed key):
+    # DynamoDB uses the key with the caller's permissions for the actions it lists (GenerateDataKey* and
+    # ReEncrypt* included); named one by one here, so no wildcard grants the key-pair variants.
+    actions = [
+        "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+    ]
     through_dynamodb = {"kms:ViaService": f"dynamodb.{arns.region}.amazonaws.com"}
     alias = kms_key_id.split(":", 5)[5] if kms_key_id.startswith("arn:") else kms_key_id
     if alias.startswith("alias/"):
@@ -126,6 +132,8 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
                 "EnsureManagedRole",
                 ROLE_READ
                 + [
+                    # Its own undo (restore_role) re-attaches the managed policies it detached.
+                    "iam:AttachRolePolicy",
                     "iam:CreateRole",
                     "iam:DeleteRolePolicy",
                     "iam:DetachRolePolicy",

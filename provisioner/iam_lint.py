@@ -38,6 +38,9 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:updaterole"): "sets MaxSessionDuration / description on the managed role",
     ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:deleterolepolicy"): "removes inline policies the spec does not have",
     ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:detachrolepolicy"): "removes attached policies the spec does not have",
+    ("ensure-role-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:attachrolepolicy"): (
+        "the step's own undo re-attaches the policies it detached when a later change to the role fails"
+    ),
     ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:deleterole"): "deletes the managed role when this run created it",
     ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:deleterolepolicy"): "IAM requires inline policies gone before DeleteRole",
     ("rollback-fn.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "iam:detachrolepolicy"): "IAM requires attached policies gone before DeleteRole",
