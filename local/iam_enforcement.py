@@ -36,7 +36,16 @@ from urllib.parse import unquote
 
 from local.aws_calls import AwsCall
 from local.faults import error_response
-from local.iam_policy import ALLOWED, EXPLICIT_DENY, AuthRequest, Decision, evaluate, evaluate_trust
+from local.iam_policy import (
+    ALLOWED,
+    EXPLICIT_DENY,
+    IMPLICIT_DENY,
+    AuthRequest,
+    Decision,
+    evaluate,
+    evaluate_assume_role,
+    evaluate_trust,
+)
 from local.iam_requests import Scope, action_name, authorization_requests, on_behalf_requests, request_parameters
 
 LOG = logging.getLogger(__name__)
@@ -255,10 +264,26 @@ def authorize(session: Session, call: AwsCall, environ: dict[str, Any]) -> Denia
     documents = identity_documents(role)
     context = _global_context(session, role, region)
     for request in requests:
-        decision = evaluate(documents, AuthRequest(request.action, request.resource, {**context, **request.context}))
+        full = AuthRequest(request.action, request.resource, {**context, **request.context})
+        if request.action == "sts:AssumeRole":
+            decision = _assume_role_decision(documents, session, full)
+        else:
+            decision = evaluate(documents, full)
         if decision.result != ALLOWED:
             return Denial(request.action, request.resource, _denial_message(session, request, decision))
     return None
+
+
+def _assume_role_decision(documents: list[str], session: Session, request: AuthRequest) -> Decision:
+    """AssumeRole needs the target role's trust policy too (and it must exist)."""
+    from moto.iam.models import iam_backends
+
+    try:
+        target = iam_backends[session.account][session.partition].get_role_by_arn(request.resource)
+    except Exception:
+        return Decision(IMPLICIT_DENY)
+    return evaluate_assume_role(documents, target.assume_role_policy_document,
+                                [session.role_arn, session.arn], request)
 
 
 def _denial_message(session: Session, request: AuthRequest, decision: Decision) -> str:

@@ -76,7 +76,7 @@ def evaluate(documents: Iterable[str | Mapping[str, Any]], request: AuthRequest)
     return Decision(ALLOWED, allowing) if allowing is not None else Decision(IMPLICIT_DENY)
 
 
-def evaluate_trust(document: str | Mapping[str, Any], principal: Mapping[str, str],
+def evaluate_trust(document: str | Mapping[str, Any], principal: Mapping[str, Any],
                    request: AuthRequest) -> Decision:
     """A resource-based policy (a role's trust policy): the statement must also name the principal.
 
@@ -99,20 +99,39 @@ def evaluate_trust(document: str | Mapping[str, Any], principal: Mapping[str, st
     return Decision(ALLOWED, allowing) if allowing is not None else Decision(IMPLICIT_DENY)
 
 
-def _principal_matches(element: Any, principal: Mapping[str, str]) -> bool:
+def _principal_matches(element: Any, principal: Mapping[str, Any], directly: bool = False) -> bool:
+    """Does a Principal element name the caller?  `directly`: by its own ARN, not by its account."""
     if element == "*":
-        return True
-    for kind, wanted in principal.items():
-        values = _as_list(element.get(kind, []))
-        for value in values:
-            if value == "*" or value == wanted:
-                return True
-            # "arn:aws:iam::ACCOUNT:root" or a bare account id names every principal of the account.
-            if kind == "AWS":
-                account = wanted.split(":")[4] if wanted.startswith("arn:") else wanted
-                if value in (account, f"arn:{_partition(wanted)}:iam::{account}:root"):
+        return not directly
+    for kind, wanted_values in principal.items():
+        for wanted in _as_list(wanted_values):
+            for value in _as_list(element.get(kind, [])):
+                if value == wanted or (value == "*" and not directly):
                     return True
+                # "arn:aws:iam::ACCOUNT:root" or a bare account id names every principal of the account.
+                if kind == "AWS" and not directly:
+                    account = wanted.split(":")[4] if wanted.startswith("arn:") else wanted
+                    if value in (account, f"arn:{_partition(wanted)}:iam::{account}:root"):
+                        return True
     return False
+
+
+def evaluate_assume_role(identity_documents: Iterable[str | Mapping[str, Any]], trust_document: str | Mapping[str, Any],
+                         caller_arns: list[str], request: AuthRequest) -> Decision:
+    """sts:AssumeRole by an IAM principal of the role's account (IAM User Guide, "Policy evaluation
+    logic" for requests within one account): an explicit Deny in either policy denies; the trust policy
+    must allow; it suffices alone when it names the caller's own ARN, and otherwise (it names the
+    account) the caller's identity policies must allow too."""
+    identity = evaluate(identity_documents, request)
+    trust = evaluate_trust(trust_document, {"AWS": caller_arns}, request)
+    for decision in (identity, trust):
+        if decision.result == EXPLICIT_DENY:
+            return decision
+    if not trust.allowed:
+        return Decision(IMPLICIT_DENY)
+    if _principal_matches(trust.statement.get("Principal", {}), {"AWS": caller_arns}, directly=True):
+        return trust
+    return identity if identity.allowed else Decision(IMPLICIT_DENY)
 
 
 def _partition(arn: str) -> str:
@@ -290,6 +309,6 @@ _OPERATORS: dict[str, tuple[Any, bool]] = {
 
 __all__ = [
     "ALLOWED", "EXPLICIT_DENY", "IMPLICIT_DENY", "AuthRequest", "Decision", "evaluate",
-    "evaluate_trust", "statement_applies", "action_matches", "resource_matches", "conditions_hold",
+    "evaluate_trust", "evaluate_assume_role", "statement_applies", "action_matches", "resource_matches", "conditions_hold",
     "statements_of",
 ]

@@ -259,15 +259,23 @@ def test_a_table_under_a_customer_managed_key_needs_the_callers_kms_permissions(
         enough("kms").describe_key(KeyId=key_id)
 
 
-def test_assume_role_checks_the_external_id_condition(aws, role_session):
-    aws("iam").create_role(RoleName="partner", AssumeRolePolicyDocument=trust_policy("lambda.amazonaws.com"))
-    sts = role_session("assumer", policy(allow(
-        "sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/partner",
-        Condition={"StringEquals": {"sts:ExternalId": "expected"}})))("sts")
+def test_assume_role_needs_the_trust_policy_and_its_external_id(aws, role_session):
+    """The read-only role's trust: this account, only with the ExternalId; the caller's own policy too."""
+    partner = f"arn:aws:iam::{ACCOUNT}:role/partner"
+    aws("iam").create_role(RoleName="partner", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": "expected"}}}]}))
+    sts = role_session("assumer", policy(allow("sts:AssumeRole", partner)))("sts")
+    no_identity_grant = role_session("bystander", policy(allow("s3:GetObject", "arn:aws:s3:::none/*")))("sts")
 
     assert sts.get_caller_identity()["Account"] == ACCOUNT  # needs no permission
-    error = error_of(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/partner",
-                                             RoleSessionName="partner-session", ExternalId="wrong"))
-    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDenied", 403)
-    assert sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/partner", RoleSessionName="partner-session",
-                           ExternalId="expected")["Credentials"]["AccessKeyId"]
+    wrong = error_of(lambda: sts.assume_role(RoleArn=partner, RoleSessionName="partner-session", ExternalId="wrong"))
+    missing = error_of(lambda: sts.assume_role(RoleArn=partner, RoleSessionName="partner-session"))
+    not_granted = error_of(lambda: no_identity_grant.assume_role(
+        RoleArn=partner, RoleSessionName="partner-session", ExternalId="expected"))
+    assumed = sts.assume_role(RoleArn=partner, RoleSessionName="partner-session", ExternalId="expected")
+
+    assert (wrong["Error"]["Code"], wrong["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDenied", 403)
+    assert missing["Error"]["Code"] == not_granted["Error"]["Code"] == "AccessDenied"
+    assert assumed["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/partner/partner-session"
