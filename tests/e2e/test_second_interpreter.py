@@ -5,13 +5,14 @@ aws-local-stepfunctions (npm, Node 22) was written independently. Each scenario 
 a reset embedded AWS, once per interpreter, with the same deployed definition, the same deployed
 functions, the same execution names and the same hand-made changes between runs; each run must
 end in the status and error the scenario expects, and the two plays must agree on every run's
-status, error, cause, output and failed task attempts, and on the tables and roles they leave,
-read back with boto3. Both plays run with no read lag, no chaos and no create or TTL latency, so
-the only thing that differs is the interpreter.
+status, error, cause, output, failed task attempts and states entered, and on the tables and
+roles they leave, read back with boto3. Both plays run with no read lag, no chaos and no create or
+TTL latency, so the only thing that differs is the interpreter.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 from collections.abc import Callable
@@ -39,6 +40,11 @@ class Outcome:
     cause: str | None
     output: Any
     task_failures: tuple[str, ...]  # error names of failed Task attempts, retried or not, sorted
+    states_entered: tuple[tuple[str, int], ...]  # how often each state was entered (a retry is no new entry)
+
+
+def _counted(names: list[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(collections.Counter(names).items()))
 
 
 class Moto:
@@ -54,11 +60,9 @@ class Moto:
         )["executionArn"]
         runs.Follower(self.sfn, poll_seconds=0.2).follow(arn)
         described = self.sfn.describe_execution(executionArn=arn)
-        failures = [
-            event["taskFailedEventDetails"]["error"]
-            for event in runs.history(self.sfn, arn)
-            if event["type"] == "TaskFailed"
-        ]
+        events = list(runs.history(self.sfn, arn))
+        failures = [event["taskFailedEventDetails"]["error"] for event in events if event["type"] == "TaskFailed"]
+        entered = [event["stateEnteredEventDetails"]["name"] for event in events if event["type"].endswith("StateEntered")]
         output = described.get("output")
         return Outcome(
             described["status"],
@@ -66,6 +70,7 @@ class Moto:
             described.get("cause"),
             json.loads(output) if output else None,
             tuple(sorted(failures)),
+            _counted(entered),
         )
 
 
@@ -109,6 +114,7 @@ class Referee:
             ended.cause,
             ended.output,
             tuple(sorted(error for _, error in ended.task_failures)),
+            _counted(ended.states_entered),
         )
 
 
@@ -117,19 +123,20 @@ Interpreter = Moto | Referee
 
 @dataclass(frozen=True)
 class Step:
-    """One execution of a scenario: its input, the status and error it must end with, and what to do first."""
+    """One execution of a scenario: what to do first, the faults it meets, how it must end."""
 
     run_input: dict[str, Any]
     status: str
     error: str | None = None
     before: Callable[[Any, Any], None] = lambda clients, emulator: None
+    faults: tuple[str, ...] = ()
+    task_failures: tuple[str, ...] = ()  # sorted error names of the failed Task attempts it must see
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     steps: tuple[Step, ...]
-    faults: tuple[str, ...] = ()
     setup: Callable[[Any], None] = lambda clients: None
 
 
@@ -161,13 +168,16 @@ def _user_context_with_items(clients: Any) -> None:
         clients.dynamodb.put_item(TableName=CONTEXT, Item={"user_id": {"S": f"user-{n}"}})
 
 
-PROVISION = Step({"action": "provision"}, "SUCCEEDED")
-
 SCENARIOS = [
     Scenario(
-        "provision-drift-check-remediation",
+        "provision-through-transient-faults-drift-check-remediation",
         (
-            PROVISION,
+            Step(
+                {"action": "provision"},
+                "SUCCEEDED",
+                faults=("dynamodb:CreateTable=ThrottlingException*2", "lambda:Invoke=ServiceException*1"),
+                task_failures=("Lambda.ServiceException", "Throttled", "Throttled"),
+            ),
             Step({"action": "drift-check"}, "SUCCEEDED"),
             Step({"action": "drift-check"}, "SUCCEEDED", before=_disable_ttl_add_a_statement_delete_a_table),
             Step({"action": "drift-check", "remediate": True}, "SUCCEEDED", before=_an_hour_later),
@@ -175,14 +185,16 @@ SCENARIOS = [
     ),
     Scenario(
         "rollback-after-a-permanent-fault",
-        (Step({"action": "provision"}, "FAILED", "AccessDenied"),),
-        faults=("iam:CreateRole=AccessDenied",),
+        (
+            Step(
+                {"action": "provision"},
+                "FAILED",
+                "AccessDenied",
+                faults=("iam:CreateRole=AccessDenied",),
+                task_failures=("AccessDenied",),
+            ),
+        ),
         setup=_user_context_with_items,
-    ),
-    Scenario(
-        "retries-after-transient-faults",
-        (PROVISION,),
-        faults=("dynamodb:CreateTable=ThrottlingException*2", "lambda:Invoke=ServiceException*1"),
     ),
 ]
 
@@ -238,24 +250,20 @@ def play(aws, factory, clients):
 
     def play_scenario(scenario: Scenario, kind: str, names: list[str]) -> list[Played]:
         # Deterministic, so that only the interpreter differs: no read lag, no chaos, nothing that
-        # waits on the emulator's clock (tables ACTIVE and TTL changed at once), no faults but the
-        # scenario's.
+        # waits on the emulator's clock (tables ACTIVE and TTL changed at once), no faults but each
+        # step's own.
         aws.reset(faults=[], create_latency=0, ttl_latency=0, consistency_lag=0, chaos=0)
         deployment = factory.deployer().deploy(package)
         arn = deployment.state_machine_arn
         described = clients.stepfunctions.describe_state_machine(stateMachineArn=arn)
         scenario.setup(clients)
-        aws.set_faults(scenario.faults)
-        try:
-            if kind == "moto":
-                return _play_steps(scenario, Moto(clients, arn), clients, aws, names)
-            # The definition exactly as deployed (the deployer's ARN substitution), read back from AWS,
-            # invoking the functions as the state machine's role, as moto's interpreter does.
-            credentials = _state_machine_role_credentials(clients, described["roleArn"])
-            with LocalStepFunctions(described["definition"], aws.endpoint_url, credentials) as interpreter:
-                return _play_steps(scenario, Referee(interpreter, arn, described["roleArn"]), clients, aws, names)
-        finally:
-            aws.set_faults([])
+        if kind == "moto":
+            return _play_steps(scenario, Moto(clients, arn), clients, aws, names)
+        # The definition exactly as deployed (the deployer's ARN substitution), read back from AWS,
+        # invoking the functions as the state machine's role, as moto's interpreter does.
+        credentials = _state_machine_role_credentials(clients, described["roleArn"])
+        with LocalStepFunctions(described["definition"], aws.endpoint_url, credentials) as interpreter:
+            return _play_steps(scenario, Referee(interpreter, arn, described["roleArn"]), clients, aws, names)
 
     yield play_scenario
     aws.configure(**{key: settings[key] for key in aws.timing()})
@@ -278,8 +286,14 @@ def _play_steps(scenario: Scenario, interpreter: Interpreter, clients: Any, emul
     played = []
     for step, name in zip(scenario.steps, names, strict=True):
         step.before(clients, emulator)
-        outcome = interpreter.run(step.run_input, name)
-        assert (outcome.status, outcome.error) == (step.status, step.error), (type(interpreter).__name__, name, outcome)
+        emulator.set_faults(step.faults)
+        try:
+            outcome = interpreter.run(step.run_input, name)
+        finally:
+            emulator.set_faults([])
+        assert (outcome.status, outcome.error, outcome.task_failures) == (step.status, step.error, step.task_failures), (
+            type(interpreter).__name__, name, outcome
+        )
         played.append(Played(outcome, _resources(clients)))
     return played
 

@@ -50,6 +50,8 @@ class LocalRun:
     cause: str | None = None
     # (state, error name) of every failed Task attempt, retried or not, in the order they failed.
     task_failures: list[tuple[str, str]] = field(default_factory=list)
+    # Every state entered (Map iterations' states included), in the order the library logged them.
+    states_entered: list[str] = field(default_factory=list)
 
 
 def context_object(state_machine_arn: str, execution_name: str, role_arn: str) -> dict[str, Any]:
@@ -149,6 +151,7 @@ class LocalStepFunctions:
             error=reply["error"],
             cause=reply["cause"],
             task_failures=[(failure["state"], failure["error"]) for failure in reply["taskFailures"]],
+            states_entered=reply["statesEntered"],
         )
 
     def _exchange(self, message: Mapping[str, Any]) -> Any:

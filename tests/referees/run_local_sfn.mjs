@@ -10,7 +10,7 @@
 //    "waitOverrideMs": null, "retryOverrideMs": null}
 //   {"input": {...}, "context": {"Execution": {...}, "StateMachine": {...}}}
 //   -> {"status": "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED", "output", "error", "cause",
-//       "taskFailures": [{"state", "error"}, ...]}
+//       "taskFailures": [{"state", "error"}, ...], "statesEntered": ["state", ...]}
 //
 // The definition runs as given, but for one adapter step (adaptStatePaths, below) standing in for
 // the one Context Object field the library does not provide.
@@ -197,6 +197,7 @@ function overrides(definition, config, client, statesWithMarkers) {
 async function runOne(machine, runOverrides, request) {
   const execution = machine.run(request.input, { overrides: runOverrides, context: request.context });
   const taskFailures = [];
+  const statesEntered = [];
   const log = new ExecutionLog();
   currentLog = log; // executions run one at a time
   const collecting = (async () => {
@@ -205,6 +206,7 @@ async function runOne(machine, runOverrides, request) {
       if (event.type === 'StateFailed' && event.state?.type === 'Task') {
         taskFailures.push({ state: event.state.name, error: event.Error });
       }
+      if (event.type === 'StateEntered') statesEntered.push(event.state.name);
     }
   })();
   let outcome;
@@ -222,7 +224,7 @@ async function runOne(machine, runOverrides, request) {
     }
   }
   await collecting;
-  return { ...outcome, taskFailures };
+  return { ...outcome, taskFailures, statesEntered };
 }
 
 async function main() {
