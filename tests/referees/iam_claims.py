@@ -202,7 +202,10 @@ def orchestrator_claims(rendered: Rendered, settings: Settings) -> list[Claim]:
         elif role.key == "states":
             for function in functions:
                 claim(f"may invoke our function {function}", "lambda:InvokeFunction", arn.function(function), ALLOWED)
+                claim(f"may invoke a version of {function}", "lambda:InvokeFunction", f"{arn.function(function)}:$LATEST", ALLOWED)
                 claim(f"may not change our function {function}", "lambda:UpdateFunctionCode", arn.function(function), IMPLICITLY_DENIED)
+            claim("may not invoke a version of another function", "lambda:InvokeFunction",
+                  f"{arn.function('another-function')}:$LATEST", IMPLICITLY_DENIED)
             for action in ("dynamodb:DescribeTable", "dynamodb:DeleteTable"):
                 claim(f"may not {action} itself", action, arn.table(tables[0]), IMPLICITLY_DENIED)
             claim("may not start executions itself", "states:StartExecution", arn.state_machine(), IMPLICITLY_DENIED)
