@@ -4,7 +4,9 @@ For accounts that accept only CloudFormation (and StackSets): `render --out DIR`
 DIR/cloudformation/template.yaml and the Lambda zip it names by a relative path, ready for
 
     aws cloudformation package --template-file DIR/cloudformation/template.yaml --s3-bucket BUCKET --output-template-file packaged.yaml
-    aws cloudformation deploy --template-file packaged.yaml --stack-name NAME --capabilities CAPABILITY_NAMED_IAM
+    aws cloudformation deploy --template-file packaged.yaml --stack-name NAME --capabilities CAPABILITY_NAMED_IAM --s3-bucket BUCKET
+
+(the template is over CloudFormation's 51,200-byte limit for an inline body, so deploy uploads it too).
 
 Every setting and document comes from `provisioner.orchestrator.describe_orchestrator`; the
 template only adds CloudFormation's wiring (logical ids, Ref/GetAtt, dependencies).
