@@ -104,6 +104,11 @@ def test_planted_mistakes_break_claims(variants: dict[str, tuple[Rendered, Setti
             "may not iam:PassRole",
         ),
         "the managed role without its Deny": (f"{managed}.policy", _drop_denies, "is explicitly denied s3:PutObject"),
+        "wildcard dynamodb:* on * in the managed role": (
+            f"{managed}.policy",
+            _add_statement({"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}),
+            "on a sixth table",
+        ),
         "the managed role's trust without its ExternalId": (f"{managed}.trust", _drop_conditions, "wrong sts:ExternalId"),
         "a schedule role that starts any state machine": (
             f"{name}-scheduler.policy",
