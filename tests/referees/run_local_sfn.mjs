@@ -46,7 +46,8 @@ function* allStates(machine) {
 // Task's Parameters into a marker, which the binding resolves for each attempt from the library's own
 // event log: Name is the state's, EnteredTime its latest StateEntered event's, RetryCount the number of
 // StateRetried events since. A Map runs its iterations' states concurrently under one name, so there
-// the log cannot tell attempts apart: a `$$.State` path inside a Map, or anywhere else, is refused.
+// the log cannot tell attempts apart: a `$$.State` path inside a Map, or outside a lambda:invoke
+// Task's Parameters, is refused (the runner exits naming the state) rather than guessed.
 const STATE_PATH = /^\$\$\.State\.(Name|EnteredTime|RetryCount)$/;
 const STATE_MARKER = '__contextObjectState';
 
