@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # The Map iteration's first and last per-table states (state_machine/definition.py): a table
-# operation is "in flight" from entering the first until leaving the last, or its iteration failing.
+# operation is "in flight" from entering the first until leaving a last one, or its iteration failing.
 TABLE_OPERATION_FIRST_STATE = "CreateOrAdoptTable"
-TABLE_OPERATION_LAST_STATE = "EnableTtl"
-POLL_STATE = "DescribeTable"
+TABLE_OPERATION_LAST_STATES = ("TableReady", "EnsureTtl", "SkipRefusedTable")
+POLL_STATE = "PollTable"
 TABLES_MAP_STATE = "ProvisionTables"
 _ITERATION_ENDS_WITHOUT_LAST_STATE = ("MapIterationFailed", "MapIterationAborted")
 _LAMBDA_SCHEDULED = ("TaskScheduled", "LambdaFunctionScheduled")
@@ -22,7 +22,7 @@ class HistorySummary:
     history_events: int
     state_transitions: int  # states entered: what Standard workflows bill
     lambda_invocations: int  # Lambda tasks scheduled, retries included
-    table_polls: int  # DescribeTable states entered
+    table_polls: int  # PollTable states entered
     task_failures: int  # failed task attempts (retried or not): throttling, LimitExceeded, ...
     max_table_operations_in_flight: int
     # Where the execution's time went: before, during and after the per-table Map (None: no Map).
@@ -71,7 +71,7 @@ def summarize(events: Iterable[dict[str, Any]]) -> HistorySummary:
             if _state_name(event) == TABLE_OPERATION_FIRST_STATE:
                 in_flight += 1
                 max_in_flight = max(max_in_flight, in_flight)
-        elif kind.endswith("StateExited") and _state_name(event) == TABLE_OPERATION_LAST_STATE:
+        elif kind.endswith("StateExited") and _state_name(event) in TABLE_OPERATION_LAST_STATES:
             in_flight -= 1
         elif kind in _ITERATION_ENDS_WITHOUT_LAST_STATE:
             in_flight = max(in_flight - 1, 0)

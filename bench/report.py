@@ -11,7 +11,7 @@ FIXED_PROVISION_TRANSITIONS = 12
 DRIFT_MAX_TRANSITIONS = 6
 DRIFT_MAX_INVOCATIONS = 2
 DRIFT_TARGET_MAX_TABLES = 100
-# Per table, besides the polls: CreateOrAdoptTable, EnableTtl and Verify each observe it once.
+# Per table, besides the polls: CreateOrAdoptTable, the TTL check once ACTIVE and Verify each observe it once.
 DESCRIBES_PER_TABLE_BESIDES_POLLS = 3
 SPEED_UP_VERSUS_ONE_SECOND_WAITER = 0.5
 SCALE_FACTOR_50_VERSUS_5 = 3.0

@@ -15,12 +15,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.core.desired import DesiredState
+from lambdas.core.steps import RETIRED_STEP_NAMES
 from provisioner.aws_clients import Clients
 from provisioner.config import Settings
-from provisioner.iam_documents import Arns
+from provisioner.iam_documents import Arns, role_name
 from provisioner.orchestrator import (  # noqa: F401  (DRIFT_METRIC, METRICS_SERVICE: re-exported for tests)
     DRIFT_METRIC,
     METRICS_SERVICE,
+    POLICY_NAME,
     FunctionDescription,
     Orchestrator,
     describe_orchestrator,
@@ -110,7 +112,18 @@ class Deployer:
         self._ensure_rollback_trigger(orchestrator, state_machine_arn, role_arns[orchestrator.rollback_rule.role])
         self._ensure_drift_schedule(orchestrator, state_machine_arn, role_arns[orchestrator.drift_schedule.role])
         self._ensure_drift_alarm(orchestrator)
+        self._remove_retired_steps(changed)  # after the state machine stopped naming them
         return Deployment(state_machine_arn, function_arns, changed)
+
+    def _remove_retired_steps(self, removed: list[str]) -> None:
+        """Functions and roles of steps an earlier version deployed and this one no longer has."""
+        iam = self.clients.iam
+        for step_name in RETIRED_STEP_NAMES:
+            function = f"{self.name}-{step_name}"
+            self._ignore_missing(partial(self.clients.lambda_.delete_function, FunctionName=function), removed, f"function/{function}")
+            role = role_name(self.name, f"{step_name}-fn")
+            self._ignore_missing(partial(iam.delete_role_policy, RoleName=role, PolicyName=POLICY_NAME), removed, None)
+            self._ignore_missing(partial(iam.delete_role, RoleName=role), removed, f"role/{role}")
 
     def _ensure_roles(self, orchestrator: Orchestrator, changed: list[str]) -> dict[str, str]:
         iam = self.clients.iam
@@ -323,6 +336,7 @@ class Deployer:
             name = role.name
             self._ignore_missing(partial(iam.delete_role_policy, RoleName=name, PolicyName=role.policy_name), removed, None)
             self._ignore_missing(partial(iam.delete_role, RoleName=name), removed, f"role/{name}")
+        self._remove_retired_steps(removed)
         return removed
 
     @staticmethod

@@ -125,8 +125,9 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
             ),
             *_kms_statements(kms_key_id, arns),
         ],
-        "describe-table": [_statement("DescribeTables", ["dynamodb:DescribeTable"], tables)],
-        "enable-ttl": [_statement("TimeToLive", TABLE_READ + ["dynamodb:UpdateTimeToLive"], tables)],
+        # The poll loop and TTL in one step: exactly what the poll (DescribeTable) and the TTL step
+        # (DescribeTable, DescribeTimeToLive, UpdateTimeToLive) had, on the same tables.
+        "await-table": [_statement("AwaitTablesAndTimeToLive", TABLE_READ + ["dynamodb:UpdateTimeToLive"], tables)],
         "ensure-role": [
             _statement(
                 "EnsureManagedRole",

@@ -73,7 +73,7 @@ def progress_line(event: dict[str, Any]) -> str | None:
     payload = _payload(event)
     if payload is not None:
         if "table" in payload:
-            if "ttl" in payload:
+            if payload.get("ttl") is not None:  # null: a poll that found the table not ACTIVE yet
                 return f"table {payload['table']}: TTL {payload['ttl']}"
             if "result" in payload:
                 backup = f" (backup {payload['backup_arn']})" if payload.get("backup_arn") else ""

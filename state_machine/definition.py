@@ -12,7 +12,7 @@ fields it does not know are `RETRY_EXTRAS`. `state_machine.post_render` adds the
 
 The input contract: `ValidateInput` turns the execution input into the *run context*
 `{"action", "execution_name", "tables", "poll_interval_seconds", "max_polls",
-"max_concurrency", "remediate", "target_execution_name", "role_result", "drift"}` (or fails
+"max_concurrency", "remediate", "target_execution_name", "drift"}` (or fails
 with InvalidInput before anything is created), and `RouteAction` dispatches on `action`.
 A remediating drift check reuses the provisioning path with `remediate` true: a table that
 would need replacing is reported (outcome "refused") rather than failing the run.
@@ -90,6 +90,7 @@ def _import_sdk() -> SimpleNamespace:
                 Fail,
                 Graph,
                 Map,
+                Parallel,
                 Pass,
                 Retry,
                 Succeed,
@@ -106,6 +107,7 @@ def _import_sdk() -> SimpleNamespace:
         Fail=Fail,
         Graph=Graph,
         Map=Map,
+        Parallel=Parallel,
         Pass=Pass,
         Retry=Retry,
         Succeed=Succeed,
@@ -187,7 +189,9 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     rollback_on_failure = lambda_task(
         "RollbackOnFailure",
         "rollback",
-        {"execution_name.$": "$.execution_name", "error.$": "$.error", "role_previous.$": "$.role_result.previous"},
+        # What the run changed on a role it adopted is read from its history (EnsureRole's output):
+        # EnsureRole runs beside the tables, so a table's failure may stop the run before or after it.
+        {"execution_name.$": "$.execution_name", "error.$": "$.error"},
         comment="Deletes what this execution created (by tag), restores what it changed; keeps everything else.",
         result_selector={"error.$": "$.Payload.error", "cause.$": "$.Payload.cause"},
         result_path="$.rollback",
@@ -212,7 +216,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     rollback_failed.next(provision_failed)
     rollback_on_failure.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.rollback_error", next_step=rollback_failed))
 
-    # -- one table: create or adopt, wait until ACTIVE (bounded), enable TTL ------------
+    # -- one table: create or adopt, wait until ACTIVE (bounded), then TTL, in one function -
     create_or_adopt = lambda_task(
         "CreateOrAdoptTable",
         "create-or-adopt-table",
@@ -225,20 +229,24 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         result_path="$.observed",
     )
     wait_for_table = sdk.Wait("WaitForTable", seconds_path="$.poll_interval_seconds")
-    describe_table = lambda_task(
-        "DescribeTable",
-        "describe-table",
+    # One function both polls and applies TTL: the poll that sees the table ACTIVE applies it, so a
+    # created table meets two functions (two cold starts on AWS), not three.
+    poll_table = lambda_task(
+        "PollTable",
+        "await-table",
         {
             "table.$": "$.table",
             "execution_name.$": "$.execution_name",
             "polls.$": "$.observed.polls",
             "outcome.$": "$.observed.outcome",
         },
-        comment="Observes the table status; counts the poll.",
+        comment="Observes the table status and counts the poll; once ACTIVE, makes its TTL what the spec says.",
         result_selector={
             "outcome.$": "$.Payload.outcome",
             "status.$": "$.Payload.status",
             "polls.$": "$.Payload.polls",
+            "ttl.$": "$.Payload.ttl",
+            "ttl_change_possible_by.$": "$.Payload.ttl_change_possible_by",
         },
         result_path="$.observed",
     )
@@ -247,11 +255,28 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         error=TableCreationTimeout.error_name(),
         cause="table did not become ACTIVE within max_polls polls",
     )
-    enable_ttl = lambda_task(
-        "EnableTtl",
-        "enable-ttl",
+    table_ready = sdk.Pass(
+        "TableReady",
+        comment="The iteration's output for a table that became ACTIVE (its TTL applied by PollTable).",
+        parameters={
+            "table.$": "$.table",
+            "outcome.$": "$.observed.outcome",
+            "ttl.$": "$.observed.ttl",
+            "ttl_change_possible_by.$": "$.observed.ttl_change_possible_by",
+        },
+    )
+    table_active = sdk.Choice("TableActive", comment="Bounded poll loop: ACTIVE, out of polls, or wait again.")
+    table_active.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), table_ready)
+    table_active.add_choice(
+        sdk.ChoiceRule.NumericGreaterThanEqualsPath("$.observed.polls", "$.max_polls"),
+        table_creation_timed_out,
+    )
+    table_active.default_choice(wait_for_table)
+    ensure_ttl = lambda_task(
+        "EnsureTtl",
+        "await-table",
         {"table.$": "$.table", "execution_name.$": "$.execution_name", "outcome.$": "$.observed.outcome"},
-        comment="Enables TTL where the spec asks for it; the iteration's output is its result.",
+        comment="An adopted table already ACTIVE: TTL as the spec says, without a poll; the iteration's output is its result.",
         # No ResultPath: the selected result replaces the state, so it is the iteration output.
         result_selector={
             "table.$": "$.Payload.table",
@@ -260,13 +285,6 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
             "ttl_change_possible_by.$": "$.Payload.ttl_change_possible_by",
         },
     )
-    table_active = sdk.Choice("TableActive", comment="Bounded poll loop: ACTIVE, out of polls, or wait again.")
-    table_active.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), enable_ttl)
-    table_active.add_choice(
-        sdk.ChoiceRule.NumericGreaterThanEqualsPath("$.observed.polls", "$.max_polls"),
-        table_creation_timed_out,
-    )
-    table_active.default_choice(wait_for_table)
     # A refused table (remediation only) is left as it is: no waiting, no TTL change.
     table_skipped = sdk.Pass(
         "SkipRefusedTable",
@@ -278,12 +296,12 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         comment="Remediation never replaces a table; an adopted table that is ACTIVE needs no waiting.",
     )
     refused_active_or_creating.add_choice(sdk.ChoiceRule.StringEquals("$.observed.outcome", "refused"), table_skipped)
-    refused_active_or_creating.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), enable_ttl)
+    refused_active_or_creating.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), ensure_ttl)
     refused_active_or_creating.default_choice(wait_for_table)
     provision_one_table = sdk.Chain([create_or_adopt, refused_active_or_creating])
-    sdk.Chain([wait_for_table, describe_table, table_active])
+    sdk.Chain([wait_for_table, poll_table, table_active])
 
-    # -- provisioning --------------------------------------------------------------------
+    # -- provisioning: the tables and the role side by side, then Verify ------------------
     provision_tables = sdk.Map(
         "ProvisionTables",
         comment="Every table, at most max_concurrency at a time.",
@@ -295,12 +313,8 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
             "max_polls.$": "$.max_polls",
             "remediate.$": "$.remediate",
         },
-        result_path="$.tables_result",
     )
     provision_tables.attach_iterator(provision_one_table)
-    provision_tables.add_catch(
-        sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=rollback_on_failure)
-    )
     extras["ProvisionTables"] = {"MaxConcurrencyPath": "$.max_concurrency"}
     ensure_role = lambda_task(
         "EnsureRole",
@@ -312,16 +326,26 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
             "outcome.$": "$.Payload.outcome",
             "previous.$": "$.Payload.previous",
         },
-        result_path="$.role_result",
-        catch_to=rollback_on_failure,
     )
+    # The role does not depend on the tables (its policy names their ARNs, not their state), so it
+    # is ensured while they are created. A failure in either branch stops the Parallel and goes to
+    # the rollback with the branch's own error name and cause.
+    provision = sdk.Parallel(
+        "Provision",
+        comment="The tables (Map) and the read-only role, at the same time.",
+        result_path="$.provisioned",
+    )
+    provision.add_branch(provision_tables)
+    provision.add_branch(ensure_role)
+    provision.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=rollback_on_failure))
+    extras["Provision"] = {"ResultSelector": {"tables.$": "$[0]", "role.$": "$[1]"}}
     verify = lambda_task(
         "Verify",
         "verify",
         {
             "execution_name.$": "$.execution_name",
-            "tables.$": "$.tables_result",
-            "role.$": "$.role_result",
+            "tables.$": "$.provisioned.tables",
+            "role.$": "$.provisioned.role",
             "remediate.$": "$.remediate",
             "drift.$": "$.drift",
             # Reads may lag the run's writes: Verify raises NotYetVisible (retried) until its last attempt.
@@ -335,7 +359,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         output_path="$.Payload",
         catch_to=rollback_on_failure,
     )
-    sdk.Chain([provision_tables, ensure_role, verify, sdk.Succeed("ProvisionSucceeded")])
+    sdk.Chain([provision, verify, sdk.Succeed("ProvisionSucceeded")])
 
     # -- drift check ----------------------------------------------------------------------
     drift_check = lambda_task(
@@ -358,7 +382,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
                 sdk.ChoiceRule.BooleanEquals("$.drift.drifted", True),
             ]
         ),
-        provision_tables,
+        provision,
     )
     remediate_drift.default_choice(sdk.Succeed("DriftCheckDone", output_path="$.drift"))
     drift_check.next(remediate_drift)
@@ -428,7 +452,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
 
     # -- entry --------------------------------------------------------------------------------
     route_action = sdk.Choice("RouteAction", comment="One state machine, one input contract.")
-    route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "provision"), provision_tables)
+    route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "provision"), provision)
     route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "drift-check"), drift_check)
     route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "rollback"), rollback_execution)
     route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "teardown"), teardown_tables)

@@ -137,7 +137,7 @@ def changes_made_by(stepfunctions: Any, arn: str) -> RunChanges:
     A transient failure to read it raises (the state machine retries the rollback step); a permanent
     one (access denied, no such execution) is reported in `unreadable`, and the tags decide alone.
     Each step's output has its own shape: EnsureRole's alone carries `previous`;
-    CreateOrAdoptTable's carries `table` + `outcome` + `status`; EnableTtl's `table` + `ttl`.
+    CreateOrAdoptTable's carries `table` + `outcome` + `status`; AwaitTable's also `ttl`.
     """
     changes = RunChanges()
     try:
@@ -155,7 +155,7 @@ def changes_made_by(stepfunctions: Any, arn: str) -> RunChanges:
             changes.role_previous = payload.get("previous") or {}
         elif "table" in payload and payload.get("ttl") == "enabled":
             changes.ttl_enabled_tables.append(payload["table"])
-        elif "table" in payload and payload.get("outcome") == "updated" and "status" in payload:
+        elif "table" in payload and "ttl" not in payload and payload.get("outcome") == "updated" and "status" in payload:
             changes.updated_tables.append(payload["table"])
     return changes
 

@@ -128,8 +128,6 @@ def run_context(
         "max_concurrency": desired.max_concurrency,
         "remediate": remediate,
         "target_execution_name": target_execution_name,
-        # Filled by EnsureRole; present from the start so the rollback state can always read it.
-        "role_result": {"role": None, "outcome": None, "previous": {}},
         # Filled by DriftCheck; present from the start so Verify can always read it (null: not a drift check).
         "drift": None,
     }

@@ -79,12 +79,12 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], re
                 raise NotYetVisible(f"CreateTable {spec.name}: it exists, but DescribeTable does not show it yet") from err
         except AWS_CALL_ERRORS as err:
             raise as_provisioner_error(err, f"CreateTable {spec.name}") from err
-    # TTL is the enable-ttl step's job, once the table is ACTIVE.
+    # TTL is the await-table step's job, once the table is ACTIVE.
     every_difference = diff_table(spec, observed)
     differences = [d for d in every_difference if d.property not in ("ttl", "status")]
     refused = [d for d in differences if d.remedy == REFUSE]
     if remediate:
-        # A TTL on another attribute cannot move in place either: skip the table rather than fail in EnableTtl.
+        # A TTL on another attribute cannot move in place either: skip the table rather than fail in AwaitTable.
         if refused or any(d.property == "ttl" and d.remedy == REFUSE for d in every_difference):
             return TableOutcome(spec.name, "refused", observed.status or "UNKNOWN")
     if refused:
@@ -106,6 +106,39 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], re
     except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"UpdateTable {spec.name}") from err
     return TableOutcome(spec.name, "updated", updated["TableStatus"])
+
+
+@dataclass(frozen=True)
+class TableProgress:
+    """One look at a table that is being provisioned: its status and, once ACTIVE, its TTL."""
+
+    table: str
+    outcome: str  # what CreateOrAdoptTable did: created | adopted | updated
+    status: str
+    polls: int
+    ttl: str | None  # None until the table is ACTIVE; then what ensure_ttl found or did
+    ttl_change_possible_by: str | None = None  # when ttl is "deferred": by when AWS allows the change
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def await_table(client: Any, spec: TableSpec, outcome: str, polls: int | None) -> TableProgress:
+    """The table's status; the look that finds it ACTIVE also makes its TTL what the spec says.
+
+    `polls` counts the poll loop's looks (None: CreateOrAdoptTable already saw the table ACTIVE,
+    so this is no poll and the status is not read again: UpdateTimeToLive on a table that is no
+    longer ACTIVE fails with ResourceInUse, which is ResourceBusy, retried by the state machine).
+    """
+    just_created = outcome == "created"
+    if polls is not None:
+        status = table_status(client, spec.name, just_created=just_created)
+        polls += 1
+        if status != "ACTIVE":
+            return TableProgress(spec.name, outcome, status, polls, None)
+    ttl = ensure_ttl(client, spec, just_created=just_created)
+    possible_by = ttl_change_possible_by() if ttl == DEFERRED else None
+    return TableProgress(spec.name, outcome, "ACTIVE", polls or 0, ttl, possible_by)
 
 
 def table_status(client: Any, name: str, just_created: bool = False) -> str:

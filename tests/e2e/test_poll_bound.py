@@ -28,7 +28,7 @@ def test_a_table_still_creating_after_max_polls_fails_the_run_and_is_rolled_back
     assert result.status == "FAILED"
     assert result.error == TableCreationTimeout.error_name()
     history = clients.stepfunctions.get_execution_history(executionArn=result.execution_arn, maxResults=1000)["events"]
-    polls = [e for e in history if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "DescribeTable"]
+    polls = [e for e in history if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "PollTable"]
     assert 0 < len(polls) <= MAX_POLLS * 5
     assert [n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")] == []
     assert "FileFerryReadOnlyRole" not in [role["RoleName"] for role in clients.iam.list_roles()["Roles"]]

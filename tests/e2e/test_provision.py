@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG
+from lambdas.core.steps import STEPS
 from lambdas.core.diff import canonical_statements
 from provisioner.desired_state import desired_state
 
@@ -71,7 +76,28 @@ def test_deploy_twice_is_idempotent(factory, clients):
     assert second.state_machine_arn == first.state_machine_arn
     assert second.changed == []
     functions = [f["FunctionName"] for f in clients.lambda_.list_functions()["Functions"]]
-    assert len([f for f in functions if f.startswith("fileferry-provisioner-")]) == 10
+    assert len([f for f in functions if f.startswith("fileferry-provisioner-")]) == len(STEPS)
+
+
+def test_deploy_removes_the_functions_and_roles_of_retired_steps(factory, clients):
+    # As an earlier version deployed them: the poll step, whose work await-table now does.
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = clients.iam.create_role(RoleName="fileferry-provisioner-describe-table-fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    clients.iam.put_role_policy(RoleName=role["RoleName"], PolicyName="least-privilege", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:DescribeTable", "Resource": "*"}]}))
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("old.py", "def handler(event, context):\n    return {}\n")
+    clients.lambda_.create_function(
+        FunctionName="fileferry-provisioner-describe-table", Runtime="python3.12", Role=role["Arn"],
+        Handler="old.handler", Code={"ZipFile": code.getvalue()},
+    )
+
+    factory.deployer().deploy()
+
+    functions = [f["FunctionName"] for f in clients.lambda_.list_functions()["Functions"]]
+    assert "fileferry-provisioner-describe-table" not in functions
+    assert "fileferry-provisioner-await-table" in functions
+    assert "fileferry-provisioner-describe-table-fn" not in [r["RoleName"] for r in clients.iam.list_roles()["Roles"]]
 
 
 def test_unknown_action_fails_with_invalid_input_and_creates_nothing(run, clients):
@@ -123,4 +149,4 @@ def test_a_rerun_adopts_active_tables_without_waiting_for_them(aws, run, clients
     assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED")
     assert len(_states_entered(clients, first.execution_arn, "WaitForTable")) >= 5  # new tables are CREATING
     assert _states_entered(clients, second.execution_arn, "WaitForTable") == []
-    assert len(_states_entered(clients, second.execution_arn, "EnableTtl")) == 5  # TTL is still checked
+    assert len(_states_entered(clients, second.execution_arn, "EnsureTtl")) == 5  # TTL is still checked

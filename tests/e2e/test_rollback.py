@@ -103,12 +103,20 @@ def _rollback_started_by_the_rule(sfn, state_machine_arn, aborted_arn):
 def test_an_aborted_provisioning_run_is_rolled_back_by_the_rule_started_run(
     aws, factory, deployed, clients, user_context_with_items, follow_until
 ):
-    # CreateRole keeps failing: the run sits in EnsureRole's retry back-off, after every table exists.
+    # CreateRole keeps failing: the run sits in EnsureRole's retry back-off while the tables are made.
     aws.set_faults(["iam:CreateRole=ThrottlingException"])
     sfn = clients.stepfunctions
     arn = runs.start(sfn, deployed.state_machine_arn, {"action": "provision"})
-    # Every table exists once EnsureRole has failed once and waits to retry.
-    follow_until(arn, lambda line: line.startswith("step failed: Throttled: CreateRole"), "EnsureRole was throttled")
+    seen: set[str] = set()
+
+    def throttled_and_every_table_done(line: str) -> bool:
+        if line.startswith("step failed: Throttled: CreateRole"):
+            seen.add("throttled")
+        elif line.startswith("table ") and ": TTL " in line:
+            seen.add(line.split(":")[0])
+        return len(seen) == 1 + len(TABLES)
+
+    follow_until(arn, throttled_and_every_table_done, "EnsureRole was throttled and every table was ready")
     assert _existing_tables(clients) == sorted(TABLES)
 
     sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by the test")

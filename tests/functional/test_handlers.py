@@ -10,7 +10,7 @@ from fileferry_aws import table_exists, table_tags, ttl_of
 
 from lambdas.core.desired import CREATED_BY_TAG
 from lambdas.core.errors import ResourceConflict
-from lambdas.handlers import create_or_adopt_table, enable_ttl, teardown_table
+from lambdas.handlers import await_table, create_or_adopt_table, teardown_table
 
 SESSIONS = "FileFerry-ActiveSessions"
 
@@ -27,12 +27,22 @@ def test_create_or_adopt_table_handler_creates_the_table_tagged_with_the_executi
     assert table_tags(dynamodb, SESSIONS)[CREATED_BY_TAG] == "exec-1"
 
 
-def test_enable_ttl_handler_enables_ttl_on_the_created_table(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
+def test_the_poll_that_sees_the_table_active_enables_its_ttl(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
     create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
 
-    output = enable_ttl.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created"}, context)
+    output = await_table.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created", "polls": 0}, context)
 
-    assert output == {"table": SESSIONS, "outcome": "created", "ttl": "enabled", "ttl_change_possible_by": None}
+    assert output == {"table": SESSIONS, "outcome": "created", "status": "ACTIVE", "polls": 1, "ttl": "enabled", "ttl_change_possible_by": None}
+    assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+
+
+def test_an_adopted_active_table_gets_its_ttl_without_a_poll(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
+    create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
+    await_table.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created", "polls": 0}, context)
+
+    output = await_table.handler({"table": SESSIONS, "execution_name": "exec-2", "outcome": "adopted"}, context)
+
+    assert output == {"table": SESSIONS, "outcome": "adopted", "status": "ACTIVE", "polls": 0, "ttl": "already-enabled", "ttl_change_possible_by": None}
     assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
 
 

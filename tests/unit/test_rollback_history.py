@@ -32,7 +32,7 @@ def test_a_create_that_never_reported_back_is_in_flight_and_finished_ones_are_no
         _event(6, "TaskStarted", 5),
         _event(7, "TaskSucceeded", 2, {"table": "FileFerry-A", "outcome": "created", "status": "CREATING"}),
         _event(8, "TaskFailed", 6),
-        _scheduled(9, "FileFerry-D", function="fileferry-provisioner-describe-table"),
+        _scheduled(9, "FileFerry-D", function="fileferry-provisioner-await-table"),
     ]
     tables, role, _ = _step_records(events)
     assert {name: record.in_flight_since for name, record in tables.items() if record.in_flight_since} == {"FileFerry-B": AT}

@@ -179,7 +179,7 @@ def test_statelint_reports_no_problems() -> None:
 
 def test_statelint_is_actually_checking(asl: dict[str, Any]) -> None:
     broken = copy.deepcopy(asl)
-    broken["States"]["EnsureRole"]["Next"] = "NoSuchState"
+    broken["States"]["Verify"]["Next"] = "NoSuchState"
     from statelint.linter import Linter
 
     assert Linter.validate(broken), "statelint accepted a dangling Next: the lint test proves nothing"
@@ -202,7 +202,9 @@ def test_top_level(asl: dict[str, Any]) -> None:
 
 
 def test_every_state_is_reachable(asl: dict[str, Any]) -> None:
-    for holder in [asl] + [s["ItemProcessor"] for s in all_states(asl).values() if "ItemProcessor" in s]:
+    nested = [s["ItemProcessor"] for s in all_states(asl).values() if "ItemProcessor" in s]
+    nested += [branch for s in all_states(asl).values() for branch in s.get("Branches", [])]
+    for holder in [asl] + nested:
         assert sorted(reachable(holder, holder["StartAt"], with_catch=True)) == sorted(holder["States"])
 
 
@@ -243,6 +245,8 @@ def test_states_that_delete_tables_wait_minutes_for_a_creating_table(states: dic
 
 def test_result_selectors_read_the_lambda_payload(states: dict[str, dict[str, Any]]) -> None:
     for name, state in states.items():
+        if state["Type"] != "Task":
+            continue  # a Parallel's result is its branches' outputs, not a Lambda response
         for key, value in state.get("ResultSelector", {}).items():
             if key.endswith(".$"):
                 assert value.startswith("$.Payload"), f"{name}.ResultSelector.{key} = {value}"
@@ -261,7 +265,7 @@ def test_route_action_routes_every_action_and_rejects_the_rest(states: dict[str,
     assert route["Type"] == "Choice"
     routes = {c["StringEquals"]: c["Next"] for c in route["Choices"] if c.get("Variable") == "$.action"}
     assert routes == {
-        "provision": "ProvisionTables",
+        "provision": "Provision",
         "drift-check": "DriftCheck",
         "rollback": "RollbackExecution",
         "teardown": "TeardownTables",
@@ -281,13 +285,15 @@ def test_maps_use_item_processor_item_selector_and_max_concurrency_path(states: 
         assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}, name
         assert state["ItemsPath"] == "$.tables", name
         assert state["ItemSelector"]["table.$"] == "$$.Map.Item.Value", name
-        assert state["ResultPath"] == "$.tables_result", name
+    assert states["TeardownTables"]["ResultPath"] == "$.tables_result"
+    # Inside the Parallel, the Map's output (one result per table) is its branch's output.
+    assert "ResultPath" not in states["ProvisionTables"]
 
 
 def test_every_task_on_the_provisioning_path_is_caught_to_rollback(asl: dict[str, Any]) -> None:
     top = asl["States"]
-    path = reachable(asl, "ProvisionTables", with_catch=False)
-    assert {"ProvisionTables", "EnsureRole", "Verify", "ProvisionSucceeded"} <= set(path)
+    path = reachable(asl, "Provision", with_catch=False)
+    assert path == ["Provision", "Verify", "ProvisionSucceeded"]
     assert ROLLBACK_STATE not in path
     for name in path:
         state = top[name]
@@ -297,9 +303,40 @@ def test_every_task_on_the_provisioning_path_is_caught_to_rollback(asl: dict[str
         assert catchers, f"{name} has no States.ALL catcher"
         assert catchers[0]["Next"] == ROLLBACK_STATE, name
         assert catchers[0]["ResultPath"] == "$.error", f"{name} must keep its input (execution_name) for rollback"
-    # Tasks inside the provisioning Map must let errors reach the Map's catcher.
-    for name, state, _ in walk(top["ProvisionTables"]["ItemProcessor"]):
-        assert "Catch" not in state, f"{name} catches inside the iteration; the Map's rollback would not see it"
+    # Everything inside the Parallel (the tables' Map, its iterations, EnsureRole) must let errors
+    # reach the Parallel's catcher, so the rollback gets the original error.
+    for branch in top["Provision"]["Branches"]:
+        for name, state, _ in walk(branch):
+            assert "Catch" not in state, f"{name} catches inside the Parallel; the rollback would not see it"
+
+
+def test_the_role_is_ensured_beside_the_tables_and_verify_reads_both(asl: dict[str, Any]) -> None:
+    provision = asl["States"]["Provision"]
+    assert provision["Type"] == "Parallel"
+    assert [branch["StartAt"] for branch in provision["Branches"]] == ["ProvisionTables", "EnsureRole"]
+    assert provision["ResultSelector"] == {"tables.$": "$[0]", "role.$": "$[1]"}
+    assert provision["ResultPath"] == "$.provisioned"
+    payload = asl["States"]["Verify"]["Parameters"]["Payload"]
+    assert payload["tables.$"] == "$.provisioned.tables"
+    assert payload["role.$"] == "$.provisioned.role"
+    ensure_role = provision["Branches"][1]["States"]["EnsureRole"]
+    assert ensure_role["End"] is True and "ResultPath" not in ensure_role
+    assert set(ensure_role["ResultSelector"]) == {"role.$", "outcome.$", "previous.$"}
+
+
+def test_one_function_polls_a_table_and_applies_its_ttl(states: dict[str, dict[str, Any]]) -> None:
+    await_table = step("await-table").placeholder
+    assert states["PollTable"]["Parameters"]["FunctionName"] == await_table
+    assert states["EnsureTtl"]["Parameters"]["FunctionName"] == await_table
+    # Once PollTable sees ACTIVE (and has applied TTL), the iteration ends without another invocation.
+    ready = [c["Next"] for c in states["TableActive"]["Choices"] if c.get("StringEquals") == "ACTIVE"]
+    assert ready == ["TableReady"]
+    assert states["TableReady"]["Type"] == "Pass" and states["TableReady"]["End"] is True
+    assert states["TableReady"]["Parameters"]["ttl.$"] == "$.observed.ttl"
+    assert states["PollTable"]["ResultSelector"]["ttl.$"] == "$.Payload.ttl"
+    # An adopted table that is already ACTIVE gets its TTL at once, with no poll counted.
+    assert "polls.$" not in states["EnsureTtl"]["Parameters"]["Payload"]
+    assert states["EnsureTtl"]["End"] is True
 
 
 def test_rollback_fails_the_execution_with_the_original_error(states: dict[str, dict[str, Any]]) -> None:
@@ -322,9 +359,9 @@ def test_rollback_fails_the_execution_with_the_original_error(states: dict[str, 
 
 
 def test_poll_loop_is_bounded(states: dict[str, dict[str, Any]], asl: dict[str, Any]) -> None:
-    processor = asl["States"]["ProvisionTables"]["ItemProcessor"]
+    processor = states["ProvisionTables"]["ItemProcessor"]
     assert states["CreateOrAdoptTable"]["ResultSelector"]["polls"] == 0
-    assert states["DescribeTable"]["ResultSelector"]["polls.$"] == "$.Payload.polls"
+    assert states["PollTable"]["ResultSelector"]["polls.$"] == "$.Payload.polls"
     assert states["WaitForTable"]["SecondsPath"] == "$.poll_interval_seconds"
 
     table_active = states["TableActive"]
@@ -356,7 +393,7 @@ def test_drift_check_path_is_short_and_can_remediate(states: dict[str, dict[str,
     assert done["Type"] == "Succeed" and done["OutputPath"] == "$.drift"
     assert states["DriftCheck"]["ResultPath"] == "$.drift"
     remediate = states["RemediateDrift"]["Choices"]
-    assert [c["Next"] for c in remediate] == ["ProvisionTables"]
+    assert [c["Next"] for c in remediate] == ["Provision"]
     assert {(r["Variable"], r["BooleanEquals"]) for r in remediate[0]["And"]} == {
         ("$.remediate", True),
         ("$.drift.drifted", True),
@@ -379,8 +416,8 @@ def test_remediation_carries_remediate_into_every_table_and_verify_reads_the_dri
     assert verify_payload["drift.$"] == "$.drift"
 
 
-def test_a_refused_table_ends_its_iteration_without_waiting_or_touching_ttl(asl: dict[str, Any]) -> None:
-    processor = asl["States"]["ProvisionTables"]["ItemProcessor"]["States"]
+def test_a_refused_table_ends_its_iteration_without_waiting_or_touching_ttl(states: dict[str, dict[str, Any]]) -> None:
+    processor = states["ProvisionTables"]["ItemProcessor"]["States"]
     choice = processor[processor["CreateOrAdoptTable"]["Next"]]
     assert choice["Type"] == "Choice"
     refused = [c for c in choice["Choices"] if c.get("Variable") == "$.observed.outcome" and c.get("StringEquals") == "refused"]
@@ -435,8 +472,8 @@ def test_substitute_replaces_every_placeholder() -> None:
 
 def test_substitute_rejects_a_missing_step() -> None:
     arns = fake_arns()
-    del arns["describe-table"]
-    with pytest.raises(ValueError, match="describe-table"):
+    del arns["await-table"]
+    with pytest.raises(ValueError, match="await-table"):
         substitute(load_definition(), arns)
 
 
