@@ -253,6 +253,7 @@ def _function_role_claims(policy: list[dict[str, Any]], me: str, name: str, step
     # What each step exists to do (README, Security), where the workflow has that step.
     jobs = {
         "create-or-adopt-table": [("dynamodb:CreateTable", t) for t in tables],
+        "await-table": [("dynamodb:DescribeTable", t) for t in tables] + [("dynamodb:UpdateTimeToLive", t) for t in tables],
         "ensure-role": [("iam:CreateRole", "role"), ("iam:PutRolePolicy", "role")],
         "verify": [("dynamodb:DescribeTable", t) for t in tables] + [("iam:GetRole", "role")],
         "drift-check": [("dynamodb:DescribeTable", t) for t in tables] + [("iam:GetRole", "role")],
