@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import importlib
 import json
 import logging
 import threading
@@ -93,6 +94,25 @@ def install(emulator: EmulatorSettings) -> None:
         _patch(module, "parse", parsed_paths)
     _patch(StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition))
     _patch(moto_lambda_eval, "boto_client_for", _shared_boto_client_for)
+    # Every other service integration calls AWS as the state machine's role too (IAM enforcement).
+    for name in _SERVICE_INTEGRATIONS:
+        module = importlib.import_module(f"moto.stepfunctions.parser.asl.component.state.exec.{name}")
+        if hasattr(module, "boto_client_for"):
+            _patch(module, "boto_client_for", _shared_boto_client_for)
+
+
+# moto's interpreter modules that call AWS through their own `boto_client_for` (moto 5.2).
+_SERVICE_INTEGRATIONS = (
+    "state_map.result_writer.resource_eval.resource_eval_s3",
+    "state_map.item_reader.eval.resource_eval_s3",
+    "state_task.service.state_task_service_unsupported",
+    "state_task.service.state_task_service_glue",
+    "state_task.service.state_task_service_events",
+    "state_task.service.state_task_service_ecs",
+    "state_task.service.state_task_service_sqs",
+    "state_task.service.state_task_service_sfn",
+    "state_task.service.state_task_service_dynamodb",
+)
 
 
 def uninstall() -> None:

@@ -279,3 +279,17 @@ def test_assume_role_needs_the_trust_policy_and_its_external_id(aws, role_sessio
     assert (wrong["Error"]["Code"], wrong["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDenied", 403)
     assert missing["Error"]["Code"] == not_granted["Error"]["Code"] == "AccessDenied"
     assert assumed["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/partner/partner-session"
+
+
+def test_service_integrations_call_as_the_state_machine_role(aws, create_state_machine, finished_execution):
+    """The sample states role may invoke functions only: a dynamodb:putItem task is denied."""
+    aws("dynamodb").create_table(TableName="audit", **TABLE_KEY)
+    machine = create_state_machine("writer", {"StartAt": "Put", "States": {"Put": {
+        "Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True,
+        "Parameters": {"TableName": "audit", "Item": {"pk": {"S": "written"}}}}}})
+
+    ended = finished_execution(aws("stepfunctions").start_execution(stateMachineArn=machine)["executionArn"])
+
+    assert ended["status"] == "FAILED"
+    assert "dynamodb:PutItem" in ended["cause"]
+    assert aws("dynamodb").scan(TableName="audit")["Items"] == []
