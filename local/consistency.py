@@ -14,9 +14,8 @@ AWS documents these reads as eventually consistent; the embedded AWS makes them 
   Tag/UntagRole ("Changes that I make are not always immediately visible", IAM User Guide,
   troubleshoot_general#troubleshoot_general_eventual-consistency).
 - Step Functions DescribeExecution and ListExecutions: an execution that ended moments ago is
-  still RUNNING ("Step Functions ... eventually consistent" — ListExecutions API reference:
-  "This operation is eventually consistent. The results are best effort and may not reflect very
-  recent updates and changes.").
+  still RUNNING (both API references: "This operation is eventually consistent. The results are
+  best effort and may not reflect very recent updates and changes.").
 
 "May" is taken at its worst, and deterministically: inside the window every such read returns the
 state from before the write, so a test sees each lagged read on its first try, and code that copes
@@ -62,6 +61,7 @@ from local.clock import checked_seconds
 from local.faults import error_response
 
 MAX_CONSISTENCY_LAG_SECONDS = 3600
+_PRUNE_ABOVE = 2000  # remembered writes before the ended windows are dropped
 
 _Response = tuple[str, list[tuple[str, str]], bytes]  # WSGI status line, headers, body
 
@@ -204,6 +204,16 @@ class ConsistencyLag:
         """An execution reached a terminal status just now (called by the interpreter's hooks)."""
         with self._lock:
             self._executions_ended[execution_arn] = self._now()
+            self._prune()
+
+    def _prune(self) -> None:
+        """Drop windows that have ended, now and then, so a long-running emulator does not grow."""
+        if len(self._windows) + len(self._executions_ended) < _PRUNE_ABOVE:
+            return
+        self._windows = {k: w for k, w in self._windows.items() if self._inside(w.written_at)}
+        for times in (self._executions_ended, self._trust_changed, self._permissions_changed):
+            for key in [k for k, at in times.items() if not self._inside(at)]:
+                del times[key]
 
     def _inside(self, since: float | None) -> bool:
         return since is not None and self._now() - since < self.seconds
@@ -256,6 +266,7 @@ class ConsistencyLag:
                     self._trust_changed[role] = written_at
                 if name in _TRUST_CHANGES or name in _PERMISSION_CHANGES:
                     self._permissions_changed[role] = written_at
+                self._prune()
         return _reply(start_response, (status, headers, body))
 
     def _snapshot(self, call: AwsCall, key: tuple[str, ...], environ: dict[str, Any],

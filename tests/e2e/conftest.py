@@ -16,6 +16,16 @@ from provisioner.factory import CLIFactory
 
 REPO = Path(__file__).resolve().parents[2]
 
+# Every e2e test runs on the strict embedded AWS: reads lag writes by this much (local/consistency.py),
+# and a test marked `chaos` also gets transient faults at random (local/chaos.py).
+CONSISTENCY_LAG_SECONDS = 1.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "chaos(rate, seed): the deployed functions' AWS calls fail transiently at `rate`, from `seed`"
+    )
+
 
 @pytest.fixture(scope="session")
 def emulator(running_emulator):
@@ -23,17 +33,24 @@ def emulator(running_emulator):
 
 
 @pytest.fixture
-def aws(emulator, monkeypatch):
-    """A clean embedded AWS: no resources, no faults, tables ACTIVE at once, default TTL/backup timing."""
+def aws(emulator, monkeypatch, request):
+    """A clean embedded AWS: no resources, no faults, tables ACTIVE at once, default TTL/backup timing;
+    reads lag writes.  `@pytest.mark.chaos(rate, seed)` adds transient faults at random, the same ones
+    on every run.
+    """
     # What a user pointing deploy.py or the AWS CLI at the emulator would have.
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    chaos = request.node.get_closest_marker("chaos")
     emulator.reset(faults=[], create_latency=0, backup_latency=DEFAULT_BACKUP_LATENCY_SECONDS,
-                   ttl_latency=DEFAULT_TTL_LATENCY_SECONDS)
+                   ttl_latency=DEFAULT_TTL_LATENCY_SECONDS, consistency_lag=CONSISTENCY_LAG_SECONDS, chaos=0.0)
     emulator.reset_api_calls()
+    if chaos is not None:
+        emulator.set_chaos(*chaos.args, **chaos.kwargs)
     yield emulator
     emulator.set_faults([])
+    emulator.set_chaos(0.0)
 
 
 @pytest.fixture

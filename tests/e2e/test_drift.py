@@ -134,6 +134,7 @@ def test_drift_check_finds_exactly_each_change_made_by_hand_and_changes_nothing(
         assert any(resource in line and prop in line for line in out.splitlines()), (resource, prop, out)
 
 
+@pytest.mark.chaos(0.03, seed=202)
 def test_remediation_restores_what_can_change_in_place_and_reports_a_key_schema_change(
     aws, provisioned, cli, run, clients, desired
 ):

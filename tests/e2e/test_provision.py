@@ -6,6 +6,8 @@ import io
 import json
 import zipfile
 
+import pytest
+
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG
 from lambdas.core.steps import STEPS
 from lambdas.core.diff import canonical_statements
@@ -22,6 +24,7 @@ def _tags(clients, arn):
     return {t["Key"]: t["Value"] for t in clients.dynamodb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
 
 
+@pytest.mark.chaos(0.03, seed=101)
 def test_up_provisions_the_spec_and_rerun_adopts(aws, cli, clients, factory):
     aws.set_create_latency(1.5)  # tables stay CREATING: the poll loop must really wait
     code, out = cli("up")

@@ -76,6 +76,7 @@ def test_teardown_without_the_right_confirm_changes_nothing(cli, run, clients, e
     assert clients.dynamodb.list_backups()["BackupSummaries"] == []
 
 
+@pytest.mark.chaos(0.03, seed=303)
 def test_teardown_backs_up_every_table_with_items_then_deletes_the_tables_and_the_role(
     cli, deployed, clients, existing_infrastructure
 ):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 TABLES = sorted(
     ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]
 )
@@ -13,6 +15,7 @@ def _retried_errors(clients, execution_arn: str) -> list[str]:
     return [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
 
 
+@pytest.mark.chaos(0.03, seed=707)
 def test_server_errors_and_iam_service_failures_are_retried_and_the_run_succeeds(aws, run, clients):
     aws.set_faults(
         [
