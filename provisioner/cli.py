@@ -240,6 +240,7 @@ def _timing_options(command: Any) -> Any:
 
 
 def _timing(**settings: float | None) -> dict[str, float]:
+    """The embedded AWS's settings given on the command line (timing, lag, chaos, seed)."""
     return {name: seconds for name, seconds in settings.items() if seconds is not None}
 
 
@@ -256,9 +257,9 @@ class _Rate(click.FloatRange):
 def _strictness_options(command: Any) -> Any:
     """--consistency-lag, --chaos, --seed: how strict the embedded AWS is (local/consistency.py, local/chaos.py)."""
     for option in reversed([
-        click.option("--consistency-lag", default=0.0, type=LATENCY_SECONDS, metavar="SECONDS",
+        click.option("--consistency-lag", default=None, type=LATENCY_SECONDS, metavar="SECONDS",
                      help="Embedded AWS: for up to this long after a write, reads may show the state before it (default 0)."),
-        click.option("--chaos", default=0.0, type=_Rate(0, 1), metavar="RATE",
+        click.option("--chaos", default=None, type=_Rate(0, 1), metavar="RATE",
                      help="Embedded AWS: each AWS call a deployed function makes fails with a transient error with this probability (0-1)."),
         click.option("--seed", default=None, type=click.IntRange(0, 2**63 - 1),
                      help="Embedded AWS: seed of the chaos decisions (same seed, same sequence; default: a random one, printed)."),
@@ -273,11 +274,11 @@ def _strictness_options(command: Any) -> Any:
 @_timing_options
 @_strictness_options
 @click.pass_context
-def up(ctx: click.Context, local: bool, keep: bool, port: int, consistency_lag: float, chaos: float,
-       seed: int | None, **timing: float | None) -> None:
+def up(ctx: click.Context, local: bool, keep: bool, port: int, **settings: float | None) -> None:
     """Deploy (idempotent), then run provisioning and follow it. Exit 0 iff verified."""
     factory = _factory(ctx)
-    if (keep or port or _timing(**timing) or consistency_lag or chaos or seed is not None) and not local:
+    given = _timing(**settings)  # the embedded AWS's settings given on the command line
+    if (keep or port or given) and not local:
         raise click.UsageError("--keep, --port, --create-latency, --backup-latency, --ttl-latency, "
                                "--consistency-lag, --chaos and --seed go with --local")
     if not local:
@@ -288,18 +289,17 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, consistency_lag: 
         # `deploy.py local --port N` is already serving: provision there, so a re-run adopts.
         if not ctx.obj["json"]:
             click.echo(f"Using the embedded AWS already running at {running}")
-        if consistency_lag or chaos or seed is not None or _timing(**timing):
-            _configure_embedded_aws(running, consistency_lag, chaos, seed, _timing(**timing))
+        if given:
+            _configure_embedded_aws(running, given)
         factory = factory.with_endpoint(running)
         ctx.obj["factory"] = factory
         _provision_and_check(ctx, factory, _deploy(ctx, factory))
         return
     from local.emulator import Emulator
 
-    with Emulator(port=port, **_timing(**timing), consistency_lag=consistency_lag,
-                  chaos=chaos, seed=seed) as emulator:
-        if chaos and not ctx.obj["json"]:
-            click.echo(f"Chaos: rate {chaos}, seed {emulator.chaos.seed}", err=True)
+    with Emulator(port=port, **given) as emulator:
+        if emulator.chaos.rate and not ctx.obj["json"]:
+            click.echo(f"Chaos: rate {emulator.chaos.rate}, seed {emulator.chaos.seed}", err=True)
         factory = factory.with_endpoint(emulator.endpoint_url)
         ctx.obj["factory"] = factory
         try:
@@ -323,12 +323,8 @@ def _embedded_aws_at(port: int) -> str | None:
         return None
 
 
-def _configure_embedded_aws(url: str, consistency_lag: float, chaos: float, seed: int | None,
-                            timing: dict[str, float]) -> None:
-    """Set lag, chaos and timing on an embedded AWS that is already running (POST /_fileferry/config)."""
-    settings: dict[str, Any] = {**timing, "consistency_lag": consistency_lag, "chaos": chaos}
-    if seed is not None:
-        settings["seed"] = seed
+def _configure_embedded_aws(url: str, settings: dict[str, float]) -> None:
+    """Set the given timing, lag and chaos on an embedded AWS already running (POST /_fileferry/config)."""
     request = urllib.request.Request(f"{url}/_fileferry/config", data=json.dumps(settings).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=5) as response:
@@ -346,20 +342,18 @@ def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: An
 @click.option("--fault", "faults", multiple=True, metavar="SERVICE:Operation=ErrorCode[*COUNT]", help="Inject a fault (repeatable).")
 @_timing_options
 @_strictness_options
-def local(port: int, faults: tuple[str, ...], consistency_lag: float, chaos: float, seed: int | None,
-          **timing: float | None) -> None:
+def local(port: int, faults: tuple[str, ...], **settings: float | None) -> None:
     """Start the embedded AWS and block."""
     from local.emulator import Emulator
 
     try:
-        emulator = Emulator(port=port, faults=faults, **_timing(**timing),
-                            consistency_lag=consistency_lag, chaos=chaos, seed=seed)
+        emulator = Emulator(port=port, faults=faults, **_timing(**settings))
     except ValueError as err:
         raise ConfigError(f"--fault: {err}") from None
     emulator.start()
     click.echo(f"Embedded AWS at {emulator.endpoint_url} (Ctrl-C to stop)")
-    if chaos:
-        click.echo(f"Chaos: rate {chaos}, seed {emulator.chaos.seed}")
+    if emulator.chaos.rate:
+        click.echo(f"Chaos: rate {emulator.chaos.rate}, seed {emulator.chaos.seed}")
     emulator.serve_forever()
 
 

@@ -174,6 +174,11 @@ HOSTILE_ARGUMENTS: list[tuple[list[str], str]] = [
     (["up", "--local", "--ttl-latency", "3601"], "'--ttl-latency': 3601.0 is not in the range 0<=x<=3600"),
     (["up", "--backup-latency", "5"], "--backup-latency, --ttl-latency, --consistency-lag, --chaos and --seed go with --local"),
     (["local", "--ttl-latency", "inf"], "'--ttl-latency': inf is not in the range 0<=x<=3600"),
+    (["up", "--local", "--chaos", "1.5"], "'--chaos': 1.5 is not in the range 0<=x<=1"),
+    (["local", "--chaos", "nan"], "'--chaos': 'nan' is not a number from 0 to 1"),
+    (["up", "--local", "--seed", "-1"], "'--seed': -1 is not in the range"),
+    (["local", "--consistency-lag", "-1"], "'--consistency-lag': -1.0 is not in the range 0<=x<=3600"),
+    (["up", "--chaos", "0.1"], "--consistency-lag, --chaos and --seed go with --local"),
 ]
 
 
