@@ -18,7 +18,8 @@ def bench(aws, tmp_path):
 
     @contextlib.contextmanager
     def clean_emulator(create_latency, faults):
-        aws.reset(faults=list(faults), create_latency=create_latency)
+        # As `python -m bench` starts it (bench.__main__.fresh_emulator): reads do not lag, no chaos.
+        aws.reset(faults=list(faults), create_latency=create_latency, consistency_lag=0.0, chaos=0.0)
         yield aws
 
     def run(*args: str) -> tuple[int, dict]:
