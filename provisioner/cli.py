@@ -202,6 +202,9 @@ def _show_differences(differences: list[dict[str, Any]]) -> None:
     for d in differences:
         expected, actual = json.dumps(d["expected"], sort_keys=True), json.dumps(d["actual"], sort_keys=True)
         click.echo(f"{d['resource']:<36} {d['property']:<34} {d['remedy']:<7} {expected} -> {actual}")
+        if d.get("possible_by"):
+            # AWS's one-hour TTL rule refused the change: it is left for a later run, not rolled back.
+            click.echo(f"{'':<36} deferred: AWS allows this TTL change again by {d['possible_by']}")
 
 
 def _deploy(ctx: click.Context, factory: CLIFactory) -> Any:

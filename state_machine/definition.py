@@ -59,9 +59,6 @@ TABLE_WAIT_MAX_ATTEMPTS = 60
 TARGET_WAIT_INTERVAL_SECONDS = 2
 TARGET_WAIT_MAX_ATTEMPTS = 8
 TARGET_WAIT_BACKOFF_RATE = 1.5
-# Teardown deletes a table only once its backup is AVAILABLE, looking again this often; TeardownTable
-# itself gives up after the configured provisioner.backup_wait_seconds (at most an hour).
-BACKUP_POLL_SECONDS = 15
 
 ALL_ERRORS = "States.ALL"
 
@@ -404,7 +401,6 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         "teardown-table",
         {"table.$": "$.table", "execution_name.$": "$.execution_name"},
         comment="Backs the table up if it holds items, then deletes it once the backup is AVAILABLE.",
-        result_selector={"table.$": "$.Payload.table", "result.$": "$.Payload.result", "backup_arn.$": "$.Payload.backup_arn"},
         result_path="$.teardown",
         waits_for_tables=True,
     )
@@ -417,11 +413,11 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     teardown_table.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=teardown_table_failed))
     # Waiting for a backup (AWS: available "within minutes") is not a failure: wait, then ask again.
     backup_pending = sdk.Choice("BackupPending", comment="The table's backup is not AVAILABLE yet: wait, then look again.")
-    wait_for_backup = sdk.Wait("WaitForBackup", seconds=BACKUP_POLL_SECONDS)
+    wait_for_backup = sdk.Wait("WaitForBackup", seconds_path="$.teardown.Payload.wait_seconds")
     wait_for_backup.next(teardown_table)
-    backup_pending.add_choice(sdk.ChoiceRule.StringEquals("$.teardown.result", "backup-pending"), wait_for_backup)
+    backup_pending.add_choice(sdk.ChoiceRule.StringEquals("$.teardown.Payload.result", "backup-pending"), wait_for_backup)
     backup_pending.default_choice(
-        sdk.Pass("TableTornDown", comment="The iteration's output: what teardown did to the table.", output_path="$.teardown")
+        sdk.Pass("TableTornDown", comment="The iteration's output: what teardown did to the table.", output_path="$.teardown.Payload")
     )
     teardown_one_table = sdk.Chain([teardown_table, backup_pending])
     teardown_tables = sdk.Map(

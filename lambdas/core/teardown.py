@@ -57,7 +57,9 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_s
         if backup is not None and backup["BackupStatus"] != "AVAILABLE":
             waited = _age_seconds(backup["BackupCreationDateTime"])
             if waited < backup_wait_seconds:
-                return {"table": table, "result": BACKUP_PENDING, "backup_arn": backup["BackupArn"]}
+                # Look again soon at first, then every 30 s: a long wait stays a few dozen history events.
+                wait = int(min(BACKUP_POLL_MAX_SECONDS, max(BACKUP_POLL_MIN_SECONDS, waited / 2)))
+                return {"table": table, "result": BACKUP_PENDING, "backup_arn": backup["BackupArn"], "wait_seconds": wait}
             return {"table": table, "result": "backup-not-available", "backup_arn": backup["BackupArn"]}
         dynamodb.delete_table(TableName=table)
     except dynamodb.exceptions.ResourceInUseException as err:
@@ -68,6 +70,7 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_s
 
 
 BACKUP_PENDING = "backup-pending"
+BACKUP_POLL_MIN_SECONDS, BACKUP_POLL_MAX_SECONDS = 2, 30
 LEFT_RESULTS = ("backup-not-available", "failed")
 
 

@@ -9,7 +9,11 @@ import pytest
 from fileferry_aws import all_items, table_exists
 
 from lambdas.core.desired import DesiredState
-from lambdas.core.rollback import RunChanges, changes_made_by, execution_arn, roll_back
+import datetime
+import json
+
+from lambdas.core.errors import CreationInFlight
+from lambdas.core.rollback import RunChanges, StepRecord, changes_made_by, execution_arn, roll_back
 from lambdas.core.tables import create_or_adopt_table, ensure_ttl
 
 USER_CONTEXT = "FileFerry-UserContext"
@@ -55,3 +59,40 @@ def test_a_rollback_whose_run_history_is_unreadable_still_deletes_what_the_run_c
 def test_the_execution_arn_is_in_the_rollback_functions_partition_region_and_account() -> None:
     arn = execution_arn("arn:aws-cn:lambda:cn-north-1:210987654321:function:fp-rollback", "fp", "provision-1")
     assert arn == "arn:aws-cn:states:cn-north-1:210987654321:execution:fp:provision-1"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _in_flight_ensure_role(began: datetime.datetime) -> RunChanges:
+    """The history of a run stopped while its EnsureRole invocation had not reported back."""
+    return RunChanges(history_read=True, role=StepRecord(first_scheduled=began, in_flight_since=began))
+
+
+def test_a_rollback_waits_for_an_ensure_role_still_in_flight_and_then_deletes_the_role_it_created(
+    dynamodb: Any, iam: Any, desired: DesiredState
+) -> None:
+    began = _now() - datetime.timedelta(seconds=1)
+    with pytest.raises(CreationInFlight):
+        roll_back(dynamodb, iam, desired, "exec-1", changes=_in_flight_ensure_role(began))
+
+    # The invocation created the role after it began; its tags are not readable yet (no tags at all here).
+    iam.create_role(RoleName=desired.role.name, AssumeRolePolicyDocument=json.dumps(desired.role.trust_policy))
+    report = roll_back(dynamodb, iam, desired, "exec-1", changes=_in_flight_ensure_role(began))
+
+    assert desired.role.name not in [role["RoleName"] for role in iam.list_roles()["Roles"]]
+    assert f"role/{desired.role.name}" in report.deleted
+
+
+def test_a_role_that_existed_before_an_ensure_role_in_flight_is_kept_and_the_report_says_its_changes_are_unknown(
+    dynamodb: Any, iam: Any, desired: DesiredState
+) -> None:
+    iam.create_role(RoleName=desired.role.name, AssumeRolePolicyDocument=json.dumps(desired.role.trust_policy))
+    began = _now() + datetime.timedelta(seconds=1)  # the run's EnsureRole started after the role existed
+
+    report = roll_back(dynamodb, iam, desired, "exec-1", changes=_in_flight_ensure_role(began))
+
+    assert desired.role.name in [role["RoleName"] for role in iam.list_roles()["Roles"]]
+    assert f"role/{desired.role.name}" in report.kept
+    assert any("EnsureRole was still running" in entry for entry in report.not_restored)

@@ -112,6 +112,10 @@ INVALID = {
         "provisioner.alarm_topic_arn",
     ),
     "max_concurrency 0": (_set("provisioner.max_concurrency", 0), "provisioner.max_concurrency"),
+    # An inline Map runs at most 40 iterations at once (Step Functions Developer Guide).
+    "max_concurrency 41": (_set("provisioner.max_concurrency", 41), "provisioner.max_concurrency"),
+    "backup_wait_seconds 0": (_set("provisioner.backup_wait_seconds", 0), "provisioner.backup_wait_seconds"),
+    "backup_wait_seconds 2 hours": (_set("provisioner.backup_wait_seconds", 7200), "provisioner.backup_wait_seconds"),
     "log_retention_days 10": (_set("provisioner.log_retention_days", 10), "provisioner.log_retention_days"),
     "bad region": (_set("dynamodb.region", "us-east"), "dynamodb.region"),
 }
