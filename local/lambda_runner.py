@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local import iam_enforcement
+from local import iam_enforcement, lambda_runtime
 from local.faults import HANDLER_USER_AGENT_APP_ID
 
 LOG = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class _FunctionSetup:
     handler: str
     version: str
     environment: tuple[tuple[str, str], ...]
+    runtime: str = ""  # the function's Runtime, e.g. "python3.12": which interpreter runs it
 
     @property
     def env(self) -> dict[str, str]:
@@ -136,16 +137,18 @@ class _Worker:
 class _Runtime:
     """A function's runtime process: its init phase done once, forked for every new worker."""
 
-    def __init__(self, setup: _FunctionSetup, task_root: Path, log_file: Any):
+    def __init__(self, setup: _FunctionSetup, task_root: Path, layer: Path, log_file: Any):
         self.setup = setup
         ours, theirs = socket.socketpair()
+        # The runtime's interpreter, isolated: the function sees its zip and the runtime's boto3 only.
+        interpreter = lambda_runtime.interpreter_for(setup.runtime)
         self.process = subprocess.Popen(
-            [sys.executable, str(WORKER_SCRIPT), str(theirs.fileno()), str(task_root), setup.handler],
+            lambda_runtime.isolated_command(interpreter, WORKER_SCRIPT, str(theirs.fileno()), str(task_root), setup.handler),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
             cwd=task_root,
-            env=setup.env,
+            env={**setup.env, **lambda_runtime.isolated_environment(task_root, layer)},
             pass_fds=(theirs.fileno(),),
             # Its own session: a Ctrl-C meant for the emulator does not hit a running handler.
             start_new_session=True,
@@ -341,7 +344,7 @@ class LambdaRunner:
             "AWS_LAMBDA_FUNCTION_VERSION": version,
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time or 'python3.12'}",
             "_HANDLER": function.handler or "",
         }
         return _FunctionSetup(
@@ -350,6 +353,7 @@ class LambdaRunner:
             handler=function.handler or "",
             version=version,
             environment=tuple(sorted(environment.items())),
+            runtime=function.run_time or "",
         )
 
     def _acquire(self, setup: _FunctionSetup, function: Any) -> _Worker:
@@ -421,7 +425,8 @@ class LambdaRunner:
             if runtime is not None:
                 return runtime
             log_file = self._log_file(function.function_name)
-        runtime = _Runtime(setup, self._extract(function), log_file)
+        layer = lambda_runtime.runtime_layer(self.cache_dir)
+        runtime = _Runtime(setup, self._extract(function), layer, log_file)
         try:
             runtime.initialise()
         except _InitFailed:

@@ -298,7 +298,11 @@ class _SelfPipe:
 
 def main():
     control_fd, task_root, handler_name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    sys.path[0] = task_root  # like /var/task: the zip root first, not this script's directory
+    # Like /var/task: the zip root first (then PYTHONPATH's runtime layer), never this script's directory.
+    if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
+    if not sys.path or sys.path[0] != task_root:
+        sys.path.insert(0, task_root)
     control = socket.socket(fileno=control_fd)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -55,12 +55,19 @@ def _add(archive: zipfile.ZipFile, arcname: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
+def vendored_entries() -> list[tuple[str, bytes]]:
+    """(path in zip, content) of every vendored dependency: what a function needs beyond the runtime's boto3."""
+    entries: list[tuple[str, bytes]] = []
+    for name in VENDORED:
+        entries += [(arcname, path.read_bytes()) for path, arcname in _module_files(name)]
+    return entries
+
+
 def build_package(desired: DesiredState) -> LambdaPackage:
     entries: list[tuple[str, bytes]] = []
     for path in sorted((PROJECT_ROOT / "lambdas").rglob("*.py")):
         entries.append((path.relative_to(PROJECT_ROOT).as_posix(), path.read_bytes()))
-    for name in VENDORED:
-        entries += [(arcname, path.read_bytes()) for path, arcname in _module_files(name)]
+    entries += vendored_entries()
     entries.append((DESIRED_STATE_FILE, desired.to_json().encode()))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

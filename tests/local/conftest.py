@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 
 from local.emulator import DEFAULT_BACKUP_LATENCY_SECONDS, DEFAULT_TTL_LATENCY_SECONDS
+from provisioner.packaging import vendored_entries
 
 
 REGION = "us-east-1"
@@ -71,13 +72,16 @@ def handler_client(aws):
     )
 
 
-def zipped_handlers(handlers_source: str) -> bytes:
-    """A function zip: testpkg/handlers.py with this source, and testpkg/eager.py."""
+def zipped_handlers(handlers_source: str, *, vendored: bool = True) -> bytes:
+    """A function zip: testpkg/handlers.py with this source, testpkg/eager.py and, like the provisioner's
+    own package, powertools and the rest of what it vendors (the runtime provides only boto3)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("testpkg/__init__.py", "")
         archive.writestr("testpkg/handlers.py", handlers_source)
         archive.writestr("testpkg/eager.py", EAGER_CODE.read_text())
+        for arcname, data in vendored_entries() if vendored else []:
+            archive.writestr(arcname, data)
     return buffer.getvalue()
 
 

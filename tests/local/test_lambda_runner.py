@@ -2,9 +2,12 @@
 
 import concurrent.futures
 import json
+import sys
 
 import pytest
 from conftest import zipped_handlers
+
+from local import lambda_runtime
 
 
 def invoke(aws, name, payload=None):
@@ -244,3 +247,46 @@ def test_invoke_fault_is_a_lambda_service_error_for_step_functions(
         "Lambda.ServiceException"
     ]
     assert emulator.api_calls()["lambda:Invoke"] == 2
+
+
+def test_a_handler_importing_a_package_its_zip_does_not_carry_fails_its_init(aws, deploy_function):
+    # moto is installed on this machine (the emulator runs on it), but no function's zip carries it.
+    deploy_function("echo", "echo")
+    aws("lambda").update_function_code(
+        FunctionName="echo", ZipFile=zipped_handlers("import moto\n\ndef echo(event, context):\n    return 'ran'\n")
+    )
+
+    error, payload = invoke(aws, "echo")
+
+    assert error == "Unhandled"
+    assert payload["errorType"] == "Runtime.ImportModuleError"
+    assert payload["errorMessage"] == "Unable to import module 'testpkg.handlers': No module named 'moto'"
+
+
+def test_a_function_sees_its_zip_and_the_runtime_sdk_only(emulator, aws, deploy_function):
+    deploy_function("runtime", "runtime")
+
+    error, seen = invoke(aws, "runtime")
+
+    assert error is None
+    assert seen["importable"] == {
+        "moto": False, "pytest": False, "yaml": False, "pydantic": False,  # the host's, not the function's
+        "fastjsonschema": True,  # vendored in the zip, as powertools' validation needs it
+        "dateutil": True, "urllib3": True,  # boto3's dependencies, which the runtime provides
+    }
+    assert seen["powertools_file"].startswith(seen["task_root"])
+    layer = str(lambda_runtime.runtime_layer(emulator.lambda_runner.cache_dir))
+    assert seen["boto3_file"].startswith(layer) and seen["botocore_file"].startswith(layer)
+
+
+def test_a_function_runs_on_the_python_its_runtime_names_where_the_machine_has_it(aws, deploy_function):
+    interpreter = lambda_runtime.interpreter_for("python3.12")
+    if not interpreter.matches_runtime:
+        pytest.skip("no python3.12 on this machine: functions run on the host's Python, with a warning")
+    deploy_function("runtime", "runtime")
+
+    error, seen = invoke(aws, "runtime")
+
+    assert error is None
+    assert seen["version"] == [3, 12]
+    assert seen["sys_version"].startswith("3.12.")

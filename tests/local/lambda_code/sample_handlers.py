@@ -106,3 +106,27 @@ def rendezvous(event, context):
 
 def exit_process(event, context):
     os._exit(3)
+
+
+def runtime(event, context):
+    """What the function's runtime is: its Python, where its modules come from, what it can import."""
+    import importlib.util
+    import sys
+
+    import botocore
+
+    def importable(name):
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    return {
+        "version": list(sys.version_info[:2]),
+        "sys_version": sys.version,
+        "boto3_file": boto3.__file__,
+        "botocore_file": botocore.__file__,
+        "powertools_file": __import__("aws_lambda_powertools").__file__,
+        "importable": {name: importable(name) for name in ("moto", "pytest", "yaml", "pydantic", "fastjsonschema", "dateutil", "urllib3")},
+        "task_root": os.environ.get("LAMBDA_TASK_ROOT"),
+    }
