@@ -58,6 +58,7 @@ from local import (
     dynamodb_tables,
     dynamodb_ttl,
     execution_events,
+    execution_history,
     iam_enforcement,
     map_concurrency,
     patching,
@@ -73,7 +74,9 @@ _original = patching.original
 _in_emulator_request = patching.in_emulator_request
 
 # One module per AWS behaviour; each names its AWS documentation source.
-_BEHAVIOURS = (dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, cloudformation_stacks, tag_values)
+_BEHAVIOURS = (
+    dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, cloudformation_stacks, tag_values, execution_history,
+)
 
 
 def install(emulator: EmulatorSettings) -> None:
