@@ -11,8 +11,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # The stepfunctions SDK (and sagemaker, which it imports) belong to rendering only; moto to the
-# embedded AWS.  A command that talks to AWS must not pay for, or be disturbed by, any of them.
-HEAVY_PACKAGES = ("stepfunctions", "sagemaker", "moto")
+# embedded AWS; rich to the live view of a run on a terminal.  A command that talks to AWS must not
+# pay for, or be disturbed by, any of them.
+HEAVY_PACKAGES = ("stepfunctions", "sagemaker", "moto", "rich")
 
 _WRAPPER = """
 import json, runpy, sys

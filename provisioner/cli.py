@@ -6,17 +6,20 @@ Exit codes: 0 success, 1 a run or AWS call failed, 2 bad configuration or argume
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
+import re
 import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, ProfileNotFound
 
+from provisioner import words
 from provisioner.config import ConfigError, resolve
 from provisioner.deployer import DeployError
 from provisioner.factory import CLIFactory
@@ -39,10 +42,6 @@ def _echo(ctx: click.Context, human: str, data: Any) -> None:
         click.echo(json.dumps(data, indent=2, default=str))
     else:
         click.echo(human)
-
-
-def _progress(ctx: click.Context) -> Any:
-    return (lambda line: None) if ctx.obj["json"] else (lambda line: click.echo(f"  {line}"))
 
 
 def _factory(ctx: click.Context) -> CLIFactory:
@@ -120,7 +119,28 @@ def cli(**_global_options: Any) -> None:  # read by each command, where they mee
     """Provision FileFerry's DynamoDB tables and IAM role with a Step Functions workflow."""
 
 
-def _run_and_report(ctx: click.Context, factory: CLIFactory, run_input: dict[str, Any], wait: bool = True) -> RunResult | None:
+def _me() -> str:
+    """How the user invoked this tool, for the commands we suggest."""
+    return "fileferry-provisioner" if Path(sys.argv[0]).name == "fileferry-provisioner" else "python deploy.py"
+
+
+def _follow(ctx: click.Context, factory: CLIFactory, arn: str, waiting_interval: float = 10.0) -> RunResult:
+    """Follow a run: a live view on a terminal, plain lines with elapsed times otherwise, nothing with --json."""
+    if ctx.obj["json"]:
+        return factory.follower().follow(arn)
+    if sys.stdout.isatty():
+        from provisioner.live_view import LiveView  # rich: only for a terminal
+
+        with LiveView(title=arn.rsplit(":", 1)[-1]) as view:
+            return factory.follower(view).follow(arn)
+    from provisioner.run_progress import PlainView
+
+    return factory.follower(PlainView(click.echo, interval=waiting_interval)).follow(arn)
+
+
+def _run_and_report(
+    ctx: click.Context, factory: CLIFactory, run_input: dict[str, Any], wait: bool = True, waiting_interval: float = 10.0
+) -> RunResult | None:
     from provisioner import runs
 
     sfn = factory.clients().stepfunctions
@@ -128,26 +148,24 @@ def _run_and_report(ctx: click.Context, factory: CLIFactory, run_input: dict[str
     if not ctx.obj["json"]:
         click.echo(f"Execution {arn}")
     if not wait:
-        _echo(ctx, "Started; follow it with: python deploy.py status " + arn, {"execution_arn": arn})
+        _echo(ctx, f"Started; follow it with: {_me()} status {arn} --follow", {"execution_arn": arn})
         return None
-    result = factory.follower(_progress(ctx)).follow(arn)
-    _show_result(ctx, result)
+    result = _follow(ctx, factory, arn, waiting_interval)
+    _show_result(ctx, factory, result)
     return result
 
 
-def _show_result(ctx: click.Context, result: RunResult) -> None:
+def _show_result(ctx: click.Context, factory: CLIFactory, result: RunResult) -> None:
     if ctx.obj["json"]:
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
     output = result.output if isinstance(result.output, dict) else {}
+    permanent = {spec.name for spec in factory.desired().tables if not spec.ttl_attribute}
     if result.succeeded and output.get("remediated"):
-        _show_remediation(output)
+        _show_remediation(output, permanent)
     elif result.succeeded and output.get("verified"):
         click.echo("Verification passed:")
-        for table in output.get("tables", []):
-            click.echo(f"  {table['table']:<34} {table['outcome']:<8} {table['status']:<8} TTL {table['ttl']}")
-        role = output.get("role", {})
-        click.echo(f"  role {role.get('role')}: {role.get('outcome')} ({role.get('arn')})")
+        _show_resources(output, permanent)
     elif result.succeeded and "differences" in output:
         _show_differences(output["differences"])
     elif result.succeeded and "tables" in output and "role" in output and "result" in output:
@@ -157,20 +175,56 @@ def _show_result(ctx: click.Context, result: RunResult) -> None:
     elif result.succeeded and output:
         click.echo(json.dumps(output, indent=2, default=str))
     duration = f" in {result.duration_seconds:.1f} s" if result.duration_seconds is not None else ""
-    click.echo(f"{result.status}{duration}")
+    click.echo(f"{words.execution_status(result.status).capitalize()}{duration}")
     if not result.succeeded:
         where = f" in state {result.failed_state}" if result.failed_state else ""
         click.echo(f"Failed{where}: {result.error}: {result.cause}", err=True)
+        hint = _next_step_for_run(factory, result)
+        if hint:
+            click.echo(f"Next: {hint}", err=True)
+
+
+def _next_step_for_run(factory: CLIFactory, result: RunResult) -> str | None:
+    """What to do after a failed run, where there is something to do."""
+    me, arn = _me(), result.execution_arn
+    if result.error == "ConcurrentRun":
+        running = re.search(r"execution (\S+) is still running", result.cause or "")
+        if running:
+            other = f"{arn.rsplit(':', 1)[0]}:{running.group(1)}"
+            return f"wait for {other} to finish: {me} status {other} --follow; then run again"
+    if result.error == "InvalidInput":
+        return f"fix the input (see `{me} run --help` and README, The execution input contract)"
+    if result.error == "AccessDenied":
+        return f"a step's role lacks a permission: redeploy the orchestrator ({me} deploy); {me} render --out DIR writes every policy"
+    if result.error == "ResourceConflict":
+        return f"see what differs with {me} plan; a table whose key schema differs needs a new name or a manual migration"
+    if result.error == "TableCreationTimeout":
+        return "AWS took longer than provisioner.poll_interval_seconds x provisioner.max_polls; raise max_polls in the config and run again"
+    if result.status in ("ABORTED", "TIMED_OUT"):
+        return f"the rollback rule starts a rollback of this run; see it with {me} status"
+    return f"see the path it took: {me} status {arn}"
+
+
+def _show_resources(output: dict[str, Any], permanent: set[str]) -> None:
+    for table in output.get("tables", []):
+        ttl = words.ttl_status(table.get("ttl"), permanent=table["table"] in permanent)
+        click.echo(f"  {table['table']:<34} {words.outcome(table['outcome']):<24} {words.table_status(table['status']):<8} {ttl}")
+    role = output.get("role", {})
+    arn = f" ({role['arn']})" if role.get("arn") else ""
+    click.echo(f"  role {role.get('role')}: {words.outcome(role.get('outcome'))}{arn}")
 
 
 def _show_teardown(output: dict[str, Any]) -> None:
     click.echo("Teardown:")
     for table in output["tables"]:
         backup = f"  backup {table['backup_arn']}" if table.get("backup_arn") else ""
-        click.echo(f"  {table['table']:<34} {table['result']}{backup}")
-    click.echo(f"  role {output['role']}: {output['result']}")
+        click.echo(f"  {table['table']:<34} {words.teardown_result(table['result'])}{backup}")
+    click.echo(f"  role {output['role']}: {words.teardown_result(output['result'])}")
     if any(table["result"] == "deletion-protected" for table in output["tables"]):
-        click.echo("Tables with deletion protection were kept; turn it off (update-table --no-deletion-protection-enabled) and run teardown again to delete them.")
+        click.echo(
+            "Next: tables with deletion protection were kept; turn it off "
+            "(aws dynamodb update-table --table-name NAME --no-deletion-protection-enabled) and run teardown again."
+        )
 
 
 def _show_rollback(output: dict[str, Any]) -> None:
@@ -182,13 +236,11 @@ def _show_rollback(output: dict[str, Any]) -> None:
         click.echo("  nothing it created was left to delete")
 
 
-def _show_remediation(output: dict[str, Any]) -> None:
+def _show_remediation(output: dict[str, Any], permanent: set[str]) -> None:
     click.echo("Drift found before remediation:")
     _show_differences(output.get("drift_before_remediation", []))
-    for table in output.get("tables", []):
-        click.echo(f"  {table['table']:<34} {table['outcome']:<8} {table['status']:<8} TTL {table['ttl']}")
-    role = output.get("role", {})
-    click.echo(f"  role {role.get('role')}: {role.get('outcome')}")
+    click.echo("After remediation:")
+    _show_resources(output, permanent)
     if output.get("differences"):
         click.echo("Not remediated (needs a new table; never done automatically, data would be lost):")
     _show_differences(output.get("differences", []))
@@ -270,14 +322,22 @@ def _strictness_options(command: Any) -> Any:
         command = option(command)
     return command
 
+
+WAITING_INTERVAL = click.option(
+    "--waiting-interval", default=10.0, show_default=True, type=_Seconds(1, 3600), metavar="SECONDS",
+    help='Output that is not a terminal: a "still waiting for X (N s)" line this often while nothing changes.',
+)
+
+
 @cli.command()
 @click.option("--local", is_flag=True, help="Run everything on the embedded AWS (no account needed).")
 @click.option("--keep", is_flag=True, help="With --local: keep the embedded AWS running afterwards.")
 @click.option("--port", default=0, type=click.IntRange(0, 65535), help="With --local: the embedded AWS's port (0: any free one).")
 @_timing_options
 @_strictness_options
+@WAITING_INTERVAL
 @click.pass_context
-def up(ctx: click.Context, local: bool, keep: bool, port: int, **settings: float | None) -> None:
+def up(ctx: click.Context, local: bool, keep: bool, port: int, waiting_interval: float, **settings: float | None) -> None:
     """Deploy (idempotent), then run provisioning and follow it. Exit 0 iff verified."""
     factory = _factory(ctx)
     given = _timing(**settings)  # the embedded AWS's settings given on the command line
@@ -285,7 +345,7 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, **settings: float
         raise click.UsageError("--keep, --port, --create-latency, --backup-latency, --ttl-latency, "
                                "--consistency-lag, --chaos and --seed go with --local")
     if not local:
-        _provision_and_check(ctx, factory, _deploy(ctx, factory))
+        _provision_and_check(ctx, factory, _deploy(ctx, factory), waiting_interval)
         return
     running = _embedded_aws_at(port)
     if running is not None:
@@ -296,7 +356,7 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, **settings: float
             _configure_embedded_aws(running, given)
         factory = factory.with_endpoint(running)
         ctx.obj["factory"] = factory
-        _provision_and_check(ctx, factory, _deploy(ctx, factory))
+        _provision_and_check(ctx, factory, _deploy(ctx, factory), waiting_interval)
         return
     from local.emulator import Emulator
 
@@ -306,7 +366,7 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, **settings: float
         factory = factory.with_endpoint(emulator.endpoint_url)
         ctx.obj["factory"] = factory
         try:
-            _provision_and_check(ctx, factory, _deploy(ctx, factory))
+            _provision_and_check(ctx, factory, _deploy(ctx, factory), waiting_interval)
         finally:
             if keep:
                 click.echo(f"Embedded AWS still running at {emulator.endpoint_url} (Ctrl-C to stop), e.g.:", err=True)
@@ -334,8 +394,8 @@ def _configure_embedded_aws(url: str, settings: dict[str, float]) -> None:
         click.echo(f"Embedded AWS settings: {response.read().decode()}", err=True)
 
 
-def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: Any) -> None:
-    result = _run_and_report(ctx, factory, {"action": "provision"})
+def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: Any, waiting_interval: float = 10.0) -> None:
+    result = _run_and_report(ctx, factory, {"action": "provision"}, waiting_interval=waiting_interval)
     if result is None or not result.succeeded or not (isinstance(result.output, dict) and result.output.get("verified")):
         raise Failed()
 
@@ -397,8 +457,9 @@ def plan(ctx: click.Context) -> None:
 @click.argument("action", type=click.Choice(ACTIONS), metavar="ACTION")
 @click.option("--input", "input_json", default=None, help='Extra input fields as JSON, e.g. \'{"remediate": true}\'.')
 @click.option("--no-wait", is_flag=True, help="Start the execution and return.")
+@WAITING_INTERVAL
 @click.pass_context
-def run(ctx: click.Context, action: str, input_json: str | None, no_wait: bool) -> None:
+def run(ctx: click.Context, action: str, input_json: str | None, no_wait: bool, waiting_interval: float) -> None:
     """Start an execution (provision, drift-check, rollback, teardown) and follow it."""
     try:
         extra = json.loads(input_json) if input_json else {}
@@ -416,7 +477,7 @@ def run(ctx: click.Context, action: str, input_json: str | None, no_wait: bool) 
         extra["confirm"] = click.prompt(f"This backs up and deletes all five tables and the role. Type {name} to confirm")
     run_input = {"action": action, **extra}
     _check_run_input(run_input, factory.settings.provisioner.name)
-    result = _run_and_report(ctx, factory, run_input, wait=not no_wait)
+    result = _run_and_report(ctx, factory, run_input, wait=not no_wait, waiting_interval=waiting_interval)
     if result is None:
         return
     if not result.succeeded:
@@ -440,35 +501,40 @@ def _check_run_input(run_input: dict[str, Any], provisioner_name: str) -> None:
 
 @cli.command()
 @click.argument("execution_arn", required=False)
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000), help="How many recent executions to list.")
+@click.option("--follow", is_flag=True, help="With EXECUTION_ARN: follow a running execution until it ends.")
 @click.pass_context
-def status(ctx: click.Context, execution_arn: str | None, limit: int) -> None:
-    """Recent executions, or one in detail: where it failed and why."""
-    from provisioner import runs
+def status(ctx: click.Context, execution_arn: str | None, limit: int, follow: bool) -> None:
+    """Recent executions, or one in detail: the path it took, where it stopped and why."""
+    from provisioner import run_path, runs
 
     factory = _factory(ctx)
     sfn = factory.clients().stepfunctions
     if execution_arn is None:
         executions = sfn.list_executions(stateMachineArn=factory.state_machine_arn(), maxResults=limit)["executions"]
         data = [{k: e.get(k) for k in ("name", "status", "startDate", "stopDate", "executionArn")} for e in executions]
-        human = "\n".join(f"{e['status']:<10} {e['startDate']:%Y-%m-%d %H:%M:%S}  {e['name']}" for e in executions)
-        _echo(ctx, human or "No executions yet.", data)
+        human = "\n".join(
+            f"{words.execution_status(e['status']):<18} {e['startDate']:%Y-%m-%d %H:%M:%S}  {e['executionArn']}" for e in executions
+        )
+        _echo(ctx, human or f"No executions yet; start one with {_me()} up (or {_me()} run ACTION).", data)
         return
-    result = runs.Follower(sfn).follow(execution_arn) if _is_terminal(sfn, execution_arn) else None
-    if result is None:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        _echo(ctx, f"{described['status']} (still running)", {"status": described["status"]})
+    running = sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+    if running and not follow:
+        events = runs.read_new_events(sfn, execution_arn)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        path = run_path.run_path(events, run_path.definition_for(sfn, execution_arn), now=now)
+        human = "\n".join([*run_path.describe(path), f"Next: follow it with {_me()} status {execution_arn} --follow"])
+        _echo(ctx, human, {"execution_arn": execution_arn, "status": "RUNNING", "path": path.as_dict()})
         return
-    if not ctx.obj["json"]:
-        for line in result.progress:
-            click.echo(f"  {line}")
-    _show_result(ctx, result)
-
-
-def _is_terminal(sfn: Any, execution_arn: str) -> bool:
-    from provisioner.runs import TERMINAL
-
-    return sfn.describe_execution(executionArn=execution_arn)["status"] in TERMINAL
+    result = _follow(ctx, factory, execution_arn) if running else factory.follower().follow(execution_arn)
+    path = run_path.run_path(result.events, run_path.definition_for(sfn, execution_arn))
+    if ctx.obj["json"]:
+        click.echo(json.dumps({**result.as_dict(), "path": path.as_dict()}, indent=2, default=str))
+        return
+    click.echo(f"Path of {execution_arn.rsplit(':', 1)[-1]}:")
+    for line in run_path.describe(path):
+        click.echo(line)
+    _show_result(ctx, factory, result)
 
 
 @cli.command()
@@ -512,11 +578,59 @@ def destroy(ctx: click.Context, yes: bool) -> None:
     _echo(ctx, "\n".join(f"removed {item}" for item in removed) or "Nothing to remove.", removed)
 
 
+# What to do next, for errors where there is something to do: (pattern in the message, advice).
+_CONFIG_ADVICE = (
+    (r"sso\.external_id: required key is missing",
+     "add `external_id: ...` under `sso:` (the ExternalId callers must pass to assume the role)"),
+    (r"(\w+)\.(\w+): required key is missing", r"add `\2: ...` under `\1:` in the config"),
+    (r": unknown key", "remove it or fix its spelling (config/config.yaml shows every key)"),
+    (r"credentials are for account", "use credentials for the configured account (--profile), or fix sso.account_id"),
+    (r"--region: invalid region", "give a region name such as us-east-1"),
+    (r": file not found", "pass --config PATH, or run from the project directory (config/config.yaml)"),
+)
+_AWS_ADVICE = {
+    "StateMachineDoesNotExist": "deploy the orchestrator first: {me} deploy",
+    "ExecutionDoesNotExist": "list recent executions with {me} status",
+    "InvalidArn": "pass an execution ARN as {me} status lists them",
+    "ExpiredToken": "your session expired: log in again (e.g. aws sso login --profile NAME)",
+    "ExpiredTokenException": "your session expired: log in again (e.g. aws sso login --profile NAME)",
+    "UnrecognizedClientException": "the credentials are not valid here: check --profile and --endpoint-url",
+    "InvalidClientTokenId": "the credentials are not valid here: check --profile and --endpoint-url",
+}
+
+
+def _with_advice(message: str) -> str:
+    for pattern, advice in _CONFIG_ADVICE:
+        found = re.search(pattern, message)
+        if found:
+            return f"{message}; {found.expand(advice)}"
+    return message
+
+
+def _aws_error_line(err: ClientError) -> str:
+    error = err.response.get("Error", {})
+    code = str(error.get("Code"))
+    line = f"error: AWS refused {err.operation_name}: {code}: {error.get('Message')}"
+    advice = _AWS_ADVICE.get(code)
+    if advice is None and ("AccessDenied" in code or err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403):
+        advice = "your credentials lack this permission; use a profile that has it (--profile)"
+    return f"{line}; {advice.format(me=_me())}" if advice else line
+
+
+def _botocore_error_line(err: BotoCoreError) -> str:
+    if isinstance(err, ProfileNotFound):
+        return f"error: {err}; list your profiles with `aws configure list-profiles`, or leave out --profile"
+    if isinstance(err, EndpointConnectionError):
+        return (f"error: {err}; start the embedded AWS there ({_me()} local --port PORT) "
+                "or check --endpoint-url / AWS_ENDPOINT_URL")
+    return f"error: {err}"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="deploy.py", standalone_mode=False)
+        cli.main(args=argv, prog_name=_me().removeprefix("python "), standalone_mode=False)
     except ConfigError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {_with_advice(str(err))}", err=True)
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -535,14 +649,14 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"error: {err}", err=True)
         return EXIT_FAILED
     except NoCredentialsError:
-        click.echo("error: no AWS credentials found (set a profile, or use `up --local` for the embedded AWS)", err=True)
+        click.echo(f"error: no AWS credentials found; set a profile (--profile) or AWS_PROFILE, "
+                   f"or try everything on the embedded AWS: {_me()} up --local", err=True)
         return EXIT_FAILED
     except ClientError as err:
-        error = err.response.get("Error", {})
-        click.echo(f"error: AWS refused {err.operation_name}: {error.get('Code')}: {error.get('Message')}", err=True)
+        click.echo(_aws_error_line(err), err=True)
         return EXIT_FAILED
     except BotoCoreError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(_botocore_error_line(err), err=True)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

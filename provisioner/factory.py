@@ -14,7 +14,7 @@ from provisioner.config import ConfigError, Resolved
 from provisioner.deployer import Deployer
 from provisioner.desired_state import desired_state
 from provisioner.iam_documents import Arns
-from provisioner.runs import Follower
+from provisioner.runs import Follower, View
 
 
 class CLIFactory:
@@ -61,5 +61,5 @@ class CLIFactory:
         clients = self.clients()
         return Arns.for_state(self.desired(), clients.account_id, clients.partition).state_machine()
 
-    def follower(self, on_progress: Callable[[str], None]) -> Follower:
-        return Follower(self.clients().stepfunctions, on_progress=on_progress, sleep=self.sleep)
+    def follower(self, view: View | None = None) -> Follower:
+        return Follower(self.clients().stepfunctions, view=view, sleep=self.sleep, role_name=self.desired().role.name)

@@ -7,7 +7,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from provisioner.run_progress import Change, RunProgress, readable_cause
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -23,6 +25,7 @@ class RunResult:
     task_failures: int = 0  # failed task attempts, retried or not
     duration_seconds: float | None = None
     progress: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the whole history, oldest first
 
     @property
     def succeeded(self) -> bool:
@@ -57,87 +60,86 @@ def history(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
         yield from page["events"]
 
 
-def _payload(event: dict[str, Any]) -> dict[str, Any] | None:
-    details = event.get("taskSucceededEventDetails")
-    if not details:
-        return None
-    try:
-        payload = json.loads(details.get("output") or "{}").get("Payload")
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
+def read_new_events(sfn: Any, execution_arn: str, after_id: int = 0) -> list[dict[str, Any]]:
+    """The events after `after_id`, oldest first, read latest-first so nothing already seen is re-read.
+
+    GetExecutionHistory has no "after" parameter; with reverseOrder the newest events come first,
+    so paging stops at the first page that reaches an event already seen.
+    """
+    request = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 1000 if after_id == 0 else 100}
+    new: list[dict[str, Any]] = []
+    while True:
+        page = sfn.get_execution_history(**request)
+        fresh = [event for event in page["events"] if event["id"] > after_id]
+        new.extend(fresh)
+        if len(fresh) < len(page["events"]) or not page.get("nextToken"):
+            return sorted(new, key=lambda event: event["id"])
+        request["nextToken"] = page["nextToken"]
 
 
-def progress_line(event: dict[str, Any]) -> str | None:
-    """One line for a history event a person cares about, or None."""
-    payload = _payload(event)
-    if payload is not None:
-        if "table" in payload:
-            if payload.get("ttl") is not None:  # null: a poll that found the table not ACTIVE yet
-                return f"table {payload['table']}: TTL {payload['ttl']}"
-            if "result" in payload:
-                backup = f" (backup {payload['backup_arn']})" if payload.get("backup_arn") else ""
-                return f"table {payload['table']}: {payload['result']}{backup}"
-            return f"table {payload['table']}: {payload.get('outcome', '')} {payload.get('status', '')}".rstrip()
-        if "role" in payload and "outcome" in payload:
-            return f"role {payload['role']}: {payload['outcome']}"
-        if "role" in payload and "result" in payload:
-            return f"role {payload['role']}: {payload['result']}"
-        return None
-    failed = event.get("taskFailedEventDetails") or event.get("lambdaFunctionFailedEventDetails")
-    if failed:
-        return f"step failed: {failed.get('error')}: {_readable_cause(failed.get('cause'))}"
-    return None
+class View(Protocol):
+    """Where a followed run is shown: each change as it is seen, and a tick after every poll."""
 
+    def change(self, change: Change, progress: RunProgress) -> None: ...
 
-def _readable_cause(cause: str | None) -> str:
-    if not cause:
-        return ""
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return str(parsed["errorMessage"])
-    return cause
+    def tick(self, progress: RunProgress) -> None: ...
 
 
 class Follower:
-    """Polls an execution until it ends, reporting each new progress line once."""
+    """Follows an execution until it ends, reading only the history events it has not seen yet.
+
+    Polls every `poll_seconds` while things change, backing off to `max_poll_seconds` while they
+    do not, so following a run never competes with the run's own history reads (its rollback).
+    """
 
     def __init__(
         self,
         sfn: Any,
         on_progress: Callable[[str], None] = lambda line: None,
         sleep: Callable[[float], None] = time.sleep,
-        poll_seconds: float = 0.5,
+        poll_seconds: float = 1.0,
+        max_poll_seconds: float = 5.0,
+        view: View | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        role_name: str | None = None,
     ):
         self.sfn = sfn
         self.on_progress = on_progress
         self.sleep = sleep
         self.poll_seconds = poll_seconds
+        self.max_poll_seconds = max(poll_seconds, max_poll_seconds)
+        self.view = view
+        self.wall_clock = wall_clock
+        self.role_name = role_name
 
     def follow(self, execution_arn: str) -> RunResult:
-        seen: set[int] = set()
+        progress = RunProgress(role_name=self.role_name)
         lines: list[str] = []
-        last_line_for: dict[str, str] = {}
+        last_id = 0
+        delay = self.poll_seconds
         while True:
-            described = self.sfn.describe_execution(executionArn=execution_arn)
-            events = list(history(self.sfn, execution_arn))
-            for event in events:
-                if event["id"] in seen:
-                    continue
-                seen.add(event["id"])
-                line = progress_line(event)
-                # The poll loop repeats the same status; say each change once.
-                subject = line.split(":")[0] if line else ""
-                if line and last_line_for.get(subject) != line:
-                    last_line_for[subject] = line
-                    lines.append(line)
-                    self.on_progress(line)
-            if described["status"] in TERMINAL:
-                return self._result(described, events, lines)
-            self.sleep(self.poll_seconds)
+            events = read_new_events(self.sfn, execution_arn, last_id)
+            changes = progress.add(events, fetched_at=self.wall_clock())
+            if events:
+                last_id = events[-1]["id"]
+            for change in changes:
+                lines.append(change.line)
+                self.on_progress(change.line)
+                if self.view is not None:
+                    self.view.change(change, progress)
+            if progress.finished:
+                break
+            if not events:
+                # Nothing new: make sure the run has not ended without its end event reaching us yet.
+                status = self.sfn.describe_execution(executionArn=execution_arn)["status"]
+                if status in TERMINAL and not read_new_events(self.sfn, execution_arn, last_id):
+                    break
+            if self.view is not None:
+                self.view.tick(progress)
+            delay = self.poll_seconds if changes else min(delay * 1.5, self.max_poll_seconds)
+            self.sleep(delay)
+        described = self.sfn.describe_execution(executionArn=execution_arn)
+        return self._result(described, progress.events, lines)
 
     def _result(self, described: dict[str, Any], events: list[dict[str, Any]], lines: list[str]) -> RunResult:
         output = described.get("output")
@@ -151,11 +153,12 @@ class Follower:
             status=described["status"],
             output=output,
             error=described.get("error"),
-            cause=_readable_cause(described.get("cause")),
+            cause=readable_cause(described.get("cause")),
             failed_state=failed_state(events),
             task_failures=sum(1 for event in events if event["type"] == "TaskFailed"),
             duration_seconds=(stop - start_date).total_seconds() if stop and start_date else None,
             progress=lines,
+            events=events,
         )
 
 

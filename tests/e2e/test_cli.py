@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
+import pexpect
+
+from provisioner import runs
 from provisioner.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _without_run_identity(result: dict) -> dict:
@@ -22,10 +32,11 @@ def test_json_before_or_after_the_command_gives_the_same_json(aws, deployed, con
     where = ["--config", str(config_path), "--endpoint-url", aws.endpoint_url]
 
     before = main(["--json", *where, "run", "drift-check"]), capsys.readouterr().out
-    after = main(["run", "drift-check", "--json", *where]), capsys.readouterr().out
+    piped = subprocess.run([sys.executable, "deploy.py", "run", "drift-check", "--json", *where],
+                           cwd=REPO, capture_output=True, text=True, timeout=240)
 
-    assert before[0] == after[0] == 3
-    first, second = json.loads(before[1]), json.loads(after[1])
+    assert before[0] == piped.returncode == 3, piped.stderr
+    first, second = json.loads(before[1]), json.loads(piped.stdout)  # all of stdout is one JSON document
     assert _without_run_identity(first) == _without_run_identity(second)
     assert first["output"]["drifted"] is True
     # Two drift checks ran, both read-only: the table made by hand is still the only one.
@@ -33,3 +44,140 @@ def test_json_before_or_after_the_command_gives_the_same_json(aws, deployed, con
     for result in (first, second):
         assert sfn.describe_execution(executionArn=result["execution_arn"])["status"] == "SUCCEEDED"
     assert clients.dynamodb.list_tables()["TableNames"] == ["FileFerry-UserContext"]
+
+
+# -- progress a person can follow ---------------------------------------------------------------
+
+TABLES = ("FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests",
+          "FileFerry-AgentLearning", "FileFerry-S3FileCache")
+CURSOR_UP = "\x1b[1A"  # how a terminal redraw moves back over the previous frame
+
+
+def _deploy_py(aws, config_path, *args: str) -> list[str]:
+    return [sys.executable, "deploy.py", *args, "--config", str(config_path), "--endpoint-url", aws.endpoint_url]
+
+
+def _provisioned_as_the_spec_says(clients) -> None:
+    for table in TABLES:
+        assert clients.dynamodb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+        ttl = clients.dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"]
+        assert ttl in (("DISABLED",) if table == "FileFerry-AgentLearning" else ("ENABLED", "ENABLING")), (table, ttl)
+    assert clients.iam.get_role(RoleName="FileFerryReadOnlyRole")["Role"]["Arn"]
+
+
+def test_on_a_terminal_a_run_is_a_table_redrawn_in_place_that_ends_in_the_summary(aws, deployed, config_path, clients):
+    aws.set_create_latency(2)
+    terminal = pexpect.spawn(
+        sys.executable, _deploy_py(aws, config_path, "run", "provision")[1:], cwd=str(REPO),
+        env={**os.environ, "COLUMNS": "150", "LINES": "50"}, dimensions=(50, 150), timeout=240, encoding="utf-8",
+    )
+    terminal.expect(pexpect.EOF)
+    terminal.close()
+    screen = terminal.before
+
+    assert terminal.exitstatus == 0, screen[-3000:]
+    assert screen.count(CURSOR_UP) > len(TABLES), "the view was not redrawn in place"
+    last_frame = screen[screen.rindex(CURSOR_UP):]
+    summary = last_frame[last_frame.index("Verification passed"):]
+    frame = last_frame[:last_frame.index("Verification passed")]
+    assert "seconds in it" in frame
+    for table in TABLES:
+        row = next(line for line in frame.splitlines() if table in line)
+        assert re.search(r"\d+ s", row), row  # each row carries the seconds spent in its state
+        assert table in summary
+    assert "no TTL (permanent table)" in summary and "not-specified" not in screen
+    assert "Succeeded in" in summary
+    _provisioned_as_the_spec_says(clients)
+
+
+def test_piped_output_is_plain_lines_with_elapsed_times_and_still_waiting_lines(aws, deployed, config_path, clients):
+    # Tables stay CREATING until this test moves the embedded AWS's clock: the wait is as long as it takes
+    # to see the "still waiting" line, whatever the machine's speed.
+    aws.set_create_latency(600)
+    process = subprocess.Popen(
+        _deploy_py(aws, config_path, "run", "provision", "--waiting-interval", "1"),
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if "still waiting for" in line and "AWS is creating" in line:
+                aws.clock.advance(600)
+                break
+        lines += process.stdout.read().splitlines()
+        assert process.wait(timeout=240) == 0, (lines, process.stderr.read())
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    output = "\n".join(lines)
+    assert "\x1b" not in output, "terminal control sequences in piped output"
+    elapsed = re.compile(r"^\s+\d+ s  ")
+    for table in TABLES:
+        assert any(elapsed.match(line) and f"table {table}: created; AWS is creating it" in line for line in lines), output
+        assert any(elapsed.match(line) and f"table {table}: created; active (after" in line for line in lines), output
+    waiting = [line for line in lines if "still waiting for" in line]
+    assert waiting and all(elapsed.match(line) and re.search(r"\(\d+ s\)$", line) for line in waiting), waiting
+    assert "table FileFerry-AgentLearning: created, no TTL (permanent table)" in output
+    _provisioned_as_the_spec_says(clients)
+
+
+# -- where a run went, and what to do next -------------------------------------------------------
+
+
+def _piped(aws, config_path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_deploy_py(aws, config_path, *args), cwd=REPO, capture_output=True, text=True, timeout=240)
+
+
+def test_a_refused_concurrent_run_names_the_running_one_and_how_to_follow_it_and_status_shows_its_path(
+    aws, deployed, config_path, clients
+):
+    aws.set_create_latency(600)  # the first run waits in CREATING until the clock moves
+    sfn = clients.stepfunctions
+    first = runs.start(sfn, deployed.state_machine_arn, {"action": "provision"})
+
+    second = _piped(aws, config_path, "run", "provision")
+
+    assert second.returncode == 1
+    assert f"Next: wait for {first} to finish: python deploy.py status {first} --follow" in second.stderr, second.stderr
+    refused = sfn.list_executions(stateMachineArn=deployed.state_machine_arn, statusFilter="FAILED")["executions"]
+    assert sfn.describe_execution(executionArn=refused[0]["executionArn"])["error"] == "ConcurrentRun"
+
+    still_running = _piped(aws, config_path, "status", first)
+    assert still_running.returncode == 0, still_running.stderr
+    assert "Still running, now at ProvisionTables." in still_running.stdout
+    assert f"status {first} --follow" in still_running.stdout
+
+    aws.clock.advance(600)
+    followed = _piped(aws, config_path, "status", first, "--follow")
+
+    assert followed.returncode == 0, followed.stderr
+    path = followed.stdout[followed.stdout.index("Path of"):]
+    order = [re.search(r"^\s+[\d.]+ s  (\w+)", line).group(1) for line in path.splitlines() if re.match(r"^\s+[\d.]+ s  \w", line)]
+    assert order == ["ValidateInput", "RouteAction", "ProvisionTables", "EnsureRole", "Verify", "ProvisionSucceeded"]
+    assert re.search(r"ProvisionTables\s+Map\s+[\d.]+ s  succeeded, 5 iteration\(s\)", path), path
+    assert re.search(r"- CreateOrAdoptTable x5 \(longest [\d.]+ s\)", path) and "- DescribeTable x" in path, path
+    assert re.search(r"RouteAction\s+Choice\s+[\d.]+ s  chose ProvisionTables", path), path
+    assert "Stopped at ProvisionSucceeded: succeeded." in path and "Verification passed" in path
+    assert sfn.describe_execution(executionArn=first)["status"] == "SUCCEEDED"
+    _provisioned_as_the_spec_says(clients)
+
+
+def test_status_of_a_rolled_back_run_shows_the_failed_step_the_catch_and_where_it_stopped(aws, deployed, config_path, clients):
+    aws.set_faults(["iam:CreateRole=AccessDenied"])
+    failed = _piped(aws, config_path, "run", "provision", "--json")
+    assert failed.returncode == 1
+    arn = json.loads(failed.stdout)["execution_arn"]
+
+    shown = _piped(aws, config_path, "status", arn, "--json")
+
+    assert shown.returncode == 0, shown.stderr
+    path = json.loads(shown.stdout)["path"]
+    steps = {step["state"]: step for step in path["steps"]}
+    assert [step["state"] for step in path["steps"]][-3:] == ["EnsureRole", "RollbackOnFailure", "ProvisionFailed"]
+    assert steps["EnsureRole"]["outcome"] == "failed (AccessDenied), caught: went to RollbackOnFailure"
+    assert steps["RollbackOnFailure"]["outcome"] == "succeeded"
+    assert (path["status"], path["stopped_at"], path["error"]) == ("FAILED", "ProvisionFailed", "AccessDenied")
+    # What the path says happened did happen: the rollback deleted every table the run created.
+    assert clients.dynamodb.list_tables()["TableNames"] == []

@@ -22,3 +22,10 @@ def test_the_import_check_sees_a_heavy_package_that_deploy_py_pulls_in(tmp_path)
     exit_code, heavy = heavy_imports(["--help"], extra_env={"PYTHONPATH": str(tmp_path)})
     assert exit_code == 0
     assert heavy == ["moto"]
+
+
+def test_a_command_whose_output_is_not_a_terminal_does_not_load_rich(tmp_path):
+    # rich draws the live view on a terminal only; piped output and other commands do without it.
+    exit_code, heavy = heavy_imports(["render", "--out", str(tmp_path / "render")])
+    assert exit_code == 0
+    assert heavy == []
