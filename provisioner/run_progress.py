@@ -187,7 +187,8 @@ class RunProgress:
                 return self._set(subject, f"{_outcome_prefix(body)}{ttl}", at, settled=True)
             if "result" in body:
                 backup = f" (backup {body['backup_arn']})" if body.get("backup_arn") else ""
-                return self._set(subject, words.teardown_result(body["result"]) + backup, at, settled=True)
+                pending = body["result"] == "backup-pending"
+                return self._set(subject, words.teardown_result(body["result"]) + backup, at, settled=not pending)
             if "outcome" in body:
                 status = body.get("status")
                 settled = body["outcome"] == "refused"

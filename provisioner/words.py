@@ -37,6 +37,9 @@ TEARDOWN_RESULTS = {
     "deleted": "deleted",
     "absent": "was not there",
     "deletion-protected": "deletion-protected: kept",
+    "backup-pending": "backed up; waiting for the backup to become available before deleting",
+    "backup-not-available": "kept: its backup did not become available in time",
+    "failed": "kept: teardown failed",
 }
 EXECUTION_STATUSES = {
     "RUNNING": "still running",
