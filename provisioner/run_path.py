@@ -23,10 +23,11 @@ class InnerState:
     entered: int = 0
     failed_attempts: Counter[str] = field(default_factory=Counter)
     longest_seconds: float = 0.0
+    iterations: int | None = None  # a nested Map's items
 
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.name, "entered": self.entered, "failed_attempts": dict(self.failed_attempts),
-                "longest_seconds": round(self.longest_seconds, 3)}
+                "longest_seconds": round(self.longest_seconds, 3), "iterations": self.iterations}
 
 
 @dataclass
@@ -132,8 +133,12 @@ def run_path(events: list[dict[str, Any]], definition: dict[str, Any], now: date
             began = _entered_event(by_id, event, name)
             if began is not None:
                 inner[name].longest_seconds = max(inner[name].longest_seconds, _seconds(began["timestamp"], event["timestamp"]))
-        elif kind in ("MapStateStarted",) and current is not None:
-            current.iterations = _details(event).get("length")
+        elif kind == "MapStateStarted" and current is not None:
+            owner = _owner_name(by_id, event)
+            if owner in inner:
+                inner[owner].iterations = (inner[owner].iterations or 0) + (_details(event).get("length") or 0)
+            else:
+                current.iterations = _details(event).get("length")
         elif kind in FAILURE_EVENTS and current is not None:
             failed = _details(event).get("error", kind)
             owner = _owner_name(by_id, event)
@@ -206,7 +211,8 @@ def describe(path: RunPath) -> list[str]:
         for state in step.inner:
             failures = ", ".join(f"{e} x{n}" for e, n in state.failed_attempts.items())
             extra = f"; failed attempts: {failures}" if failures else ""
-            lines.append(f"  {'':8}    - {state.name} x{state.entered} (longest {state.longest_seconds:.1f} s{extra})")
+            items = f"{state.iterations} iteration(s), " if state.iterations is not None else ""
+            lines.append(f"  {'':8}    - {state.name} x{state.entered} ({items}longest {state.longest_seconds:.1f} s{extra})")
     where = f"at {path.stopped_at}" if path.stopped_at else "before entering any state"
     if path.status == "RUNNING":
         lines.append(f"Still running, now {where}.")

@@ -219,7 +219,7 @@ def test_teardown_waits_for_a_slow_backup_and_deletes_the_table_only_once_it_is_
 ):
     items = _provisioned_with_items(run, clients)
     arn = runs.start(clients.stepfunctions, deployed.state_machine_arn, {"action": "teardown", "confirm": "fileferry-provisioner"})
-    follow_until(arn, lambda line: "backup-pending" in line, "teardown waited for the backup")
+    follow_until(arn, lambda line: "waiting for the backup" in line, "teardown waited for the backup")
     assert PRE_EXISTING in _tables(clients)  # not deleted while its backup is CREATING
 
     aws.clock.advance(600)  # the backup becomes AVAILABLE
