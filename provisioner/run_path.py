@@ -109,6 +109,7 @@ def run_path(events: list[dict[str, Any]], definition: dict[str, Any], now: date
     steps: list[Step] = []
     current: Step | None = None
     inner: dict[str, InnerState] = {}
+    inner_error: str | None = None  # the last error inside the current Map or Parallel
     status, error, cause = "RUNNING", None, None
     for event in events:
         kind = event["type"]
@@ -117,7 +118,7 @@ def run_path(events: list[dict[str, Any]], definition: dict[str, Any], now: date
         if entered and (name in top or not top):
             current = Step(name, (top.get(name) or {}).get("Type") or kind.removesuffix("StateEntered"),
                            _seconds(start, event["timestamp"]))
-            inner = {}
+            inner, inner_error = {}, None
             steps.append(current)
             if current.type in ("Succeed", "Fail"):
                 current.seconds = 0.0
@@ -144,13 +145,14 @@ def run_path(events: list[dict[str, Any]], definition: dict[str, Any], now: date
             owner = _owner_name(by_id, event)
             if owner in inner:
                 inner[owner].failed_attempts[failed] += 1
+                inner_error = failed
             else:
                 current.failed_attempts[failed] += 1
                 current.last_error = failed
         elif kind == "TaskSucceeded" and current is not None and _owner_name(by_id, event) == current.name:
             current.last_error = None
         elif kind in ("MapStateFailed", "ParallelStateFailed") and current is not None:
-            current.last_error = _details(event).get("error") or "an iteration failed"
+            current.last_error = _details(event).get("error") or inner_error or "a branch or iteration failed"
         elif kind in END_EVENTS:
             status = {"ExecutionSucceeded": "SUCCEEDED", "ExecutionFailed": "FAILED",
                       "ExecutionAborted": "ABORTED", "ExecutionTimedOut": "TIMED_OUT"}[kind]

@@ -117,7 +117,9 @@ def test_piped_output_is_plain_lines_with_elapsed_times_and_still_waiting_lines(
     elapsed = re.compile(r"^\s+\d+ s  ")
     for table in TABLES:
         assert any(elapsed.match(line) and f"table {table}: created; AWS is creating it" in line for line in lines), output
-        assert any(elapsed.match(line) and f"table {table}: created; active (after" in line for line in lines), output
+        # ...and then, once AWS made it ACTIVE, its TTL, with how long the wait in CREATING took.
+        assert any(elapsed.match(line) and re.search(rf"table {table}: created, .*TTL.* \(after \d+ s\)$", line)
+                   for line in lines), output
     waiting = [line for line in lines if "still waiting for" in line]
     assert waiting and all(elapsed.match(line) and re.search(r"\(\d+ s\)$", line) for line in waiting), waiting
     assert "table FileFerry-AgentLearning: created, no TTL (permanent table)" in output
@@ -159,7 +161,8 @@ def test_a_refused_concurrent_run_names_the_running_one_and_how_to_follow_it_and
 
     still_running = _piped(aws, config_path, "status", first)
     assert still_running.returncode == 0, still_running.stderr
-    assert "Still running, now at ProvisionTables." in still_running.stdout
+    expected = _provisioning_path(json.loads(ASL_PATH.read_text()))
+    assert f"Still running, now at {expected[2]}." in still_running.stdout, still_running.stdout
     assert f"status {first} --follow" in still_running.stdout
 
     aws.clock.advance(600)
@@ -168,7 +171,6 @@ def test_a_refused_concurrent_run_names_the_running_one_and_how_to_follow_it_and
     assert followed.returncode == 0, followed.stderr
     path = followed.stdout[followed.stdout.index("Path of"):]
     order = [re.search(r"^\s+[\d.]+ s  (\w+)", line).group(1) for line in path.splitlines() if re.match(r"^\s+[\d.]+ s  \w", line)]
-    expected = _provisioning_path(json.loads(ASL_PATH.read_text()))
     assert order == expected
     assert re.search(rf"{expected[1]}\s+Choice\s+[\d.]+ s  chose {expected[2]}", path), path
     assert re.search(r"\b5 iteration\(s\)", path), path  # the Map over the five tables, summarised
@@ -188,10 +190,13 @@ def test_status_of_a_rolled_back_run_shows_the_failed_step_the_catch_and_where_i
 
     assert shown.returncode == 0, shown.stderr
     path = json.loads(shown.stdout)["path"]
-    steps = {step["state"]: step for step in path["steps"]}
-    assert [step["state"] for step in path["steps"]][-3:] == ["EnsureRole", "RollbackOnFailure", "ProvisionFailed"]
-    assert steps["EnsureRole"]["outcome"] == "failed (AccessDenied), caught: went to RollbackOnFailure"
-    assert steps["RollbackOnFailure"]["outcome"] == "succeeded"
+    failing, rollback, end = path["steps"][-3:]
+    assert (rollback["state"], end["state"]) == ("RollbackOnFailure", "ProvisionFailed")
+    assert failing["outcome"] == "failed (AccessDenied), caught: went to RollbackOnFailure"
+    # EnsureRole is the step that failed: a top-level state, or one inside the failing Parallel.
+    ensure_role = failing if failing["state"] == "EnsureRole" else next(s for s in failing["inner"] if s["state"] == "EnsureRole")
+    assert ensure_role["failed_attempts"] == {"AccessDenied": 1}
+    assert rollback["outcome"] == "succeeded"
     assert (path["status"], path["stopped_at"], path["error"]) == ("FAILED", "ProvisionFailed", "AccessDenied")
     # What the path says happened did happen: the rollback deleted every table the run created.
     assert clients.dynamodb.list_tables()["TableNames"] == []
