@@ -139,6 +139,12 @@ class Follower:
             delay = self.poll_seconds if changes else min(delay * 1.5, self.max_poll_seconds)
             self.sleep(delay)
         described = self.sfn.describe_execution(executionArn=execution_arn)
+        for _ in range(60):
+            # The history may show the end before DescribeExecution does (moto writes the event first).
+            if described["status"] in TERMINAL:
+                break
+            self.sleep(self.poll_seconds)
+            described = self.sfn.describe_execution(executionArn=execution_arn)
         return self._result(described, progress.events, lines)
 
     def _result(self, described: dict[str, Any], events: list[dict[str, Any]], lines: list[str]) -> RunResult:
