@@ -83,11 +83,12 @@ def test_deploy_twice_is_idempotent(factory, clients):
     assert len([f for f in functions if f.startswith("fileferry-provisioner-")]) == len(STEPS)
 
 
-def test_deploy_removes_the_functions_and_roles_of_retired_steps(factory, clients):
+def test_deploy_removes_the_functions_and_roles_of_retired_steps(aws, factory, clients):
     # As an earlier version deployed them: the poll step, whose work await-table now does.
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     role = clients.iam.create_role(RoleName="fileferry-provisioner-describe-table-fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     clients.iam.put_role_policy(RoleName=role["RoleName"], PolicyName="least-privilege", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:DescribeTable", "Resource": "*"}]}))
+    aws.clock.advance(aws.consistency.seconds)  # that deploy waited until Lambda could assume the new role
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("old.py", "def handler(event, context):\n    return {}\n")
