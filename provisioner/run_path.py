@@ -24,6 +24,7 @@ class InnerState:
     failed_attempts: Counter[str] = field(default_factory=Counter)
     longest_seconds: float = 0.0
     iterations: int | None = None  # a nested Map's items
+    exited: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.name, "entered": self.entered, "failed_attempts": dict(self.failed_attempts),
@@ -132,6 +133,7 @@ def run_path(events: list[dict[str, Any]], definition: dict[str, Any], now: date
             current.inner = list(inner.values())
         elif exited and current is not None and name in inner:
             began = _entered_event(by_id, event, name)
+            inner[name].exited += 1
             if began is not None:
                 inner[name].longest_seconds = max(inner[name].longest_seconds, _seconds(began["timestamp"], event["timestamp"]))
         elif kind == "MapStateStarted" and current is not None:
@@ -214,7 +216,8 @@ def describe(path: RunPath) -> list[str]:
             failures = ", ".join(f"{e} x{n}" for e, n in state.failed_attempts.items())
             extra = f"; failed attempts: {failures}" if failures else ""
             items = f"{state.iterations} iteration(s), " if state.iterations is not None else ""
-            lines.append(f"  {'':8}    - {state.name} x{state.entered} ({items}longest {state.longest_seconds:.1f} s{extra})")
+            took = f"longest {state.longest_seconds:.1f} s" if state.exited else "did not finish"
+            lines.append(f"  {'':8}    - {state.name} x{state.entered} ({items}{took}{extra})")
     where = f"at {path.stopped_at}" if path.stopped_at else "before entering any state"
     if path.status == "RUNNING":
         lines.append(f"Still running, now {where}.")

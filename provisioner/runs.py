@@ -117,27 +117,29 @@ class Follower:
         lines: list[str] = []
         last_id = 0
         delay = self.poll_seconds
-        while True:
-            events = read_new_events(self.sfn, execution_arn, last_id)
+
+        def take(events: list[dict[str, Any]]) -> list[Change]:
             changes = progress.add(events, fetched_at=self.wall_clock())
-            if events:
-                last_id = events[-1]["id"]
             for change in changes:
                 lines.append(change.line)
                 self.on_progress(change.line)
                 if self.view is not None:
                     self.view.change(change, progress)
+            return changes
+
+        while True:
+            events = read_new_events(self.sfn, execution_arn, last_id)
+            changes = take(events)
+            if events:
+                last_id = events[-1]["id"]
             if progress.finished:
                 break
-            if not events:
-                # Nothing new: make sure the run has not ended without its end event reaching us yet.
-                status = self.sfn.describe_execution(executionArn=execution_arn)["status"]
-                if status in TERMINAL and not read_new_events(self.sfn, execution_arn, last_id):
-                    break
-            if self.view is not None:
-                self.view.tick(progress)
+            if not events and self.sfn.describe_execution(executionArn=execution_arn)["status"] in TERMINAL:
+                # Ended without its end event reaching us yet: take what is left, once.
+                take(read_new_events(self.sfn, execution_arn, last_id))
+                break
             delay = self.poll_seconds if changes else min(delay * 1.5, self.max_poll_seconds)
-            self.sleep(delay)
+            self._wait(delay, progress)
         described = self.sfn.describe_execution(executionArn=execution_arn)
         for _ in range(60):
             # The history may show the end before DescribeExecution does (moto writes the event first).
@@ -146,6 +148,17 @@ class Follower:
             self.sleep(self.poll_seconds)
             described = self.sfn.describe_execution(executionArn=execution_arn)
         return self._result(described, progress.events, lines)
+
+    def _wait(self, seconds: float, progress: RunProgress) -> None:
+        """Sleep until the next poll, letting the view tick about once a second (no AWS calls)."""
+        while True:
+            if self.view is not None:
+                self.view.tick(progress)
+            if seconds <= 0:
+                return
+            step = min(1.0, seconds)
+            self.sleep(step)
+            seconds -= step
 
     def _result(self, described: dict[str, Any], events: list[dict[str, Any]], lines: list[str]) -> RunResult:
         output = described.get("output")

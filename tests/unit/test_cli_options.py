@@ -81,3 +81,18 @@ def test_a_missing_profile_is_the_same_error_wherever_it_is_given():
 def test_every_command_takes_every_global_option(command):
     params = {opt for param in cli.commands[command].params for opt in getattr(param, "opts", [])}
     assert set(GLOBAL_FLAGS) <= params
+
+
+def test_a_missing_external_id_says_which_key_to_set_where(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    del config["sso"]["external_id"]
+    path = tmp_path / "no-external-id.yaml"
+    path.write_text(yaml.safe_dump(config))
+
+    refused = deploy_py("render", "--out", str(tmp_path / "r"), "--config", str(path))
+
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith(f"error: {path}: sso.external_id: required key is missing; ")
+    assert "add `external_id: ...` under `sso:`" in line
+    assert not (tmp_path / "r").exists()
