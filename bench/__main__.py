@@ -65,6 +65,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml")
     parser.add_argument("--skip-import-check", action="store_true",
                         help="do not check which packages `deploy.py --help` and `plan` import")
+    parser.add_argument("--skip-person-visible", action="store_true",
+                        help="do not time `deploy.py run provision`, `up --local` and the script as processes (also off with --skip-baseline)")
+    parser.add_argument("--person-visible-lag", type=float, action="append", metavar="SECONDS",
+                        help="consistency lag for the person-visible runs (repeatable; default 0 and 1)")
+    parser.add_argument("--skip-cold-start", action="store_true", help="do not measure the handlers' init phases (cold-start model)")
     args = parser.parse_args(argv)
     args.tables = args.tables or [5]
     from local.emulator import checked_create_latency
@@ -123,9 +128,40 @@ def run_benchmark(
             report(f"sequential script: {count} tables, waiter delay {delay or 'default'} ...")
             with start_emulator(args.create_latency, []) as emulator:
                 result["baselines"].append(measure_baseline(emulator, settings, tables, delay))
+    if not (args.skip_person_visible or args.skip_baseline):
+        from bench.person import measure_person_visible
+
+        lags = tuple(args.person_visible_lag or (0.0, 1.0))
+        result["person_visible"] = measure_person_visible(args.config.resolve(), args.create_latency, lags, report)
+    if not args.skip_cold_start:
+        report("cold-start model: each provisioning function's handler import, isolated, on its runtime's Python ...")
+        result["cold_start_model"] = cold_start_model(args.config, result)
     result["load_average_at_end"] = round(os.getloadavg()[0], 2)
     result["targets"] = judge(result)
     return result
+
+
+def cold_start_model(config: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """The model of bench/cold_start.py for the deployed package, at the functions' MemorySize."""
+    from bench import cold_start
+    from provisioner.desired_state import desired_state
+    from provisioner.orchestrator import MEMORY_MB, RUNTIME
+    from provisioner.packaging import build_package
+
+    package = build_package(desired_state(load_settings(config)))
+    measurements = cold_start.measure_inits(package.zip_bytes, RUNTIME, cold_start.default_cache_dir())
+    model = cold_start.model(measurements, MEMORY_MB)
+    model["total_by_memory_mb"] = {memory: cold_start.model(measurements, memory)["modelled_cold_start_seconds_total"]
+                                   for memory in (256, 512, 1024, 1769) if memory != MEMORY_MB}
+    model["prices_looked_up"] = cold_start.PRICES_LOOKED_UP
+    first = next((run for run in result["provisioner_runs"] if run["tables"] == 5), None)
+    if first:
+        provision = first["provision"]
+        invoked = sum(t["mean"] * t["count"] for t in provision.get("task_seconds", {}).values())
+        model["cost_per_run"] = cold_start.cost_per_run(
+            MEMORY_MB, model["modelled_cold_start_seconds_total"], invoked, provision["lambda_invocations"], provision["state_transitions"],
+        )
+    return model
 
 
 def main(argv: Sequence[str] | None = None, start_emulator: EmulatorStarter = fresh_emulator) -> int:

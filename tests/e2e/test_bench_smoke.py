@@ -31,7 +31,7 @@ def bench(aws, tmp_path):
 
 
 def test_bench_at_two_tables_reports_what_aws_counted(bench, aws, clients):
-    code, report = bench("--tables", "2", "--create-latency", "0.5", "--max-concurrency", "1", "--poll-interval", "1", "--skip-baseline", "--skip-import-check", "--no-warm-run")
+    code, report = bench("--tables", "2", "--create-latency", "0.5", "--max-concurrency", "1", "--poll-interval", "1", "--skip-baseline", "--skip-import-check", "--no-warm-run", "--skip-cold-start")
 
     # The emulator's own counters (AWS-side): one CreateTable per table, and nothing else created them.
     assert aws.api_calls()["dynamodb:CreateTable"] == 2
