@@ -118,7 +118,8 @@ def read_back(dynamodb: Any, iam: Any, desired: DesiredState) -> dict[str, Any]:
         active += status == "ACTIVE"
         ttl = dynamodb.describe_time_to_live(TableName=spec.name)["TimeToLiveDescription"]
         if spec.ttl_attribute:
-            ttl_as_specified += (ttl.get("TimeToLiveStatus"), ttl.get("AttributeName")) == ("ENABLED", spec.ttl_attribute)
+            # ENABLING, then ENABLED (UpdateTimeToLive API reference): a run may end while TTL is ENABLING.
+            ttl_as_specified += ttl.get("TimeToLiveStatus") in ("ENABLING", "ENABLED") and ttl.get("AttributeName") == spec.ttl_attribute
         else:
             ttl_as_specified += ttl.get("TimeToLiveStatus", "DISABLED") == "DISABLED"
     try:
