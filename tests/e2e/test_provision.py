@@ -124,7 +124,9 @@ def test_lambda_service_errors_are_retried_and_the_run_still_verifies(aws, run, 
         for event in sfn.get_execution_history(executionArn=result.execution_arn, maxResults=1000)["events"]
         if event["type"] == "TaskFailed"
     ]
-    assert failures == ["Lambda.ServiceException", "Lambda.ServiceException"]
+    # Reads lag writes on the strict embedded AWS: a step may also wait out a read (NotYetVisible, retried).
+    assert [failure for failure in failures if failure.startswith("Lambda.")] == ["Lambda.ServiceException", "Lambda.ServiceException"]
+    assert set(failures) <= {"Lambda.ServiceException", "NotYetVisible"}
     assert clients.dynamodb.describe_table(TableName="FileFerry-S3FileCache")["Table"]["TableStatus"] == "ACTIVE"
 
 
