@@ -28,7 +28,7 @@ TABLE_KEY = {
 
 @pytest.fixture
 def role_session(aws, emulator):
-    """role_session(name, policy_document, trust_service=...) -> client factory signed as that role."""
+    """role_session(name, policy_document, service=...) -> a client factory signed as that role (via STS)."""
     iam, sts = aws("iam"), aws("sts")
 
     def make(name, policy, service="lambda.amazonaws.com"):
