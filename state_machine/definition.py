@@ -45,9 +45,11 @@ COMMENT = (
 TIMEOUT_SECONDS = 3600
 
 # One retry policy for every Lambda Task: transient errors only, exponential backoff with
-# full jitter, each delay capped. 1+2+4+8+16+20 s at most before jitter (~51 s).
+# full jitter, each delay capped. 1+2+4+8+16+20x5 s at most before jitter (~2 min). Ten, not six:
+# a step such as Verify or a rollback makes a dozen or more AWS calls, so at a transient-fault rate of
+# a few percent a third of its attempts fail; ten retries keep giving up a rare event.
 RETRY_INTERVAL_SECONDS = 1
-RETRY_MAX_ATTEMPTS = 6
+RETRY_MAX_ATTEMPTS = 10
 RETRY_BACKOFF_RATE = 2.0
 RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
 # Steps that delete tables wait for CREATING ones (a table left CREATING by a timed-out run may take
