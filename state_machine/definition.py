@@ -292,10 +292,21 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     )
     refused_active_or_creating = sdk.Choice(
         "RefusedActiveOrCreating",
-        comment="Remediation never replaces a table; an adopted table that is ACTIVE needs no waiting.",
+        comment=(
+            "Remediation never replaces a table; an adopted table that is ACTIVE needs no waiting. A table this "
+            "run created is always polled: DescribeTable may not show it yet (eventually consistent)."
+        ),
     )
     refused_active_or_creating.add_choice(sdk.ChoiceRule.StringEquals("$.observed.outcome", "refused"), table_skipped)
-    refused_active_or_creating.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), ensure_ttl)
+    refused_active_or_creating.add_choice(
+        sdk.ChoiceRule.And(
+            [
+                sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"),
+                sdk.ChoiceRule.Not(sdk.ChoiceRule.StringEquals("$.observed.outcome", "created")),
+            ]
+        ),
+        ensure_ttl,
+    )
     refused_active_or_creating.default_choice(wait_for_table)
     provision_one_table = sdk.Chain([create_or_adopt, refused_active_or_creating])
     sdk.Chain([wait_for_table, poll_table, table_active])

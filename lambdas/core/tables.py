@@ -147,12 +147,13 @@ def table_status(client: Any, name: str, just_created: bool = False) -> str:
     Right after CreateTable, DescribeTable may answer ResourceNotFoundException (DescribeTable API
     reference: "If you issue a DescribeTable request immediately after a CreateTable request,
     DynamoDB might return a ResourceNotFoundException ... because DescribeTable uses an eventually
-    consistent query"): for a table this run created, that is NotYetVisible, which the state machine retries.
+    consistent query"): for a table this run created, that is a table still being created, so the
+    bounded poll loop looks again (no error, so no traceback in the logs for an expected answer).
     """
     status = observe_table_status(client, name)
     if status is None:
         if just_created:
-            raise NotYetVisible(f"table {name} was created but DescribeTable does not show it yet")
+            return "CREATING"
         raise ResourceConflict(f"table {name} disappeared while waiting for it to become ACTIVE")
     return status
 

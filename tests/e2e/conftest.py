@@ -74,8 +74,10 @@ def clients(factory):
 
 
 @pytest.fixture
-def deployed(factory):
-    return factory.deployer().deploy()
+def deployed(aws, factory):
+    deployer = factory.deployer()
+    deployer.sleep = aws.clock.advance  # waiting out IAM propagation moves the emulator's clock, not the test's
+    return deployer.deploy()
 
 
 @pytest.fixture
@@ -96,6 +98,7 @@ def cli(aws, config_path, capsys):
     from provisioner.cli import main
 
     def invoke(*args: str) -> tuple[int, str]:
+        capsys.readouterr()  # what fixtures printed before (a deploy's waiting lines) is not this command's
         code = main(["--config", str(config_path), "--endpoint-url", aws.endpoint_url, *args])
         captured = capsys.readouterr()
         return code, captured.out + captured.err

@@ -19,10 +19,6 @@ def _client(aws: Any, service: str, region: str) -> Any:
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def _no_sleep(seconds: float) -> None:
-    pass
-
-
 def test_region_flag_puts_the_tables_role_policy_and_orchestrator_in_that_region(aws, config_path) -> None:
     factory = CLIFactory(resolve(config_path, region="eu-west-1", endpoint_url=aws.endpoint_url), local=True)
     deployment = factory.deployer().deploy()
@@ -44,7 +40,7 @@ def test_region_flag_puts_the_tables_role_policy_and_orchestrator_in_that_region
 
 def test_a_rollback_target_refused_once_is_attached_on_the_next_try(aws, config_path) -> None:
     aws.set_faults(["events:PutTargets=ConcurrentModificationException*1"])
-    factory = CLIFactory(resolve(config_path, endpoint_url=aws.endpoint_url), local=True, sleep=_no_sleep)
+    factory = CLIFactory(resolve(config_path, endpoint_url=aws.endpoint_url), local=True, sleep=aws.clock.advance)
 
     factory.deployer().deploy()
 
@@ -55,7 +51,7 @@ def test_a_rollback_target_refused_once_is_attached_on_the_next_try(aws, config_
 
 def test_a_rollback_target_that_is_never_attached_fails_the_deploy_naming_the_rule(aws, config_path) -> None:
     aws.set_faults(["events:PutTargets=ConcurrentModificationException"])
-    factory = CLIFactory(resolve(config_path, endpoint_url=aws.endpoint_url), local=True, sleep=_no_sleep)
+    factory = CLIFactory(resolve(config_path, endpoint_url=aws.endpoint_url), local=True, sleep=aws.clock.advance)
 
     with pytest.raises(DeployError, match="rollback-on-abort.*ConcurrentModificationException"):
         factory.deployer().deploy()

@@ -38,7 +38,7 @@ def _table_names(clients) -> list[str]:
 
 
 @pytest.fixture
-def existing_infrastructure(clients, factory):
+def existing_infrastructure(aws, clients, factory):
     """The five tables and the role, as the spec's scripts would have left them; some tables hold items,
     one has deletion protection. Returns the items per table."""
     desired = desired_state(factory.settings)
@@ -58,6 +58,7 @@ def existing_infrastructure(clients, factory):
                 clients.dynamodb.put_item(TableName=spec.name, Item=item)
     clients.iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(desired.role.trust_policy))
     clients.iam.put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(desired.role.inline_policy))
+    aws.clock.advance(aws.consistency.seconds)  # left long ago: every read has caught up with these writes
     return items
 
 
