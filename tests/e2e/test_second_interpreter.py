@@ -24,6 +24,7 @@ import pytest
 from lambdas.core.diff import canonical_statements
 from local_sfn import Credentials, LocalStepFunctions, context_object
 from provisioner import runs
+from state_machine.asl import load_definition
 from provisioner.packaging import build_package
 
 ROLE, POLICY = "FileFerryReadOnlyRole", "FileFerryReadOnlyPolicy"
@@ -83,8 +84,39 @@ COULD_NOT_RESTORE = "could not restore "
 HISTORY_UNREADABLE = COULD_NOT_RESTORE + "changes to pre-existing resources (run history unreadable: ExecutionDoesNotExist)"
 
 
+def _states_in_parallel_branches(states: dict[str, Any]) -> set[str]:
+    """Names of the states nested in any Parallel state's branches, at any depth."""
+    nested = set()
+    for state in states.values():
+        for branch in state.get("Branches", []):
+            nested |= _nested_states(branch["States"])
+    return nested
+
+
+def _nested_states(states: dict[str, Any]) -> set[str]:
+    names = set(states)
+    for state in states.values():
+        for branch in state.get("Branches", []):
+            names |= _nested_states(branch["States"])
+        if "ItemProcessor" in state:
+            names |= _nested_states(state["ItemProcessor"]["States"])
+    return names
+
+
+# "If any branch fails ... the entire Parallel state fails, and all of its branches are stopped"
+# (Step Functions developer guide, Parallel workflow state): how far a sibling branch got before it
+# was stopped is timing, not interpretation, so a failed run's states inside Parallel branches are
+# left out of the comparison. Its resources, status, error, cause and task failures are not.
+IN_PARALLEL_BRANCHES = _states_in_parallel_branches(json.loads(load_definition())["States"])
+
+
 def _comparable(outcome: Outcome, on_referee: bool) -> Outcome:
-    """The outcome with a rollback's "could not restore" clause checked and set aside (see above)."""
+    """The outcome with what timing decides set aside: a failed run's states in Parallel branches,
+    and a rollback's "could not restore" clause, which is checked here (see above)."""
+    if outcome.status == "FAILED":
+        outcome = dataclasses.replace(
+            outcome, states_entered=tuple(entry for entry in outcome.states_entered if entry[0] not in IN_PARALLEL_BRANCHES)
+        )
     if not outcome.cause or ROLLBACK not in outcome.cause:
         return outcome
     original, summary = outcome.cause.split(ROLLBACK, 1)
