@@ -15,7 +15,14 @@ from typing import Any
 
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, reason
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, created_by_value
-from lambdas.core.errors import PERMANENT_ERRORS, CreationInFlight, ProvisionerError, ResourceBusy, TableNotActive
+from lambdas.core.errors import (
+    PERMANENT_ERRORS,
+    CreationInFlight,
+    NotYetVisible,
+    ProvisionerError,
+    ResourceBusy,
+    TableNotActive,
+)
 from lambdas.core.observe import list_table_tags, observe_role, observe_table
 from lambdas.core.role import restore_role
 from lambdas.core.steps import step
@@ -318,18 +325,30 @@ def _delete_table(dynamodb: Any, name: str) -> None:
 
 
 def delete_role(iam: Any, name: str) -> bool:
-    """Inline policies, then attached policies, then the role (IAM refuses another order)."""
+    """Inline policies, then attached policies, then the role (IAM refuses another order).
+
+    IAM's list reads are eventually consistent: right after an earlier attempt removed a policy they may
+    still list it (its removal then answers NoSuchEntity: gone already, go on), and right after a
+    policy was added they may not list it yet (DeleteRole then answers DeleteConflict: look again).
+    """
     observed = observe_role(iam, name)
     if not observed.exists:
         return False
+    removals = [(iam.delete_role_policy, {"PolicyName": policy}) for policy in observed.inline_policies]
+    removals += [(iam.detach_role_policy, {"PolicyArn": arn}) for arn in observed.attached_policy_arns]
+    for remove, params in removals:
+        try:
+            remove(RoleName=name, **params)
+        except iam.exceptions.NoSuchEntityException:
+            continue
+        except AWS_CALL_ERRORS as err:
+            raise as_provisioner_error(err, f"DeleteRole {name}") from err
     try:
-        for policy_name in observed.inline_policies:
-            iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
-        for arn in observed.attached_policy_arns:
-            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
         iam.delete_role(RoleName=name)
     except iam.exceptions.NoSuchEntityException:
-        return True
+        return True  # deleted meanwhile
+    except iam.exceptions.DeleteConflictException as err:
+        raise NotYetVisible(f"DeleteRole {name}: it still has a policy the list reads do not show yet") from err
     except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"DeleteRole {name}") from err
     return True

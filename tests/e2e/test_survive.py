@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from lambdas.core.desired import CREATED_BY_TAG, created_by_value
+from lambdas.core.errors import NotYetVisible
+from lambdas.core.rollback import delete_role
 from provisioner import runs
 from provisioner.config import resolve
 from provisioner.factory import CLIFactory
@@ -123,6 +125,43 @@ def test_the_rule_started_rollback_of_an_aborted_run_is_not_refused_by_its_own_l
     assert _tables(clients) == [PRE_EXISTING]
     assert _items(clients, PRE_EXISTING) == user_context_with_items
     assert not _role_exists(clients)
+
+
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+READ = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}
+
+
+def _role_names(clients) -> list[str]:
+    return [role["RoleName"] for role in clients.iam.list_roles()["Roles"]]
+
+
+def test_a_retried_role_deletion_deletes_the_role_though_the_policy_list_still_shows_a_removed_policy(aws, lag, clients):
+    iam = clients.iam
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(READ))
+    aws.clock.advance(lag)
+    iam.delete_role_policy(RoleName=ROLE, PolicyName=POLICY)  # as an earlier attempt did, before it failed
+
+    assert delete_role(iam, ROLE) is True
+
+    aws.clock.advance(lag)
+    assert ROLE not in _role_names(clients)
+
+
+def test_a_role_deletion_that_meets_a_policy_not_listed_yet_is_retried_and_then_deletes_the_role(aws, lag, clients):
+    iam = clients.iam
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
+    aws.clock.advance(lag)
+    iam.put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(READ))
+
+    with pytest.raises(NotYetVisible):  # retried by the state machine
+        delete_role(iam, ROLE)
+    assert ROLE in _role_names(clients)
+    aws.clock.advance(lag)
+    assert delete_role(iam, ROLE) is True
+
+    aws.clock.advance(lag)
+    assert ROLE not in _role_names(clients)
 
 
 def test_a_rollback_that_fails_itself_keeps_the_original_error_and_says_what_may_be_left(aws, run, clients):
