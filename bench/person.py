@@ -48,6 +48,8 @@ def measure_run_provision(config: Path, create_latency: float, consistency_lag: 
     from provisioner.config import AwsTarget, load_settings
     from provisioner.deployer import Deployer
     from provisioner.desired_state import desired_state
+    from provisioner import runs
+    from provisioner.run_progress import END_EVENTS
 
     with Emulator(port=0, create_latency=create_latency, consistency_lag=consistency_lag) as emulator:
         emulator.reset()
@@ -61,10 +63,12 @@ def measure_run_provision(config: Path, create_latency: float, consistency_lag: 
         executions = clients.stepfunctions.list_executions(stateMachineArn=arn)["executions"]
         execution = {}
         if executions:
-            described = clients.stepfunctions.describe_execution(executionArn=executions[0]["executionArn"])
-            if described.get("stopDate"):
-                execution = {"status": described["status"],
-                             "execution_seconds": round((described["stopDate"] - described["startDate"]).total_seconds(), 2)}
+            # From the history: DescribeExecution may still say RUNNING just after the run ended (the lag).
+            events = list(runs.history(clients.stepfunctions, executions[0]["executionArn"]))
+            end = runs.end_event(events)
+            if end is not None:
+                execution = {"status": END_EVENTS[end["type"]],
+                             "execution_seconds": round((end["timestamp"] - events[0]["timestamp"]).total_seconds(), 2)}
     return {"command": "run provision", "consistency_lag": consistency_lag, "create_latency": create_latency,
             "person_seconds": wall, "exit_code": code, **execution, **({} if code == 0 else {"output_tail": output})}
 

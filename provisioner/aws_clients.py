@@ -62,9 +62,13 @@ class Clients:
         return self.client("cloudwatch")
 
     @cached_property
-    def account_id(self) -> str:
-        return self.sts.get_caller_identity()["Account"]
+    def _caller_identity(self) -> dict[str, Any]:
+        return self.sts.get_caller_identity()  # one call gives both the account and the partition
 
-    @cached_property
+    @property
+    def account_id(self) -> str:
+        return self._caller_identity["Account"]
+
+    @property
     def partition(self) -> str:
-        return self.sts.get_caller_identity()["Arn"].split(":")[1]
+        return self._caller_identity["Arn"].split(":")[1]

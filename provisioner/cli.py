@@ -518,9 +518,10 @@ def status(ctx: click.Context, execution_arn: str | None, limit: int, follow: bo
         )
         _echo(ctx, human or f"No executions yet; start one with {_me()} up (or {_me()} run ACTION).", data)
         return
-    running = sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+    # The history records the end as it happens; DescribeExecution may still say RUNNING for a while after.
+    events = runs.read_new_events(sfn, execution_arn)
+    running = runs.end_event(events) is None and sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
     if running and not follow:
-        events = runs.read_new_events(sfn, execution_arn)
         now = datetime.datetime.now(datetime.timezone.utc)
         path = run_path.run_path(events, run_path.definition_for(sfn, execution_arn), now=now)
         human = "\n".join([*run_path.describe(path), f"Next: follow it with {_me()} status {execution_arn} --follow"])

@@ -183,9 +183,7 @@ def load_settings(path: Path) -> Settings:
 @functools.cache
 def known_regions() -> frozenset[str]:
     """Every Region botocore knows DynamoDB in, across partitions (aws, aws-cn, aws-us-gov, ...)."""
-    import botocore.session  # only commands that resolve a configuration pay for it
-
-    session = botocore.session.get_session()
+    session = _botocore_session()
     return frozenset(
         region
         for partition in session.get_available_partitions()
@@ -203,11 +201,18 @@ def check_region(region: str, source: str) -> None:
     raise ConfigError(f"{source}: {region!r} is not an AWS Region that offers DynamoDB{hint}")
 
 
+@functools.cache
 def partition_for(region: str) -> str:
     """The ARN partition of a Region: aws, aws-cn, aws-us-gov, ..."""
-    import botocore.session
+    return _botocore_session().get_partition_for_region(region)
 
-    return botocore.session.get_session().get_partition_for_region(region)
+
+@functools.cache
+def _botocore_session() -> Any:
+    """One botocore session for the Region facts, so its endpoint data is read once per process."""
+    import botocore.session  # only commands that resolve a configuration pay for it
+
+    return botocore.session.get_session()
 
 
 def _first_problem(err: ValidationError) -> str:

@@ -23,6 +23,7 @@ class CLIFactory:
         self.local = local
         self.sleep = sleep
         self._clients: Clients | None = None
+        self._desired: DesiredState | None = None
 
     def with_endpoint(self, endpoint_url: str) -> CLIFactory:
         aws = dataclasses.replace(self.resolved.aws, endpoint_url=endpoint_url)
@@ -33,7 +34,9 @@ class CLIFactory:
         return self.resolved.settings
 
     def desired(self) -> DesiredState:
-        return desired_state(self.settings)
+        if self._desired is None:
+            self._desired = desired_state(self.settings)
+        return self._desired
 
     def clients(self) -> Clients:
         if self._clients is None:

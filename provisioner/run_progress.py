@@ -130,6 +130,12 @@ class RunProgress:
         """Resources still in a state that something else must follow."""
         return [resource for resource in self.resources.values() if not resource.settled]
 
+    def waiting_on_aws(self) -> bool:
+        """A table or the role is in a state only AWS can end (CREATING, a backup pending); the run's own
+        steps (validation, verification, a drift check) take a second or two and do not count."""
+        run_subjects = {subject for subject, _ in RUN_STEPS.values()}
+        return any(resource.subject not in run_subjects for resource in self.waiting_on())
+
     def _take(self, event: dict[str, Any]) -> list[Change]:
         kind, at = event["type"], event["timestamp"]
         if kind == "ExecutionStarted":

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from provisioner.run_progress import Change, RunProgress, readable_cause
+from provisioner.run_progress import END_EVENTS, Change, RunProgress, readable_cause
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -88,8 +88,13 @@ class View(Protocol):
 class Follower:
     """Follows an execution until it ends, reading only the history events it has not seen yet.
 
-    Polls every `poll_seconds` while things change, backing off to `max_poll_seconds` while they
-    do not, so following a run never competes with the run's own history reads (its rollback).
+    The end comes from the history's own end event (ExecutionSucceeded/Failed/Aborted/TimedOut, with
+    the output or the error and cause): DescribeExecution is eventually consistent ("may not reflect
+    very recent updates", Step Functions API reference) and may still say RUNNING after the run
+    ended; GetExecutionHistory is not documented so. Polls every `poll_seconds` while things change
+    or the run works on steps of its own (validating, verifying: the end is near), less often while a
+    resource waits on AWS (at most every `max_poll_seconds`), so following a long run never competes
+    with the run's own history reads (its rollback).
     """
 
     def __init__(
@@ -97,7 +102,7 @@ class Follower:
         sfn: Any,
         on_progress: Callable[[str], None] = lambda line: None,
         sleep: Callable[[float], None] = time.sleep,
-        poll_seconds: float = 1.0,
+        poll_seconds: float = 0.5,
         max_poll_seconds: float = 5.0,
         view: View | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -116,7 +121,6 @@ class Follower:
         progress = RunProgress(role_name=self.role_name)
         lines: list[str] = []
         last_id = 0
-        delay = self.poll_seconds
 
         def take(events: list[dict[str, Any]]) -> list[Change]:
             changes = progress.add(events, fetched_at=self.wall_clock())
@@ -132,22 +136,28 @@ class Follower:
             changes = take(events)
             if events:
                 last_id = events[-1]["id"]
-            if progress.finished:
-                break
-            if not events and self.sfn.describe_execution(executionArn=execution_arn)["status"] in TERMINAL:
-                # Ended without its end event reaching us yet: take what is left, once.
-                take(read_new_events(self.sfn, execution_arn, last_id))
-                break
-            delay = self.poll_seconds if changes else min(delay * 1.5, self.max_poll_seconds)
-            self._wait(delay, progress)
-        described = self.sfn.describe_execution(executionArn=execution_arn)
-        for _ in range(60):
-            # The history may show the end before DescribeExecution does (moto writes the event first).
-            if described["status"] in TERMINAL:
-                break
-            self.sleep(self.poll_seconds)
-            described = self.sfn.describe_execution(executionArn=execution_arn)
-        return self._result(described, progress.events, lines)
+            end = end_event(events)
+            if end is not None:
+                return _result(execution_arn, _end_in_history(end, progress.events), progress.events, lines)
+            if not events:
+                # Nothing new: the run may have ended without its end event in the history yet (the
+                # emulator writes a stopped run's event last). Ask, and take what the history has then.
+                described = self.sfn.describe_execution(executionArn=execution_arn)
+                if described["status"] in TERMINAL:
+                    events = read_new_events(self.sfn, execution_arn, last_id)
+                    take(events)
+                    end = end_event(events)
+                    ended = _end_in_history(end, progress.events) if end is not None else described
+                    return _result(execution_arn, ended, progress.events, lines)
+            self._wait(self._next_poll(progress, changed=bool(changes)), progress)
+
+    def _next_poll(self, progress: RunProgress, changed: bool) -> float:
+        """Seconds until the next look: soon while things change or the run is in steps of its own; while
+        a resource waits on AWS, a tenth of the run's time so far (noticing adds at most a tenth to a short
+        run, and a long one is read at most every `max_poll_seconds`)."""
+        if changed or not progress.waiting_on_aws():
+            return self.poll_seconds
+        return min(self.max_poll_seconds, max(self.poll_seconds, progress.now(self.wall_clock()) / 10))
 
     def _wait(self, seconds: float, progress: RunProgress) -> None:
         """Sleep until the next poll, letting the view tick about once a second (no AWS calls)."""
@@ -160,25 +170,41 @@ class Follower:
             self.sleep(step)
             seconds -= step
 
-    def _result(self, described: dict[str, Any], events: list[dict[str, Any]], lines: list[str]) -> RunResult:
-        output = described.get("output")
-        try:
-            output = json.loads(output) if output else None
-        except ValueError:
-            pass
-        stop, start_date = described.get("stopDate"), described.get("startDate")
-        return RunResult(
-            execution_arn=described["executionArn"],
-            status=described["status"],
-            output=output,
-            error=described.get("error"),
-            cause=readable_cause(described.get("cause")),
-            failed_state=failed_state(events),
-            task_failures=sum(1 for event in events if event["type"] == "TaskFailed"),
-            duration_seconds=(stop - start_date).total_seconds() if stop and start_date else None,
-            progress=lines,
-            events=events,
-        )
+
+def end_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The event that ended the execution (ExecutionSucceeded, ...Failed, ...Aborted, ...TimedOut), if any."""
+    return next((event for event in reversed(events) if event["type"] in END_EVENTS), None)
+
+
+def _end_in_history(end: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Status, output, error, cause and dates, in DescribeExecution's shape, from the history's end event."""
+    kind = end["type"]
+    details = end.get(kind[0].lower() + kind[1:] + "EventDetails") or {}
+    started = next((event["timestamp"] for event in events if event["type"] == "ExecutionStarted"), None)
+    return {"status": END_EVENTS[kind], "output": details.get("output"), "error": details.get("error"),
+            "cause": details.get("cause"), "startDate": started, "stopDate": end["timestamp"]}
+
+
+def _result(execution_arn: str, ended: dict[str, Any], events: list[dict[str, Any]], lines: list[str]) -> RunResult:
+    """The run's result from `ended` (the history's end, or DescribeExecution's answer) and its history."""
+    output = ended.get("output")
+    try:
+        output = json.loads(output) if output else None
+    except ValueError:
+        pass
+    stopped, started = ended.get("stopDate"), ended.get("startDate")
+    return RunResult(
+        execution_arn=execution_arn,
+        status=ended["status"],
+        output=output,
+        error=ended.get("error"),
+        cause=readable_cause(ended.get("cause")),
+        failed_state=failed_state(events),
+        task_failures=sum(1 for event in events if event["type"] == "TaskFailed"),
+        duration_seconds=(stopped - started).total_seconds() if stopped and started else None,
+        progress=lines,
+        events=events,
+    )
 
 
 def failed_state(events: list[dict[str, Any]]) -> str | None:

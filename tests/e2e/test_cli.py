@@ -13,6 +13,7 @@ import pexpect
 
 from provisioner import runs
 from provisioner.cli import main
+from provisioner.run_progress import readable_cause
 from state_machine.asl import ASL_PATH
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +42,7 @@ def test_json_before_or_after_the_command_gives_the_same_json(aws, deployed, con
     assert _without_run_identity(first) == _without_run_identity(second)
     assert first["output"]["drifted"] is True
     # Two drift checks ran, both read-only: the table made by hand is still the only one.
+    aws.clock.advance(aws.consistency.seconds)  # DescribeExecution is eventually consistent: read it after the lag
     sfn = clients.stepfunctions
     for result in (first, second):
         assert sfn.describe_execution(executionArn=result["execution_arn"])["status"] == "SUCCEEDED"
@@ -126,6 +128,30 @@ def test_piped_output_is_plain_lines_with_elapsed_times_and_still_waiting_lines(
     _provisioned_as_the_spec_says(clients)
 
 
+def test_a_followed_run_reports_how_it_ended_while_describe_execution_still_says_running(aws, deployed, cli, clients):
+    # DescribeExecution is eventually consistent (its API reference says so): here it keeps saying RUNNING
+    # for ten minutes after a run ends.  The run's history records the end, with its output or error, at once.
+    aws.set_consistency_lag(600)
+    sfn = clients.stepfunctions
+
+    code, out = cli("--json", "run", "drift-check")
+    checked = json.loads(out)
+    invalid = sfn.start_execution(stateMachineArn=deployed.state_machine_arn, input=json.dumps({"action": "drift-check", "remediate": "yes"}))
+    status_code, status_out = cli("--json", "status", invalid["executionArn"])
+    refused = json.loads(status_out)
+
+    assert sfn.describe_execution(executionArn=checked["execution_arn"])["status"] == "RUNNING"  # nobody waited for it
+    aws.clock.advance(600)
+    described = sfn.describe_execution(executionArn=checked["execution_arn"])
+    assert checked["status"] == described["status"] == "SUCCEEDED"
+    assert checked["output"] == json.loads(described["output"]) and checked["output"]["drifted"] is True
+    assert code == 3  # drift: nothing was provisioned
+    described = sfn.describe_execution(executionArn=invalid["executionArn"])
+    assert (refused["status"], refused["error"]) == (described["status"], described["error"]) == ("FAILED", "InvalidInput")
+    assert refused["cause"] == readable_cause(described["cause"]) and "remediate" in refused["cause"]
+    assert status_code == 0
+
+
 # -- where a run went, and what to do next -------------------------------------------------------
 
 
@@ -156,6 +182,7 @@ def test_a_refused_concurrent_run_names_the_running_one_and_how_to_follow_it_and
 
     assert second.returncode == 1
     assert f"Next: wait for {first} to finish: python deploy.py status {first} --follow" in second.stderr, second.stderr
+    aws.clock.advance(aws.consistency.seconds)  # ListExecutions is eventually consistent: read it after the lag
     refused = sfn.list_executions(stateMachineArn=deployed.state_machine_arn, statusFilter="FAILED")["executions"]
     assert sfn.describe_execution(executionArn=refused[0]["executionArn"])["error"] == "ConcurrentRun"
 

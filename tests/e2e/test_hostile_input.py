@@ -64,7 +64,8 @@ def test_hostile_execution_input_fails_with_invalid_input_naming_the_field_and_c
     problems = []
     for run_input, expected, arn in started:
         result = runs.Follower(sfn, poll_seconds=0.2).follow(arn)
-        raw_cause = sfn.describe_execution(executionArn=arn).get("cause", "")
+        # The cause as AWS recorded it, stack trace and all (DescribeExecution may still lag the end).
+        raw_cause = runs.end_event(result.events)["executionFailedEventDetails"]["cause"]
         shown = json.dumps(run_input)[:60]
         if (result.status, result.error, result.failed_state) != ("FAILED", "InvalidInput", "ValidateInput"):
             problems.append(f"{shown}: {result.status} {result.error} in {result.failed_state}")
