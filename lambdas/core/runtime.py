@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from botocore.config import Config
 
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, created_by_value, load_packaged
 
 SERVICE = "fileferry-provisioner"
+# The AWS calls are what a trace of a step should show; the X-Ray SDK's other patches (httplib,
+# sqlite3, requests, ...) only cost init time here.
+TRACED_LIBRARIES = ("botocore",)
+
+
+def tracing_enabled() -> bool:
+    """As powertools' Tracer decides: on inside Lambda unless POWERTOOLS_TRACE_DISABLED is true, off
+    outside Lambda and under SAM or Chalice local (powertools docs, Tracer: environment variables)."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "y", "yes", "t", "true", "on"):
+        return False
+    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not (
+        os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE")
+    )
+
+
+class UntracedHandlers:
+    """Takes the Tracer's place while tracing is off, so the X-Ray SDK (about a tenth of a step's
+    init) is never imported: its handler decorator returns the handler as it is."""
+
+    @staticmethod
+    def capture_lambda_handler(handler: Callable[..., Any] | None = None, **_options: Any) -> Any:
+        return handler if handler is not None else (lambda actual: actual)
+
+
+def _tracer() -> Any:
+    if not tracing_enabled():
+        return UntracedHandlers()
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE, patch_modules=TRACED_LIBRARIES)
+
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = _tracer()
 metrics = Metrics(service=SERVICE, namespace="FileFerry")
 
 # Retries of throttled calls belong to the state machine (with backoff and jitter), not here.
