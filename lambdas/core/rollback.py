@@ -268,8 +268,8 @@ def _roll_back_table(
             raise CreationInFlight(f"{resource} may still be being created by {execution_name}")
         if _created(record):
             if _age_seconds(record.first_scheduled) < VISIBILITY_WINDOW_SECONDS:
-                raise CreationInFlight(f"{resource} was created by {execution_name} and is not visible yet")
-            report.deleted.append(resource)  # gone already (an earlier attempt of this rollback)
+                _delete_table_not_described_yet(dynamodb, name, f"{resource} was created by {execution_name}")
+            report.deleted.append(resource)  # gone already (an earlier attempt of this rollback), or deleted now
         return
     if changes.history_read and record is None:
         report.kept.append(resource)  # the run never touched it
@@ -311,6 +311,24 @@ def _aware(moment: datetime.datetime) -> datetime.datetime:
 
 def _age_seconds(moment: datetime.datetime) -> float:
     return (datetime.datetime.now(datetime.timezone.utc) - _aware(moment)).total_seconds()
+
+
+def _delete_table_not_described_yet(dynamodb: Any, name: str, what: str) -> None:
+    """Delete a table this run created that DescribeTable does not show: absent, or not visible yet?
+
+    DescribeTable is the read AWS documents as eventually consistent ("uses an eventually consistent
+    query"); DeleteTable acts on the table itself, so its answer tells the two apart without waiting:
+    ResourceNotFoundException, gone already (an earlier attempt of this rollback deleted it);
+    ResourceInUseException, still CREATING (retried); success, it was there and is being deleted now.
+    """
+    try:
+        dynamodb.delete_table(TableName=name)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return
+    except dynamodb.exceptions.ResourceInUseException as err:
+        raise TableNotActive(f"{what} and is still CREATING; it is deleted once ACTIVE") from err
+    except AWS_CALL_ERRORS as err:
+        raise as_provisioner_error(err, f"DeleteTable {name}") from err
 
 
 def _delete_table(dynamodb: Any, name: str) -> None:
