@@ -23,13 +23,18 @@ try:
     runpy.run_path("deploy.py", run_name="__main__")
 except SystemExit as exit:
     code = exit.code if isinstance(exit.code, int) else 1
-packages = sorted({name.split(".")[0] for name in sys.modules})
-print("\\n" + json.dumps({"exit_code": code, "packages": packages}))
+print("\\n" + json.dumps({"exit_code": code, "modules": sorted(sys.modules)}))
 """
 
 
 def heavy_imports(args: Sequence[str], extra_env: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """Run `deploy.py ARGS` in a subprocess; its exit code and the heavy packages it imported."""
+    exit_code, modules = imported_modules(args, extra_env)
+    return exit_code, sorted({name.split(".")[0] for name in modules} & set(HEAVY_PACKAGES))
+
+
+def imported_modules(args: Sequence[str], extra_env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """Run `deploy.py ARGS` in a subprocess; its exit code and every module it imported."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -47,4 +52,4 @@ def heavy_imports(args: Sequence[str], extra_env: dict[str, str] | None = None) 
         result = json.loads(last_line)
     except ValueError:
         raise RuntimeError(f"deploy.py {' '.join(args)} did not finish: {completed.stderr[-2000:]}") from None
-    return result["exit_code"], [name for name in result["packages"] if name in HEAVY_PACKAGES]
+    return result["exit_code"], result["modules"]

@@ -12,7 +12,6 @@ import math
 import os
 import re
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from provisioner import words
 from provisioner.config import ConfigError, resolve
-from provisioner.deployer import DeployError
+from provisioner.errors import DeployError
 from provisioner.factory import CLIFactory
 from provisioner.runs import RunResult
 
@@ -378,6 +377,8 @@ def _embedded_aws_at(port: int) -> str | None:
     """The URL of an embedded AWS already listening on `port`, if there is one."""
     if not port:
         return None
+    import urllib.request  # only the embedded AWS's commands talk to it directly
+
     url = f"http://127.0.0.1:{port}"
     try:
         with urllib.request.urlopen(f"{url}/_fileferry/faults", timeout=2) as response:
@@ -388,6 +389,8 @@ def _embedded_aws_at(port: int) -> str | None:
 
 def _configure_embedded_aws(url: str, settings: dict[str, float]) -> None:
     """Set the given timing, lag and chaos on an embedded AWS already running (POST /_fileferry/config)."""
+    import urllib.request
+
     request = urllib.request.Request(f"{url}/_fileferry/config", data=json.dumps(settings).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=5) as response:

@@ -18,6 +18,7 @@ from lambdas.core.desired import DesiredState
 from lambdas.core.steps import RETIRED_STEP_NAMES
 from provisioner.aws_clients import Clients
 from provisioner.config import Settings
+from provisioner.errors import DeployError
 from provisioner.iam_documents import Arns, role_name
 from provisioner.orchestrator import (  # noqa: F401  (DRIFT_METRIC, METRICS_SERVICE: re-exported for tests)
     DRIFT_METRIC,
@@ -44,10 +45,6 @@ PROPAGATION_MESSAGES = (
 PROPAGATION_TIMEOUT_SECONDS = 120.0
 PUT_TARGETS_ATTEMPTS = 5
 PROPAGATION_MAX_DELAY_SECONDS = 10.0
-
-
-class DeployError(Exception):
-    """AWS accepted a deploy call but did not do what it asked, or kept refusing it; exit 1."""
 
 
 def is_role_propagation_error(err: ClientError) -> bool:

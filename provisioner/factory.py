@@ -6,15 +6,17 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdas.core.desired import DesiredState
 from provisioner.aws_clients import Clients
 from provisioner.config import ConfigError, Resolved
-from provisioner.deployer import Deployer
 from provisioner.desired_state import desired_state
 from provisioner.iam_documents import Arns
 from provisioner.runs import Follower, View
+
+if TYPE_CHECKING:
+    from provisioner.deployer import Deployer
 
 
 class CLIFactory:
@@ -54,6 +56,8 @@ class CLIFactory:
             )
 
     def deployer(self) -> Deployer:
+        from provisioner.deployer import Deployer  # packaging, the orchestrator's description: deploy and destroy only
+
         # The embedded AWS has no X-Ray daemon to send traces to.
         return Deployer(
             self.clients(), self.settings, self.desired(), tracing=not self.local, sleep=self.sleep,

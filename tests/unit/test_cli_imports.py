@@ -7,7 +7,7 @@ with the other embedded-AWS tests (tests/e2e/test_bench_smoke.py).
 
 from __future__ import annotations
 
-from bench.imports import heavy_imports
+from bench.imports import HEAVY_PACKAGES, heavy_imports, imported_modules
 
 
 def test_deploy_help_imports_neither_the_sdk_nor_sagemaker_nor_moto():
@@ -29,3 +29,16 @@ def test_a_command_whose_output_is_not_a_terminal_does_not_load_rich(tmp_path):
     exit_code, heavy = heavy_imports(["render", "--out", str(tmp_path / "render")])
     assert exit_code == 0
     assert heavy == []
+
+
+# What only deploy, destroy, render, up and local use: the Lambda package, the orchestrator's description,
+# the committed ASL.
+DEPLOY_ONLY_MODULES = ("provisioner.deployer", "provisioner.packaging", "provisioner.orchestrator", "state_machine.asl")
+
+
+def test_run_imports_neither_the_deployer_nor_the_embedded_aws_nor_the_live_view():
+    # Input the CLI refuses (exit 2) stops `run` before any AWS call, after it has imported what it runs with.
+    exit_code, modules = imported_modules(["run", "drift-check", "--input", '{"remediate": "yes"}'])
+    assert exit_code == 2
+    assert [name for name in modules if name in DEPLOY_ONLY_MODULES] == []
+    assert [name for name in modules if name.split(".")[0] in HEAVY_PACKAGES] == []
