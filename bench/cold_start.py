@@ -3,8 +3,10 @@
 For each distinct function a provisioning run invokes, the CPU seconds of its init phase are measured
 here: importing its handler from the built zip in a fresh interpreter of the function's runtime
 version that sees only the zip and the runtime's boto3 (`local.lambda_runtime`, the embedded AWS's
-own runtime isolation), with bytecode writing off (Lambda's /var/task is read-only, so the zip's
-sources are compiled at every cold start; the runtime's boto3 comes precompiled, as on Lambda).
+own runtime isolation), with bytecode writing off (Lambda's /var/task is read-only: what the zip
+does not carry compiled is compiled at every cold start; the zip carries python3.12 bytecode when it was
+built on a machine with python3.12, provisioner/packaging.py; the runtime's boto3 comes precompiled, as
+on Lambda).
 Lambda allocates CPU in proportion to memory, one full vCPU at 1,769 MB (Lambda developer guide,
 "Configuring Lambda function memory"), so the modelled init time is the CPU seconds x 1769 / MemorySize
 (at most one vCPU's worth of speed-up: a single-threaded import gains nothing beyond it).

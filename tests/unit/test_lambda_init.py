@@ -1,4 +1,4 @@
-"""What a step's init imports, and that tracing, when it is on, still reaches X-Ray.
+"""What a step's init imports and compiles, and that tracing, when it is on, still reaches X-Ray.
 
 Each check runs in a fresh interpreter with the environment Lambda gives a function
 (LAMBDA_TASK_ROOT set) plus what deploy sets (POWERTOOLS_TRACE_DISABLED when untraced).
@@ -6,12 +6,16 @@ Each check runs in a fresh interpreter with the environment Lambda gives a funct
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+
+import pytest
 
 from lambdas.core.steps import STEPS
 
@@ -88,3 +92,33 @@ def test_with_tracing_on_a_step_sends_its_handler_and_its_aws_calls_to_the_xray_
     finally:
         daemon.close()
     assert sorted(names) == ["## handler", "sts"]
+
+
+def test_the_package_carries_bytecode_the_runtime_loads_instead_of_compiling_its_sources(tmp_path):
+    from bench.cold_start import default_cache_dir
+    from local import lambda_runtime
+    from provisioner.config import load_settings
+    from provisioner.desired_state import desired_state
+    from provisioner.orchestrator import RUNTIME
+    from provisioner.packaging import build_package
+
+    interpreter = lambda_runtime.interpreter_for(RUNTIME)
+    if not interpreter.matches_runtime:
+        pytest.skip(f"no {RUNTIME} interpreter on this machine: the package carries no bytecode for it")
+    package = build_package(desired_state(load_settings(REPO / "config" / "config.yaml")))
+    task_root = tmp_path / "task"
+    with zipfile.ZipFile(io.BytesIO(package.zip_bytes)) as archive:
+        archive.extractall(task_root)
+    # Every source in the package now fails if compiled: an import that succeeds loaded the bytecode.
+    sources = list(task_root.rglob("*.py"))
+    for source in sources:
+        source.write_text("raise ImportError('compiled from source')\n")
+    layer = lambda_runtime.runtime_layer(default_cache_dir())  # the runtime's boto3, as the embedded AWS provides it
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1",
+           "POWERTOOLS_TRACE_DISABLED": "true", **lambda_runtime.isolated_environment(task_root, layer)}
+    for step in STEPS:
+        module = step.handler.rsplit(".", 1)[0]
+        done = subprocess.run([interpreter.executable, "-S", "-s", "-c", f"import {module}"], cwd=task_root, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, (step.name, done.stderr[-1000:])
+    assert len(sources) > 100
