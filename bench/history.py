@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from provisioner.run_progress import is_poll
+
 # The Map iteration's first and last per-table states (state_machine/definition.py): a table
 # operation is "in flight" from entering the first until leaving a last one, or its iteration failing.
 TABLE_OPERATION_FIRST_STATE = "CreateOrAdoptTable"
-TABLE_OPERATION_LAST_STATES = ("TableReady", "EnsureTtl", "SkipRefusedTable")
+TABLE_OPERATION_LAST_STATES = ("PollTable", "EnsureTtl", "SkipRefusedTable")
 POLL_STATE = "PollTable"
 TABLES_MAP_STATE = "ProvisionTables"
 _ITERATION_ENDS_WITHOUT_LAST_STATE = ("MapIterationFailed", "MapIterationAborted")
@@ -22,8 +24,8 @@ class HistorySummary:
     history_events: int
     state_transitions: int  # states entered: what Standard workflows bill
     lambda_invocations: int  # Lambda tasks scheduled, retries included
-    table_polls: int  # PollTable states entered
-    task_failures: int  # failed task attempts (retried or not): throttling, LimitExceeded, ...
+    table_polls: int  # PollTable attempts (each looks at a table once; the look again after "not ACTIVE yet" is a retry)
+    task_failures: int  # failed task attempts (retried or not): throttling, LimitExceeded, ...; polls are not failures
     max_table_operations_in_flight: int
     # Where the execution's time went: before, during and after the per-table Map (None: no Map).
     seconds_before_tables: float | None = None
@@ -46,6 +48,7 @@ def summarize(events: Iterable[dict[str, Any]]) -> HistorySummary:
     total = transitions = invocations = polls = failures = in_flight = max_in_flight = 0
     first = last = map_entered = map_exited = None
     by_id: dict[int, dict[str, Any]] = {}
+    owner: dict[int, str | None] = {}  # event id -> the state it belongs to (along previousEventId)
     durations: dict[str, list[float]] = {}
     for event in events:
         total += 1
@@ -53,11 +56,12 @@ def summarize(events: Iterable[dict[str, Any]]) -> HistorySummary:
         if event["type"] == "TaskSucceeded":
             started = by_id.get(event.get("previousEventId"), {})
             scheduled = by_id.get(started.get("previousEventId"), {})
-            entered = by_id.get(scheduled.get("previousEventId"), {})
-            if scheduled.get("type") in _LAMBDA_SCHEDULED and _state_name(entered):
+            state = owner.get(scheduled.get("id") or 0)  # a retried attempt's TaskScheduled follows a TaskFailed
+            if scheduled.get("type") in _LAMBDA_SCHEDULED and state:
                 seconds = (event["timestamp"] - scheduled["timestamp"]).total_seconds()
-                durations.setdefault(_state_name(entered), []).append(seconds)
+                durations.setdefault(state, []).append(seconds)
         kind = event["type"]
+        owner[event["id"]] = _state_name(event) if kind.endswith("StateEntered") else owner.get(event.get("previousEventId") or 0)
         first = first or event["timestamp"]
         last = event["timestamp"]
         if kind == "MapStateEntered" and _state_name(event) == TABLES_MAP_STATE:
@@ -66,8 +70,6 @@ def summarize(events: Iterable[dict[str, Any]]) -> HistorySummary:
             map_exited = event["timestamp"]
         if kind.endswith("StateEntered"):
             transitions += 1
-            if _state_name(event) == POLL_STATE:
-                polls += 1
             if _state_name(event) == TABLE_OPERATION_FIRST_STATE:
                 in_flight += 1
                 max_in_flight = max(max_in_flight, in_flight)
@@ -77,7 +79,9 @@ def summarize(events: Iterable[dict[str, Any]]) -> HistorySummary:
             in_flight = max(in_flight - 1, 0)
         elif kind in _LAMBDA_SCHEDULED:
             invocations += 1
-        elif kind in ("TaskFailed", "LambdaFunctionFailed"):
+            if owner[event["id"]] == POLL_STATE:
+                polls += 1
+        elif kind in ("TaskFailed", "LambdaFunctionFailed") and not is_poll(event):
             failures += 1
     phases: tuple[float | None, float | None, float | None] = (None, None, None)
     if map_entered and map_exited:

@@ -198,7 +198,8 @@ def _next_step_for_run(factory: CLIFactory, result: RunResult) -> str | None:
     if result.error == "ResourceConflict":
         return f"see what differs with {me} plan; a table whose key schema differs needs a new name or a manual migration"
     if result.error == "TableCreationTimeout":
-        return "AWS took longer than provisioner.poll_interval_seconds x provisioner.max_polls; raise max_polls in the config and run again"
+        return ("AWS took longer to create the table than provisioner.max_polls looks allow (README, Configuration); "
+                f"raise max_polls in the config, redeploy ({me} deploy) and run again")
     if result.status in ("ABORTED", "TIMED_OUT"):
         return f"the rollback rule starts a rollback of this run; see it with {me} status"
     return f"see the path it took: {me} status {arn}"

@@ -53,7 +53,7 @@ def _pascal_keys(value: Any) -> Any:
 
 def _definition_substitutions() -> dict[str, Any]:
     """Each step placeholder of the committed ASL, bound to its function's ARN."""
-    text = load_definition()
+    text = load_definition()  # the placeholders are the same whatever the configured poll
     substitutions = {}
     for name in sorted(set(_SUBSTITUTION.findall(text))):
         step = next((s for s in STEPS_BY_NAME.values() if s.placeholder == "${" + name + "}"), None)
@@ -118,7 +118,7 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
         "Properties": {
             "StateMachineName": machine.name,
             "StateMachineType": machine.type,
-            "DefinitionString": load_definition(),
+            "DefinitionString": machine.configured_definition(),
             "DefinitionSubstitutions": _definition_substitutions(),
             "RoleArn": _get_arn(logical_id(machine.role, "Role")),
             "LoggingConfiguration": _pascal_keys(machine.logging_configuration(_get_arn("StateMachineLogGroup"))),

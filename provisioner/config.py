@@ -90,8 +90,12 @@ class AgentSettings(_Section):
 
 class ProvisionerSettings(_Section):
     name: _text(PROVISIONER_NAME) = "fileferry-provisioner"
+    # A table that is not ACTIVE yet is looked at again after poll_interval_seconds, then after x1.5
+    # longer each time (at most 30 s apart), up to max_polls times; then the run fails with
+    # TableCreationTimeout and rolls back. The defaults give a table about five minutes (304 s).
+    # Both become the state machine's poll Retry (state_machine.asl.configure_polling).
     poll_interval_seconds: Annotated[int, Field(ge=1, le=300)] = 2
-    max_polls: Annotated[int, Field(ge=1, le=1000)] = 60
+    max_polls: Annotated[int, Field(ge=1, le=1000)] = 15
     # Table operations in flight at once: the provisioning Map is an inline Map, and Step Functions runs
     # at most 40 iterations of an inline Map at once ("Using Map state in Inline mode"); DynamoDB itself
     # allows 500 simultaneous table operations per account, 250 for tables with indexes.
@@ -177,7 +181,27 @@ def load_settings(path: Path) -> Settings:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ConfigError(f"{path}: dynamodb: table name {duplicates[0]!r} is used twice")
+    p = settings.provisioner
+    check_history_budget(len(names), p.poll_interval_seconds, p.max_polls, str(path))
     return settings
+
+
+def check_history_budget(tables: int, poll_interval_seconds: int, max_polls: int, source: str) -> None:
+    """Refuse polling that could take a provisioning run of `tables` tables past half of Step Functions'
+    25,000-event history limit (the model: state_machine.history_model), naming the numbers."""
+    from state_machine.history_model import HISTORY_EVENT_BUDGET, HISTORY_EVENT_LIMIT, worst_case_history
+
+    per_table, per_run = worst_case_history(tables, poll_interval_seconds, max_polls)
+    if per_run <= HISTORY_EVENT_BUDGET:
+        return
+    # Each poll more is one more retry of every table: 3 events (TaskScheduled, TaskStarted, TaskFailed).
+    largest = max_polls - -(-(per_run - HISTORY_EVENT_BUDGET) // (3 * tables))
+    allowed = f"at most {largest}" if largest >= 1 else "none: too many tables"
+    raise ConfigError(
+        f"{source}: provisioner.max_polls {max_polls} lets a provisioning run of {tables} tables write up to "
+        f"{per_run} Step Functions history events ({per_table} per table), more than {HISTORY_EVENT_BUDGET} "
+        f"(half the {HISTORY_EVENT_LIMIT}-event limit of an execution); with {tables} tables max_polls may be {allowed}"
+    )
 
 
 @functools.cache

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from lambdas.core.desired import DesiredState, IndexSpec, KeyAttribute, RoleSpec, TableSpec
-from provisioner.config import Settings, partition_for
+from provisioner.config import Settings, check_history_budget, partition_for
 
 INLINE_POLICY_NAME = "FileFerryReadOnlyPolicy"
 METRICS_NAMESPACE = "FileFerry"
@@ -168,6 +168,7 @@ def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> 
     partition = partition_for(region)
     account_id = settings.sso.account_id
     kms_key_id = settings.dynamodb.kms_key_id or None
+    tables_given = tables is not None
     if tables is None:
         tables = [
             table_spec(getattr(settings.dynamodb, key), data, kms_key_id) for key, data in FILEFERRY_TABLES.items()
@@ -182,6 +183,8 @@ def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> 
         description="Assumed by the FileFerry SSO handler for read-only S3 access",
     )
     p = settings.provisioner
+    if tables_given:
+        check_history_budget(len(tables), p.poll_interval_seconds, p.max_polls, f"{len(tables)} tables")
     return DesiredState(
         provisioner_name=p.name,
         region=region,

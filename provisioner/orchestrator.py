@@ -15,7 +15,7 @@ from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
 from lambdas.core.steps import STEPS
 from provisioner.config import Settings
 from provisioner.iam_documents import Arns, orchestrator_roles, role_name, state_machine_log_group
-from state_machine.asl import load_definition, substitute
+from state_machine.asl import configure_polling, load_definition, substitute
 
 RUNTIME = "python3.12"
 # Chosen by measurement (python -m bench, cold-start model): each step's init phase takes about 0.4 s
@@ -74,11 +74,20 @@ class StateMachineDescription:
     # Execution data holds table names and error causes, never item data; still, keep it out of logs.
     log_level: str = "ERROR"
     include_execution_data: bool = False
+    # The table poll (provisioner.poll_interval_seconds / max_polls); None: the committed ASL's defaults.
+    poll_interval_seconds: int | None = None
+    max_polls: int | None = None
 
-    @staticmethod
-    def definition(function_arns: dict[str, str], partition: str = "aws") -> str:
-        """The committed ASL with each step's function ARN filled in, its integrations named in `partition`."""
-        return substitute(load_definition(), function_arns, partition)
+    def configured_definition(self) -> str:
+        """The committed ASL with the configured table poll, placeholders left in (CloudFormation's DefinitionString)."""
+        text = load_definition()
+        if self.poll_interval_seconds is None or self.max_polls is None:
+            return text
+        return configure_polling(text, self.poll_interval_seconds, self.max_polls)
+
+    def definition(self, function_arns: dict[str, str], partition: str = "aws") -> str:
+        """The configured ASL with each step's function ARN filled in, its integrations named in `partition`."""
+        return substitute(self.configured_definition(), function_arns, partition)
 
     def logging_configuration(self, log_group_arn: Any) -> dict[str, Any]:
         """In Step Functions' API shape (lower camel case)."""
@@ -212,7 +221,14 @@ def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns,
         log_retention_days=p.log_retention_days,
         roles=roles,
         functions=functions,
-        state_machine=StateMachineDescription(name, "states", state_machine_log_group(name), tracing),
+        state_machine=StateMachineDescription(
+            name,
+            "states",
+            state_machine_log_group(name),
+            tracing,
+            poll_interval_seconds=desired.poll_interval_seconds,
+            max_polls=desired.max_polls,
+        ),
         rollback_rule=RollbackRuleDescription(f"{name}-{ROLLBACK_TRIGGER}", "events"),
         drift_schedule=DriftScheduleDescription(f"{name}-{DRIFT_SCHEDULE}", "scheduler", p.drift_schedule),
         drift_alarm=DriftAlarmDescription(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner import words
-from provisioner.run_progress import FAILURE_EVENTS, readable_cause
+from provisioner.run_progress import FAILURE_EVENTS, is_poll, readable_cause
 
 END_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
 
@@ -25,10 +25,12 @@ class InnerState:
     longest_seconds: float = 0.0
     iterations: int | None = None  # a nested Map's items
     exited: int = 0
+    looked_again: int = 0  # polls that found a table not ACTIVE yet (waiting, not failed attempts)
 
     def as_dict(self) -> dict[str, Any]:
         return {"state": self.name, "entered": self.entered, "failed_attempts": dict(self.failed_attempts),
-                "longest_seconds": round(self.longest_seconds, 3), "iterations": self.iterations}
+                "longest_seconds": round(self.longest_seconds, 3), "iterations": self.iterations,
+                "looked_again": self.looked_again}
 
 
 @dataclass
@@ -142,6 +144,10 @@ def run_path(events: list[dict[str, Any]], definition: dict[str, Any], now: date
                 inner[owner].iterations = (inner[owner].iterations or 0) + (_details(event).get("length") or 0)
             else:
                 current.iterations = _details(event).get("length")
+        elif is_poll(event) and current is not None:
+            owner = _owner_name(by_id, event)
+            if owner in inner:
+                inner[owner].looked_again += 1
         elif kind in FAILURE_EVENTS and current is not None:
             failed = _details(event).get("error", kind)
             owner = _owner_name(by_id, event)
@@ -215,6 +221,8 @@ def describe(path: RunPath) -> list[str]:
         for state in step.inner:
             failures = ", ".join(f"{e} x{n}" for e, n in state.failed_attempts.items())
             extra = f"; failed attempts: {failures}" if failures else ""
+            if state.looked_again:
+                extra += f"; looked again {state.looked_again} time(s) while not ACTIVE yet"
             items = f"{state.iterations} iteration(s), " if state.iterations is not None else ""
             took = f"longest {state.longest_seconds:.1f} s" if state.exited else "did not finish"
             lines.append(f"  {'':8}    - {state.name} x{state.entered} ({items}{took}{extra})")

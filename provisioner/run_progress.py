@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdas.core.errors import poll_error_names
 from provisioner import words
 
 END_EVENTS = {
@@ -20,6 +21,17 @@ END_EVENTS = {
     "ExecutionTimedOut": "TIMED_OUT",
 }
 FAILURE_EVENTS = ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut", "LambdaFunctionTimedOut")
+# A poll that finds a table not ACTIVE yet ends its attempt with one of these: the state machine looks
+# again later. It is waiting for the table, not a failed attempt.
+POLL_ERRORS = frozenset(poll_error_names())
+
+
+def is_poll(event: dict[str, Any]) -> bool:
+    """Whether a history event is a poll's "not ACTIVE yet" (a TaskFailed the state machine answers by looking again)."""
+    if event.get("type") not in FAILURE_EVENTS:
+        return False
+    details = next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
+    return details.get("error") in POLL_ERRORS
 # What a step is doing to the resource it was given, while it does it (None: keep the last state).
 STEP_WORDS = {
     "CreateOrAdoptTable": "checking; creating it if missing",
@@ -165,6 +177,8 @@ class RunProgress:
             if subject in {run_subject for run_subject, _ in RUN_STEPS.values()}:
                 return self._set(subject, _run_step_result(body), at, settled=True)
             return self._apply(body, at)
+        if is_poll(event):
+            return []  # the table keeps its state ("created; AWS is creating it") while it is polled
         if kind in FAILURE_EVENTS:
             details = next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
             error, cause = details.get("error", kind), readable_cause(details.get("cause"))
@@ -186,7 +200,7 @@ class RunProgress:
     def _apply(self, body: dict[str, Any], at: datetime.datetime) -> list[Change]:
         if isinstance(body.get("table"), str):
             subject = f"table {body['table']}"
-            if body.get("ttl") is not None:  # null: a poll that found the table not ACTIVE yet
+            if body.get("ttl") is not None:  # the await-table step: the table is ACTIVE, its TTL done
                 ttl = words.ttl_result(body["ttl"])
                 if body.get("ttl_change_possible_by"):
                     ttl += f" (possible by {body['ttl_change_possible_by']})"

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from provisioner.run_progress import END_EVENTS, Change, RunProgress, readable_cause
+from provisioner.run_progress import END_EVENTS, Change, RunProgress, is_poll, readable_cause
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -22,7 +22,7 @@ class RunResult:
     error: str | None = None
     cause: str | None = None
     failed_state: str | None = None
-    task_failures: int = 0  # failed task attempts, retried or not
+    task_failures: int = 0  # failed task attempts, retried or not (a poll finding a table not ACTIVE yet is none)
     duration_seconds: float | None = None
     progress: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list, repr=False)  # the whole history, oldest first
@@ -200,7 +200,7 @@ def _result(execution_arn: str, ended: dict[str, Any], events: list[dict[str, An
         error=ended.get("error"),
         cause=readable_cause(ended.get("cause")),
         failed_state=failed_state(events),
-        task_failures=sum(1 for event in events if event["type"] == "TaskFailed"),
+        task_failures=sum(1 for event in events if event["type"] == "TaskFailed" and not is_poll(event)),
         duration_seconds=(stopped - started).total_seconds() if stopped and started else None,
         progress=lines,
         events=events,
@@ -215,7 +215,7 @@ def failed_state(events: list[dict[str, Any]]) -> str | None:
         details = event.get("stateEnteredEventDetails")
         if details:
             entered = details.get("name")
-        if event["type"] in ("TaskFailed", "LambdaFunctionFailed", "FailStateEntered", "MapStateFailed"):
+        if event["type"] in ("TaskFailed", "LambdaFunctionFailed", "FailStateEntered", "MapStateFailed") and not is_poll(event):
             failing = failing or entered
         if event["type"] == "FailStateEntered":
             failing = failing or entered

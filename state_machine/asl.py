@@ -1,4 +1,4 @@
-"""The committed state machine definition, and the ARN substitution deploy performs.
+"""The committed state machine definition, the configured polling, and the ARN substitution deploy performs.
 
 This module never imports the `stepfunctions` SDK (nor anything that does): deploy.py, the
 emulator and the tests read the committed JSON through it.
@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 from pathlib import Path
 
+from lambdas.core.errors import poll_error_names
 from lambdas.core.steps import STEPS, STEPS_BY_NAME
 
 ASL_PATH: Path = Path(__file__).resolve().with_name("provisioner.asl.json")
@@ -22,6 +24,42 @@ _PLACEHOLDER_PATTERN = re.compile(r"\$\{[A-Za-z0-9]+FunctionArn\}")
 def load_definition() -> str:
     """The committed ASL JSON text (with `${...FunctionArn}` placeholders)."""
     return ASL_PATH.read_text(encoding="utf-8")
+
+
+def poll_retriers(machine: dict) -> list[dict]:
+    """Every retrier of `machine` (at any depth) that answers a table poll (TableStillCreating)."""
+    found: list[dict] = []
+    poll_errors = poll_error_names()
+
+    def visit(states: Mapping[str, Any]) -> None:
+        for state in states.values():
+            found.extend(r for r in state.get("Retry", []) if r.get("ErrorEquals") == poll_errors)
+            if "ItemProcessor" in state:
+                visit(state["ItemProcessor"]["States"])
+            for branch in state.get("Branches", []):
+                visit(branch["States"])
+
+    visit(machine["States"])
+    return found
+
+
+def configure_polling(definition_text: str, poll_interval_seconds: int, max_polls: int) -> str:
+    """The definition with its table poll set to the configuration: the first interval between looks
+    (`provisioner.poll_interval_seconds`) and how many times a table is looked at again
+    (`provisioner.max_polls`), as the poll retrier's IntervalSeconds and MaxAttempts.
+
+    Retry fields are static in the States Language, so they are written into the definition wherever
+    it is deployed or rendered. The committed ASL carries the defaults: configuring it with them gives
+    it back unchanged. Raises ValueError if the definition has no poll retrier.
+    """
+    machine = json.loads(definition_text)
+    retriers = poll_retriers(machine)
+    if not retriers:
+        raise ValueError("the definition has no table poll retrier (ErrorEquals [TableStillCreating])")
+    for retrier in retriers:
+        retrier["IntervalSeconds"] = poll_interval_seconds
+        retrier["MaxAttempts"] = max_polls
+    return json.dumps(machine, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def placeholders() -> dict[str, str]:

@@ -7,12 +7,12 @@ side effects: it silences the notices and restores `sys.excepthook`.
 
 `author()` returns the SDK's rendering plus, as plain data, the fields the SDK does not
 know (`ResultSelector`, `MaxConcurrencyPath`, Fail `ErrorPath`/`CausePath`); the retrier
-fields it does not know are `RETRY_EXTRAS`. `state_machine.post_render` adds them all;
+fields it does not know are `RETRY_EXTRAS` (every retrier) and `RETRIER_EXTRAS` (the poll's). `state_machine.post_render` adds them all;
 `state_machine.render` puts the two together.
 
 The input contract: `ValidateInput` turns the execution input into the *run context*
-`{"action", "execution_name", "tables", "poll_interval_seconds", "max_polls",
-"max_concurrency", "remediate", "target_execution_name", "drift"}` (or fails
+`{"action", "execution_name", "tables", "max_concurrency", "remediate",
+"target_execution_name", "drift"}` (or fails
 with InvalidInput before anything is created), and `RouteAction` dispatches on `action`.
 A remediating drift check reuses the provisioning path with `remediate` true: a table that
 would need replacing is reported (outcome "refused") rather than failing the run.
@@ -33,6 +33,7 @@ from lambdas.core.errors import (
     TableNotActive,
     TargetStillRunning,
     TeardownIncomplete,
+    poll_error_names,
     transient_error_names,
 )
 from lambdas.core.steps import step
@@ -61,6 +62,19 @@ TABLE_WAIT_MAX_ATTEMPTS = 60
 TARGET_WAIT_INTERVAL_SECONDS = 2
 TARGET_WAIT_MAX_ATTEMPTS = 8
 TARGET_WAIT_BACKOFF_RATE = 1.5
+
+# Polling a table until ACTIVE (PollTable's first retrier): the first look straight after
+# CreateOrAdoptTable, then looks after 2 s, x1.5 each time up to 30 s apart, without jitter so the
+# bound is a time, not a distribution: 15 looks again span 304 s, so a table may take about five
+# minutes (tables with indexes take longer than plain ones). These defaults are the committed ASL's;
+# provisioner.poll_interval_seconds and provisioner.max_polls replace the first interval and the count
+# when the definition is deployed (state_machine.asl.configure_polling).
+POLL_FIRST_INTERVAL_SECONDS = 2
+POLL_MAX_POLLS = 15
+POLL_BACKOFF_RATE = 1.5
+POLL_RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 30, "JitterStrategy": "NONE"}
+# Per retrier (by its first error name), fields the SDK cannot express, in place of RETRY_EXTRAS.
+RETRIER_EXTRAS: dict[str, dict[str, Any]] = {poll_error_names()[0]: POLL_RETRY_EXTRAS}
 
 ALL_ERRORS = "States.ALL"
 
@@ -136,6 +150,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         catch_to: Any = None,
         waits_for_tables: bool = False,
         waits_for_target: bool = False,
+        polls_table: bool = False,
     ) -> Any:
         fields: dict[str, Any] = {
             "comment": comment,
@@ -147,6 +162,17 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         if output_path is not None:
             fields["output_path"] = output_path
         task = sdk.Task(state_id, **fields)
+        if polls_table:
+            # First in the list, so a poll is never mistaken for a fault. Its interval and attempts are
+            # the defaults here; state_machine.asl.configure_polling() sets the configured ones.
+            task.add_retry(
+                sdk.Retry(
+                    error_equals=poll_error_names(),
+                    interval_seconds=POLL_FIRST_INTERVAL_SECONDS,
+                    max_attempts=POLL_MAX_POLLS,
+                    backoff_rate=POLL_BACKOFF_RATE,
+                )
+            )
         if waits_for_tables:
             task.add_retry(
                 sdk.Retry(
@@ -215,7 +241,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     rollback_failed.next(provision_failed)
     rollback_on_failure.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.rollback_error", next_step=rollback_failed))
 
-    # -- one table: create or adopt, wait until ACTIVE (bounded), then TTL, in one function -
+    # -- one table: create or adopt, poll until ACTIVE (bounded), then TTL, in one function -
     create_or_adopt = lambda_task(
         "CreateOrAdoptTable",
         "create-or-adopt-table",
@@ -224,65 +250,52 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
             "Creates the table, adopts a matching one, or updates it in place; when remediating, "
             "reports a table that would need replacing as refused instead of failing."
         ),
-        result_selector={"outcome.$": "$.Payload.outcome", "status.$": "$.Payload.status", "polls": 0},
+        result_selector={"outcome.$": "$.Payload.outcome", "status.$": "$.Payload.status"},
         result_path="$.observed",
     )
-    wait_for_table = sdk.Wait("WaitForTable", seconds_path="$.poll_interval_seconds")
-    # One function both polls and applies TTL: the poll that sees the table ACTIVE applies it, so a
-    # created table meets two functions (two cold starts on AWS), not three.
+    # The iteration's output for a table that became (or was) ACTIVE, TTL applied: the selected result
+    # replaces the state (no ResultPath), so it is the iteration output.
+    table_result = {
+        "table.$": "$.Payload.table",
+        "outcome.$": "$.Payload.outcome",
+        "ttl.$": "$.Payload.ttl",
+        "ttl_change_possible_by.$": "$.Payload.ttl_change_possible_by",
+    }
+    # The poll is a Retry, not a Wait/Task/Choice loop: each look after the first costs 3 history events
+    # (TaskScheduled, TaskStarted, TaskFailed) and no state transition, against 9 events and 3 transitions
+    # a loop round; the first look comes straight after CreateTable. One function both polls and applies
+    # TTL: the look that sees the table ACTIVE applies it, so a created table meets two functions, not three.
     poll_table = lambda_task(
         "PollTable",
         "await-table",
         {
             "table.$": "$.table",
             "execution_name.$": "$.execution_name",
-            "polls.$": "$.observed.polls",
             "outcome.$": "$.observed.outcome",
+            "look": True,
         },
-        comment="Observes the table status and counts the poll; once ACTIVE, makes its TTL what the spec says.",
-        result_selector={
-            "outcome.$": "$.Payload.outcome",
-            "status.$": "$.Payload.status",
-            "polls.$": "$.Payload.polls",
-            "ttl.$": "$.Payload.ttl",
-            "ttl_change_possible_by.$": "$.Payload.ttl_change_possible_by",
-        },
-        result_path="$.observed",
+        comment=(
+            "Looks at the table; not ACTIVE yet raises TableStillCreating, which Retry answers with another "
+            "look after a growing interval. Once ACTIVE, makes its TTL what the spec says."
+        ),
+        result_selector=table_result,
+        polls_table=True,
     )
     table_creation_timed_out = sdk.Fail(
         "TableCreationTimedOut",
+        comment="The table was still not ACTIVE at the last look provisioner.max_polls allows.",
         error=TableCreationTimeout.error_name(),
-        cause="table did not become ACTIVE within max_polls polls",
     )
-    table_ready = sdk.Pass(
-        "TableReady",
-        comment="The iteration's output for a table that became ACTIVE (its TTL applied by PollTable).",
-        parameters={
-            "table.$": "$.table",
-            "outcome.$": "$.observed.outcome",
-            "ttl.$": "$.observed.ttl",
-            "ttl_change_possible_by.$": "$.observed.ttl_change_possible_by",
-        },
+    extras["TableCreationTimedOut"] = {"CausePath": "$.error.Cause"}
+    poll_table.add_catch(
+        sdk.Catch(error_equals=poll_error_names(), result_path="$.error", next_step=table_creation_timed_out)
     )
-    table_active = sdk.Choice("TableActive", comment="Bounded poll loop: ACTIVE, out of polls, or wait again.")
-    table_active.add_choice(sdk.ChoiceRule.StringEquals("$.observed.status", "ACTIVE"), table_ready)
-    table_active.add_choice(
-        sdk.ChoiceRule.NumericGreaterThanEqualsPath("$.observed.polls", "$.max_polls"),
-        table_creation_timed_out,
-    )
-    table_active.default_choice(wait_for_table)
     ensure_ttl = lambda_task(
         "EnsureTtl",
         "await-table",
         {"table.$": "$.table", "execution_name.$": "$.execution_name", "outcome.$": "$.observed.outcome"},
         comment="An adopted table already ACTIVE: TTL as the spec says, without a poll; the iteration's output is its result.",
-        # No ResultPath: the selected result replaces the state, so it is the iteration output.
-        result_selector={
-            "table.$": "$.Payload.table",
-            "outcome.$": "$.Payload.outcome",
-            "ttl.$": "$.Payload.ttl",
-            "ttl_change_possible_by.$": "$.Payload.ttl_change_possible_by",
-        },
+        result_selector=table_result,
     )
     # A refused table (remediation only) is left as it is: no waiting, no TTL change.
     table_skipped = sdk.Pass(
@@ -307,9 +320,8 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         ),
         ensure_ttl,
     )
-    refused_active_or_creating.default_choice(wait_for_table)
+    refused_active_or_creating.default_choice(poll_table)
     provision_one_table = sdk.Chain([create_or_adopt, refused_active_or_creating])
-    sdk.Chain([wait_for_table, poll_table, table_active])
 
     # -- provisioning: the tables and the role side by side, then Verify ------------------
     provision_tables = sdk.Map(
@@ -319,8 +331,6 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         parameters={
             "table.$": "$$.Map.Item.Value",
             "execution_name.$": "$.execution_name",
-            "poll_interval_seconds.$": "$.poll_interval_seconds",
-            "max_polls.$": "$.max_polls",
             "remediate.$": "$.remediate",
         },
     )

@@ -5,13 +5,14 @@ it knows `Comment` and the top-level `TimeoutSeconds`. It refuses or does not kn
 newer ASL fields, so `definition.py` authors those as plain data and this module adds them
 to the SDK's rendering. Pure dict transforms: this module never imports the SDK.
 
-`post_render(sdk_definition, state_extras=..., retry_extras=...)` does, in order:
+`post_render(sdk_definition, state_extras=..., retry_extras=..., retrier_extras=...)` does, in order:
 
 1. Map states: `Iterator` becomes `ItemProcessor` (with `ProcessorConfig: {"Mode": "INLINE"}`)
    and a Map's `Parameters` become its `ItemSelector` (the SDK only knows the older names).
 2. Every retrier of every state gets `retry_extras` (here `MaxDelaySeconds` and
    `JitterStrategy: "FULL"`; the SDK's Retry only knows ErrorEquals, IntervalSeconds,
-   MaxAttempts and BackoffRate).
+   MaxAttempts and BackoffRate), except a retrier whose first error name is a key of
+   `retrier_extras`: it gets that entry's fields instead (the table poll's own cap, no jitter).
 3. Each state named in `state_extras` gets those fields (`ResultSelector`,
    `MaxConcurrencyPath`, Fail `ErrorPath`/`CausePath`, ...). An extra may only *add* a
    field: naming an unknown state or a field the SDK already rendered raises ValueError.
@@ -85,6 +86,7 @@ def post_render(
     *,
     state_extras: Mapping[str, Mapping[str, Any]],
     retry_extras: Mapping[str, Any],
+    retrier_extras: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The final ASL: the SDK's rendering plus what the SDK does not know (see module doc)."""
     definition = copy.deepcopy(dict(sdk_definition))
@@ -93,7 +95,8 @@ def post_render(
             _modernise_map(state)
     for _, state in iter_states(definition):
         for retrier in state.get("Retry", []):
-            _add_fields(retrier, retry_extras, where="a retrier")
+            own = (retrier_extras or {}).get((retrier.get("ErrorEquals") or [None])[0])
+            _add_fields(retrier, retry_extras if own is None else own, where="a retrier")
     _apply_state_extras(definition, state_extras)
     return canonical(definition)
 

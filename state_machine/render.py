@@ -21,10 +21,12 @@ from state_machine.post_render import post_render
 
 def render() -> dict[str, Any]:
     """The final ASL as a dict: the SDK's rendering plus the one post-render step."""
-    from state_machine.definition import RETRY_EXTRAS, author
+    from state_machine.definition import RETRIER_EXTRAS, RETRY_EXTRAS, author
 
     sdk_definition, state_extras = author()
-    return post_render(sdk_definition, state_extras=state_extras, retry_extras=RETRY_EXTRAS)
+    return post_render(
+        sdk_definition, state_extras=state_extras, retry_extras=RETRY_EXTRAS, retrier_extras=RETRIER_EXTRAS
+    )
 
 
 def render_json() -> str:

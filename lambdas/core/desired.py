@@ -88,7 +88,7 @@ class DesiredState:
     tables: tuple[TableSpec, ...]
     role: RoleSpec
     poll_interval_seconds: int = 2
-    max_polls: int = 60
+    max_polls: int = 15
     max_concurrency: int = 25
     backup_wait_seconds: int = 1800
     metrics_namespace: str = "FileFerry"

@@ -39,7 +39,7 @@ class AccessDenied(ProvisionerError):
 
 
 class TableCreationTimeout(ProvisionerError):
-    """A table did not become ACTIVE within the bounded number of polls."""
+    """A table did not become ACTIVE within the bounded number of polls (provisioner.max_polls)."""
 
 
 class VerificationFailed(ProvisionerError):
@@ -99,6 +99,24 @@ class TargetStillRunning(ProvisionerError):
     """A rollback run waits: its target execution is still listed as RUNNING (it may just have stopped)."""
 
     transient = True
+
+
+# A poll: the expected answer while a table is being created, not a fault. The poll step raises it so
+# that the state machine's own Retry waits and looks again (3 history events per look, against 9 for a
+# Wait/Task/Choice loop); a dedicated retrier bounds it and a Catch turns the last one into
+# TableCreationTimeout. Neither transient nor permanent: the transient-fault retrier never matches it.
+
+
+class TableStillCreating(ProvisionerError):
+    """The table is not ACTIVE yet (CREATING, or UPDATING after an in-place update): look again later."""
+
+
+POLL_ERRORS: tuple[type[ProvisionerError], ...] = (TableStillCreating,)
+
+
+def poll_error_names() -> list[str]:
+    """Error names that mean "not ready yet, looking again": a poll, never a failed attempt to report."""
+    return [cls.error_name() for cls in POLL_ERRORS]
 
 
 PERMANENT_ERRORS: tuple[type[ProvisionerError], ...] = (

@@ -123,8 +123,6 @@ def run_context(
         "action": action,
         "execution_name": execution_name,
         "tables": desired.table_names(),
-        "poll_interval_seconds": desired.poll_interval_seconds,
-        "max_polls": desired.max_polls,
         "max_concurrency": desired.max_concurrency,
         "remediate": remediate,
         "target_execution_name": target_execution_name,

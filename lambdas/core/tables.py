@@ -10,7 +10,7 @@ from typing import Any
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, error_code
 from lambdas.core.desired import TableSpec
 from lambdas.core.diff import REFUSE, UPDATE, Difference, diff_table
-from lambdas.core.errors import NotYetVisible, ResourceBusy, ResourceConflict
+from lambdas.core.errors import NotYetVisible, ResourceBusy, ResourceConflict, TableStillCreating
 from lambdas.core.observe import observe_table, observe_table_status
 
 
@@ -110,35 +110,39 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], re
 
 @dataclass(frozen=True)
 class TableProgress:
-    """One look at a table that is being provisioned: its status and, once ACTIVE, its TTL."""
+    """A table that is being provisioned, seen ACTIVE: what its TTL step found or did."""
 
     table: str
     outcome: str  # what CreateOrAdoptTable did: created | adopted | updated
-    status: str
-    polls: int
-    ttl: str | None  # None until the table is ACTIVE; then what ensure_ttl found or did
+    status: str  # always ACTIVE: a table that is not raises TableStillCreating
+    ttl: str  # what ensure_ttl found or did
     ttl_change_possible_by: str | None = None  # when ttl is "deferred": by when AWS allows the change
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def await_table(client: Any, spec: TableSpec, outcome: str, polls: int | None) -> TableProgress:
-    """The table's status; the look that finds it ACTIVE also makes its TTL what the spec says.
+def await_table(client: Any, spec: TableSpec, outcome: str, look: bool) -> TableProgress:
+    """Once the table is ACTIVE, make its TTL what the spec says; until then raise TableStillCreating.
 
-    `polls` counts the poll loop's looks (None: CreateOrAdoptTable already saw the table ACTIVE,
-    so this is no poll and the status is not read again: UpdateTimeToLive on a table that is no
-    longer ACTIVE fails with ResourceInUse, which is ResourceBusy, retried by the state machine).
+    With `look`, this is a poll: the table's status is read first, and a table that is not ACTIVE
+    yet raises TableStillCreating, which the state machine retries with backoff (its poll retrier,
+    bounded by provisioner.max_polls) and, after the last retry, catches as TableCreationTimeout
+    (so the last one's message is the run's cause). Without
+    `look`, CreateOrAdoptTable already saw the table ACTIVE, so the status is not read again
+    (UpdateTimeToLive on a table that is no longer ACTIVE fails with ResourceInUse, which is
+    ResourceBusy, retried by the state machine).
     """
     just_created = outcome == "created"
-    if polls is not None:
+    if look:
         status = table_status(client, spec.name, just_created=just_created)
-        polls += 1
         if status != "ACTIVE":
-            return TableProgress(spec.name, outcome, status, polls, None)
+            raise TableStillCreating(
+                f"table {spec.name} is still {status}, not ACTIVE (it is looked at again at most provisioner.max_polls times)"
+            )
     ttl = ensure_ttl(client, spec, just_created=just_created)
     possible_by = ttl_change_possible_by() if ttl == DEFERRED else None
-    return TableProgress(spec.name, outcome, "ACTIVE", polls or 0, ttl, possible_by)
+    return TableProgress(spec.name, outcome, "ACTIVE", ttl, possible_by)
 
 
 def table_status(client: Any, name: str, just_created: bool = False) -> str:
@@ -148,7 +152,7 @@ def table_status(client: Any, name: str, just_created: bool = False) -> str:
     reference: "If you issue a DescribeTable request immediately after a CreateTable request,
     DynamoDB might return a ResourceNotFoundException ... because DescribeTable uses an eventually
     consistent query"): for a table this run created, that is a table still being created, so the
-    bounded poll loop looks again (no error, so no traceback in the logs for an expected answer).
+    poll reports it as CREATING and the state machine looks again.
     """
     status = observe_table_status(client, name)
     if status is None:

@@ -11,15 +11,17 @@ from lambdas.core.tables import await_table
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Input: {"table", "execution_name", "outcome", "polls"?}. Output: {"table", "outcome", "status",
-    "polls", "ttl": enabled|already-enabled|disabled|not-specified|deferred, or null while not ACTIVE,
+    """Input: {"table", "execution_name", "outcome", "look"?: true}. Output: {"table",
+    "outcome", "status": "ACTIVE", "ttl": enabled|already-enabled|disabled|not-specified|deferred,
     "ttl_change_possible_by": ISO time when deferred, else null}.
 
-    With "polls" it is a poll: DescribeTable, and TTL only once ACTIVE. Without, the table was
-    already seen ACTIVE: TTL straight away. TTL that is already enabled is success, not ValidationException;
-    a change AWS's one-hour rule refuses is "deferred", with the time by which it becomes possible.
+    With "look" it is a poll: DescribeTable first, and a table not ACTIVE yet raises TableStillCreating
+    (the state machine looks again later). Without, the table was already seen ACTIVE: TTL straight away.
+    TTL that is already enabled is success, not ValidationException; a change AWS's one-hour rule
+    refuses is "deferred", with the time by which it becomes possible.
     """
     bind_execution(event["execution_name"], table=event["table"])
-    progress = await_table(aws.dynamodb, desired().table(event["table"]), event["outcome"], event.get("polls"))
-    logger.info("table %s", progress.status, extra={"polls": progress.polls, "ttl": progress.ttl})
+    spec = desired().table(event["table"])
+    progress = await_table(aws.dynamodb, spec, event["outcome"], bool(event.get("look")))
+    logger.info("table %s", progress.status, extra={"ttl": progress.ttl})
     return progress.as_dict()

@@ -13,8 +13,8 @@ from lambdas.core.runtime import aws, bind_execution, desired, logger, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input: {"input": <execution input>, "execution_name", "execution_arn", "state_machine_arn"}.
 
-    Output: the run context {"action", "execution_name", "tables", "poll_interval_seconds",
-    "max_polls", "max_concurrency", "remediate", "target_execution_name", "drift"}.
+    Output: the run context {"action", "execution_name", "tables", "max_concurrency", "remediate",
+    "target_execution_name", "drift"}.
     Raises InvalidInput (naming the field) or ConcurrentRun.
     """
     bind_execution(event["execution_name"])

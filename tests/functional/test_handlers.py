@@ -30,19 +30,19 @@ def test_create_or_adopt_table_handler_creates_the_table_tagged_with_the_executi
 def test_the_poll_that_sees_the_table_active_enables_its_ttl(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
     create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
 
-    output = await_table.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created", "polls": 0}, context)
+    output = await_table.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created", "look": True}, context)
 
-    assert output == {"table": SESSIONS, "outcome": "created", "status": "ACTIVE", "polls": 1, "ttl": "enabled", "ttl_change_possible_by": None}
+    assert output == {"table": SESSIONS, "outcome": "created", "status": "ACTIVE", "ttl": "enabled", "ttl_change_possible_by": None}
     assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
 
 
 def test_an_adopted_active_table_gets_its_ttl_without_a_poll(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
     create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
-    await_table.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created", "polls": 0}, context)
+    await_table.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created", "look": True}, context)
 
     output = await_table.handler({"table": SESSIONS, "execution_name": "exec-2", "outcome": "adopted"}, context)
 
-    assert output == {"table": SESSIONS, "outcome": "adopted", "status": "ACTIVE", "polls": 0, "ttl": "already-enabled", "ttl_change_possible_by": None}
+    assert output == {"table": SESSIONS, "outcome": "adopted", "status": "ACTIVE", "ttl": "already-enabled", "ttl_change_possible_by": None}
     assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
 
 

@@ -96,3 +96,26 @@ def test_a_missing_external_id_says_which_key_to_set_where(tmp_path):
     assert line.startswith(f"error: {path}: sso.external_id: required key is missing; ")
     assert "add `external_id: ...` under `sso:`" in line
     assert not (tmp_path / "r").exists()
+
+
+def test_the_configured_poll_reaches_the_definition_and_too_many_polls_are_refused(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["provisioner"].update(poll_interval_seconds=5, max_polls=40)
+    path = tmp_path / "slow-tables.yaml"
+    path.write_text(yaml.safe_dump(config))
+
+    rendered = deploy_py("render", "--out", str(tmp_path / "r"), "--config", str(path))
+
+    assert rendered.returncode == 0, rendered.stderr
+    states = json.loads((tmp_path / "r" / "state_machine.asl.json").read_text())["States"]
+    poll = states["Provision"]["Branches"][0]["States"]["ProvisionTables"]["ItemProcessor"]["States"]["PollTable"]
+    assert (poll["Retry"][0]["IntervalSeconds"], poll["Retry"][0]["MaxAttempts"]) == (5, 40)
+
+    config["provisioner"]["max_polls"] = 1000
+    path.write_text(yaml.safe_dump(config))
+    refused = deploy_py("render", "--out", str(tmp_path / "r2"), "--config", str(path))
+
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert "provisioner.max_polls 1000 lets a provisioning run of 5 tables write up to 15321" in line
+    assert not (tmp_path / "r2").exists()

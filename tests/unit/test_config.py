@@ -114,6 +114,8 @@ INVALID = {
     "max_concurrency 0": (_set("provisioner.max_concurrency", 0), "provisioner.max_concurrency"),
     # An inline Map runs at most 40 iterations at once (Step Functions Developer Guide).
     "max_concurrency 41": (_set("provisioner.max_concurrency", 41), "provisioner.max_concurrency"),
+    # Past half Step Functions' 25,000-event history limit (state_machine/history_model.py).
+    "max_polls 1000": (_set("provisioner.max_polls", 1000), "provisioner.max_polls"),
     "backup_wait_seconds 0": (_set("provisioner.backup_wait_seconds", 0), "provisioner.backup_wait_seconds"),
     "backup_wait_seconds 2 hours": (_set("provisioner.backup_wait_seconds", 7200), "provisioner.backup_wait_seconds"),
     "log_retention_days 10": (_set("provisioner.log_retention_days", 10), "provisioner.log_retention_days"),
@@ -147,6 +149,19 @@ def test_a_missing_external_id_is_called_missing(config_file: Callable[..., Path
 def test_an_unquoted_account_id_asks_for_quotes(config_file: Callable[..., Path]) -> None:
     with pytest.raises(ConfigError, match="quoted"):
         load_settings(config_file(_set("sso.account_id", 123456789012)))
+
+
+def test_polling_that_could_outgrow_the_history_limit_is_refused_with_the_numbers(config_file: Callable[..., Path]) -> None:
+    path = config_file(_set("provisioner.max_polls", 812))
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+
+    message = str(raised.value)
+    assert message.startswith(f"{path}: provisioner.max_polls 812 ")
+    assert "5 tables write up to 12501 Step Functions history events (2451 per table), more than 12500" in message
+    assert message.endswith("max_polls may be at most 811")
+    assert load_settings(config_file(_set("provisioner.max_polls", 811))).provisioner.max_polls == 811
 
 
 def test_a_table_name_used_twice_is_a_config_error_naming_section_and_name(config_file: Callable[..., Path]) -> None:

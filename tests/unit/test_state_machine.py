@@ -18,12 +18,14 @@ import pytest
 
 from lambdas.core.errors import (
     PERMANENT_ERRORS,
+    TRANSIENT_ERRORS,
     InvalidInput,
     TableCreationTimeout,
+    TableStillCreating,
     transient_error_names,
 )
 from lambdas.core.steps import STEPS, step
-from state_machine.asl import ASL_PATH, load_definition, placeholders, substitute
+from state_machine.asl import ASL_PATH, configure_polling, load_definition, placeholders, poll_retriers, substitute
 from state_machine.post_render import post_render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -229,6 +231,8 @@ def test_every_task_retries_transient_errors_with_full_jitter(states: dict[str, 
         covered = set().union(*(set(r["ErrorEquals"]) for r in retriers)) if retriers else set()
         assert transient <= covered, f"{name} does not retry {sorted(transient - covered)}"
         for retrier in retriers:
+            if retrier["ErrorEquals"] == [TableStillCreating.error_name()]:
+                continue  # the table poll: a designed wait, no jitter (test_a_table_is_polled_by_retry_...)
             assert retrier["JitterStrategy"] == "FULL", name
             assert isinstance(retrier["MaxDelaySeconds"], int) and retrier["MaxDelaySeconds"] > 0, name
             assert retrier["MaxAttempts"] >= 1 and retrier["BackoffRate"] >= 1, name
@@ -304,10 +308,13 @@ def test_every_task_on_the_provisioning_path_is_caught_to_rollback(asl: dict[str
         assert catchers[0]["Next"] == ROLLBACK_STATE, name
         assert catchers[0]["ResultPath"] == "$.error", f"{name} must keep its input (execution_name) for rollback"
     # Everything inside the Parallel (the tables' Map, its iterations, EnsureRole) must let errors
-    # reach the Parallel's catcher, so the rollback gets the original error.
+    # reach the Parallel's catcher, so the rollback gets the original error. The one catch inside
+    # turns the poll's last "not ACTIVE yet" into the TableCreationTimeout Fail, which reaches it too.
     for branch in top["Provision"]["Branches"]:
-        for name, state, _ in walk(branch):
-            assert "Catch" not in state, f"{name} catches inside the Parallel; the rollback would not see it"
+        for name, state, holder in walk(branch):
+            for catcher in state.get("Catch", []):
+                assert catcher["ErrorEquals"] == [TableStillCreating.error_name()], f"{name} catches inside the Parallel"
+                assert holder["States"][catcher["Next"]]["Type"] == "Fail", f"{name}'s catch must end in a Fail"
 
 
 def test_the_role_is_ensured_beside_the_tables_and_verify_reads_both(asl: dict[str, Any]) -> None:
@@ -328,15 +335,13 @@ def test_one_function_polls_a_table_and_applies_its_ttl(states: dict[str, dict[s
     await_table = step("await-table").placeholder
     assert states["PollTable"]["Parameters"]["FunctionName"] == await_table
     assert states["EnsureTtl"]["Parameters"]["FunctionName"] == await_table
-    # Once PollTable sees ACTIVE (and has applied TTL), the iteration ends without another invocation.
-    ready = [c["Next"] for c in states["TableActive"]["Choices"] if c.get("StringEquals") == "ACTIVE"]
-    assert ready == ["TableReady"]
-    assert states["TableReady"]["Type"] == "Pass" and states["TableReady"]["End"] is True
-    assert states["TableReady"]["Parameters"]["ttl.$"] == "$.observed.ttl"
-    assert states["PollTable"]["ResultSelector"]["ttl.$"] == "$.Payload.ttl"
-    # An adopted table that is already ACTIVE gets its TTL at once, with no poll counted.
-    assert "polls.$" not in states["EnsureTtl"]["Parameters"]["Payload"]
-    assert states["EnsureTtl"]["End"] is True
+    # The look that sees the table ACTIVE applies its TTL, and its result is the iteration's output.
+    for name in ("PollTable", "EnsureTtl"):
+        assert states[name]["End"] is True and "ResultPath" not in states[name], name
+        assert states[name]["ResultSelector"]["ttl.$"] == "$.Payload.ttl", name
+    assert states["PollTable"]["Parameters"]["Payload"]["look"] is True
+    # An adopted table that is already ACTIVE gets its TTL at once, without a look at its status.
+    assert "look" not in states["EnsureTtl"]["Parameters"]["Payload"]
 
 
 def test_rollback_fails_the_execution_with_the_original_error(states: dict[str, dict[str, Any]]) -> None:
@@ -358,27 +363,50 @@ def test_rollback_fails_the_execution_with_the_original_error(states: dict[str, 
     assert rollback_failed["Next"] == rollback["Next"]
 
 
-def test_poll_loop_is_bounded(states: dict[str, dict[str, Any]], asl: dict[str, Any]) -> None:
-    processor = states["ProvisionTables"]["ItemProcessor"]
-    assert states["CreateOrAdoptTable"]["ResultSelector"]["polls"] == 0
-    assert states["PollTable"]["ResultSelector"]["polls.$"] == "$.Payload.polls"
-    assert states["WaitForTable"]["SecondsPath"] == "$.poll_interval_seconds"
+def test_a_table_is_polled_by_retry_bounded_by_max_polls_then_times_out(states: dict[str, dict[str, Any]]) -> None:
+    processor = states["ProvisionTables"]["ItemProcessor"]["States"]
+    # No loop of states: each look after the first is a retry of PollTable (3 history events, no transition).
+    assert is_acyclic(processor)
+    assert not any(state["Type"] == "Wait" for state in processor.values())
+    poll = processor["PollTable"]
+    first, *others = poll["Retry"]
+    assert first == {
+        "ErrorEquals": [TableStillCreating.error_name()],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 15,
+        "BackoffRate": 1.5,
+        "MaxDelaySeconds": 30,
+        "JitterStrategy": "NONE",  # a bound in time, not a distribution
+    }
+    # The transient-fault retrier never answers a poll, so a poll never spends a fault's retries.
+    assert others and all(TableStillCreating.error_name() not in r["ErrorEquals"] for r in others)
+    assert all("States.ALL" not in r["ErrorEquals"] for r in others)
+    assert TableStillCreating not in TRANSIENT_ERRORS + PERMANENT_ERRORS
+    # After the last retry, the poll's error becomes the run's TableCreationTimeout.
+    (catcher,) = poll["Catch"]
+    assert catcher["ErrorEquals"] == [TableStillCreating.error_name()]
+    timed_out = processor[catcher["Next"]]
+    assert timed_out["Type"] == "Fail" and timed_out["Error"] == TableCreationTimeout.error_name()
+    assert timed_out["CausePath"] == catcher["ResultPath"] + ".Cause"
+    # The run context no longer carries polling settings: they are in the definition.
+    assert set(states["ProvisionTables"]["ItemSelector"]) == {"table.$", "execution_name.$", "remediate.$"}
 
-    table_active = states["TableActive"]
-    bound = [
-        c
-        for c in table_active["Choices"]
-        if c.get("Variable") == "$.observed.polls" and c.get("NumericGreaterThanEqualsPath") == "$.max_polls"
-    ]
-    assert len(bound) == 1, "TableActive must compare polls to max_polls"
-    timed_out = states[bound[0]["Next"]]
-    assert timed_out["Type"] == "Fail"
-    assert timed_out["Error"] == TableCreationTimeout.error_name()
-    assert states["ProvisionTables"]["ItemSelector"]["max_polls.$"] == "$.max_polls"
 
-    # Every loop in the iteration goes through the bounded Choice.
-    without_bound = {n: s for n, s in processor["States"].items() if n != "TableActive"}
-    assert is_acyclic(without_bound), "a loop in the iteration bypasses the max_polls check"
+def test_configure_polling_sets_only_the_poll_retrier() -> None:
+    committed = load_definition()
+    assert configure_polling(committed, 2, 15) == committed, "the committed ASL carries the defaults"
+
+    configured = json.loads(configure_polling(committed, 5, 40))
+
+    (retrier,) = poll_retriers(configured)
+    assert (retrier["IntervalSeconds"], retrier["MaxAttempts"]) == (5, 40)
+    retrier.update(IntervalSeconds=2, MaxAttempts=15)
+    assert configured == json.loads(committed), "nothing else changes"
+    without_poll = json.loads(committed)
+    for state in all_states(without_poll).values():
+        state["Retry"] = [r for r in state.get("Retry", []) if r["ErrorEquals"] != [TableStillCreating.error_name()]]
+    with pytest.raises(ValueError, match="no table poll retrier"):
+        configure_polling(json.dumps(without_poll), 2, 15)
 
 
 def test_drift_check_path_is_short_and_can_remediate(states: dict[str, dict[str, Any]]) -> None:
@@ -426,7 +454,7 @@ def test_a_refused_table_ends_its_iteration_without_waiting_or_touching_ttl(stat
     assert skip["Type"] == "Pass" and skip.get("End") is True, "a refused table must end its iteration"
     assert skip["Parameters"]["table.$"] == "$.table"
     assert skip["Parameters"]["outcome.$"] == "$.observed.outcome"
-    assert choice["Default"] == "WaitForTable"
+    assert choice["Default"] == "PollTable"
 
 
 def test_rollback_and_teardown_paths(states: dict[str, dict[str, Any]]) -> None:
