@@ -80,7 +80,7 @@ def test_access_denied_on_the_role_rolls_back_the_tables_the_run_created_and_kee
 
 @pytest.mark.chaos(0.03, seed=505)
 def test_rollback_run_undoes_an_earlier_run_restoring_the_role_it_updated_and_keeping_tables_it_adopted(
-    run, clients, user_context_with_items, role_with_an_old_policy
+    aws, run, clients, user_context_with_items, role_with_an_old_policy
 ):
     provisioned = run({"action": "provision"})
     assert provisioned.succeeded, provisioned.cause
@@ -89,6 +89,7 @@ def test_rollback_run_undoes_an_earlier_run_restoring_the_role_it_updated_and_ke
     rolled_back = run({"action": "rollback", "execution_arn": provisioned.execution_arn})
 
     assert rolled_back.succeeded, rolled_back.cause
+    aws.clock.advance(aws.consistency.seconds)  # IAM reads are eventually consistent: read back after the lag
     assert _existing_tables(clients) == [PRE_EXISTING]
     assert _all_items(clients, PRE_EXISTING) == user_context_with_items
     assert _role_exists(clients)
