@@ -196,6 +196,7 @@ def measure_provisioner(
         "tables_with_ttl": sum(1 for table in tables if table.ttl_attribute),
         "create_latency": emulator.create_latency,
         "poll_interval_seconds": desired.poll_interval_seconds,
+        "max_polls": desired.max_polls,
         "seconds_waiting_for_function_init_after_deploy": initialisation_seconds,
         "max_concurrency": desired.max_concurrency,
         # IAM counts an inline policy's size without whitespace; moto does not enforce the quota.
