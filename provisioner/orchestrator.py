@@ -18,9 +18,10 @@ from provisioner.iam_documents import Arns, orchestrator_roles, role_name, state
 from state_machine.asl import configure_polling, load_definition, substitute
 
 RUNTIME = "python3.12"
-# Chosen by measurement (python -m bench, cold-start model): each step's init phase takes about 0.4 s
-# of CPU; at 1,769 MB a function has one full vCPU, so a first run's five cold starts take about
-# 2 s instead of 13 s at 256 MB, for about $0.0001 more per run (README, Benchmark).
+# Chosen by measurement (python -m bench, cold-start model): each step's init phase takes about 0.24 s
+# of CPU (0.4 s before the zip carried its bytecode); at 1,769 MB a function has one full vCPU, so a
+# first run's five cold starts take about 1.2 s instead of 8 s at 256 MB, for about $0.0001 more per
+# run (README, Benchmark).
 MEMORY_MB = 1769
 POLICY_NAME = "least-privilege"
 ROLLBACK_TRIGGER = "rollback-on-abort"
