@@ -134,10 +134,11 @@ def runtime_interpreter(version: tuple[int, int]) -> str | None:
     candidates = [shutil.which(name), *sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{version[0]}.{version[1]}.*", "bin", name)), reverse=True)]
     for candidate in filter(None, candidates):
         try:
-            answer = subprocess.run([candidate, "-S", "-s", "-c", "import sys; print(*sys.version_info[:2])"],
+            answer = subprocess.run([candidate, "-S", "-s", "-c", "import sys; print(*sys.version_info[:2], sys.executable)"],
                                     capture_output=True, text=True, timeout=10, check=False)
         except (OSError, subprocess.SubprocessError):
             continue
-        if answer.returncode == 0 and answer.stdout.split() == [str(version[0]), str(version[1])]:
-            return candidate
+        parts = answer.stdout.split(maxsplit=2)
+        if answer.returncode == 0 and parts[:2] == [str(version[0]), str(version[1])] and len(parts) == 3:
+            return parts[2].strip()  # the interpreter itself, not a shim that may pick another version later
     return None
