@@ -203,6 +203,7 @@ def test_a_refused_concurrent_run_names_the_running_one_and_how_to_follow_it_and
     assert re.search(r"\b5 iteration\(s\)", path), path  # the Map over the five tables, summarised
     assert re.search(r"- CreateOrAdoptTable x5 \(longest [\d.]+ s\)", path), path
     assert f"Stopped at {expected[-1]}: succeeded." in path and "Verification passed" in path
+    aws.clock.advance(aws.consistency.seconds)  # DescribeExecution is eventually consistent: read it after the lag
     assert sfn.describe_execution(executionArn=first)["status"] == "SUCCEEDED"
     _provisioned_as_the_spec_says(clients)
 
