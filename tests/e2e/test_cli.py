@@ -31,6 +31,7 @@ def test_json_before_or_after_the_command_gives_the_same_json(aws, deployed, con
         AttributeDefinitions=[{"AttributeName": "wrong_key", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    aws.clock.advance(aws.consistency.seconds)  # made by hand before the checks, not within their read lag
     where = ["--config", str(config_path), "--endpoint-url", aws.endpoint_url]
 
     before = main(["--json", *where, "run", "drift-check"]), capsys.readouterr().out
@@ -137,8 +138,10 @@ def test_a_followed_run_reports_how_it_ended_while_describe_execution_still_says
     code, out = cli("--json", "run", "drift-check")
     checked = json.loads(out)
     invalid = sfn.start_execution(stateMachineArn=deployed.state_machine_arn, input=json.dumps({"action": "drift-check", "remediate": "yes"}))
-    status_code, status_out = cli("--json", "status", invalid["executionArn"])
+    status_code, status_out = cli("--json", "status", invalid["executionArn"], "--follow")
     refused = json.loads(status_out)
+    shown_code, shown_out = cli("--json", "status", invalid["executionArn"])  # ended; DescribeExecution says RUNNING
+    shown = json.loads(shown_out)
 
     assert sfn.describe_execution(executionArn=checked["execution_arn"])["status"] == "RUNNING"  # nobody waited for it
     aws.clock.advance(600)
@@ -149,7 +152,8 @@ def test_a_followed_run_reports_how_it_ended_while_describe_execution_still_says
     described = sfn.describe_execution(executionArn=invalid["executionArn"])
     assert (refused["status"], refused["error"]) == (described["status"], described["error"]) == ("FAILED", "InvalidInput")
     assert refused["cause"] == readable_cause(described["cause"]) and "remediate" in refused["cause"]
-    assert status_code == 0
+    assert (shown["status"], shown["error"], shown["path"]["stopped_at"]) == ("FAILED", "InvalidInput", refused["path"]["stopped_at"])
+    assert status_code == shown_code == 0
 
 
 # -- where a run went, and what to do next -------------------------------------------------------
