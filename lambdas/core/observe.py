@@ -118,6 +118,19 @@ def list_table_tags(client: Any, arn: str) -> dict[str, str]:
         kwargs["NextToken"] = page["NextToken"]
 
 
+def _role_policy(iam: Any, role: str, policy: str) -> dict[str, Any] | None:
+    """A listed inline policy's document; None when GetRolePolicy says it is gone.
+
+    IAM's reads are each eventually consistent (IAM User Guide, "Changes that I make are not always
+    immediately visible"), not consistent with one another: ListRolePolicies may still list a policy
+    that was just deleted. NoSuchEntity here means that policy is gone, not the role.
+    """
+    try:
+        return iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        return None
+
+
 def observe_role(iam: Any, name: str) -> ObservedRole:
     """GetRole + its inline and attached policies; a missing role is `exists=False`."""
     try:
@@ -125,8 +138,9 @@ def observe_role(iam: Any, name: str) -> ObservedRole:
         inline = {}
         for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
             for policy_name in page["PolicyNames"]:
-                document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-                inline[policy_name] = document
+                document = _role_policy(iam, name, policy_name)
+                if document is not None:
+                    inline[policy_name] = document
         attached = [
             policy["PolicyArn"]
             for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)

@@ -164,6 +164,29 @@ def test_a_role_deletion_that_meets_a_policy_not_listed_yet_is_retried_and_then_
     assert ROLE not in _role_names(clients)
 
 
+def test_a_role_deletion_whose_policy_list_lags_the_policy_read_deletes_the_role(aws, lag, clients):
+    # IAM's reads are each eventually consistent, not consistent with one another: ListRolePolicies can
+    # still show a policy that GetRolePolicy already answers NoSuchEntity for. That is a policy gone,
+    # not a role gone.
+    iam = clients.iam
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(READ))
+    aws.clock.advance(lag)
+    iam.delete_role_policy(RoleName=ROLE, PolicyName=POLICY)  # as an earlier attempt did, before it failed
+    aws.clock.advance(lag * 0.75)
+    iam.put_role_policy(RoleName=ROLE, PolicyName="Added", PolicyDocument=json.dumps(READ))  # the list changes again
+    aws.clock.advance(lag * 0.5)
+    assert iam.list_role_policies(RoleName=ROLE)["PolicyNames"] == [POLICY]  # the list lags; the removed policy's read does not
+
+    with pytest.raises(NotYetVisible):  # DeleteRole: the policy not listed yet is still there; retried
+        delete_role(iam, ROLE)
+    aws.clock.advance(lag)
+    assert delete_role(iam, ROLE) is True
+
+    aws.clock.advance(lag)
+    assert ROLE not in _role_names(clients)
+
+
 def test_a_rollback_that_fails_itself_keeps_the_original_error_and_says_what_may_be_left(aws, run, clients):
     # CreateRole is refused for good (the run fails and rolls back); the rollback's own GetRole then
     # fails with an error nothing retries.
