@@ -49,7 +49,12 @@ def ensure_role(iam: Any, spec: RoleSpec, tags: dict[str, str]) -> RoleOutcome:
             Tags=[{"Key": key, "Value": value} for key, value in sorted(tags.items())],
         )["Role"]
     except iam.exceptions.EntityAlreadyExistsException:
-        return _converge_existing(iam, spec, observe_role(iam, spec.name))
+        observed = observe_role(iam, spec.name)
+        outcome = _converge_existing(iam, spec, observed)
+        if _created_by_an_earlier_attempt(observed, tags):
+            # A retry after this step's CreateRole landed and a later call failed: the role is this run's.
+            return RoleOutcome(spec.name, outcome.arn, "created")
+        return outcome
     except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"CreateRole {spec.name}") from err
     try:
@@ -62,6 +67,11 @@ def ensure_role(iam: Any, spec: RoleSpec, tags: dict[str, str]) -> RoleOutcome:
     except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"PutRolePolicy {spec.name}") from err
     return RoleOutcome(spec.name, created["Arn"], "created")
+
+
+def _created_by_an_earlier_attempt(observed: ObservedRole, tags: dict[str, str]) -> bool:
+    """Whether the existing role carries exactly the ownership tags this step creates it with."""
+    return bool(tags) and observed.exists and all(observed.tags.get(key) == value for key, value in tags.items())
 
 
 def _converge_existing(iam: Any, spec: RoleSpec, observed: ObservedRole) -> RoleOutcome:

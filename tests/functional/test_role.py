@@ -80,6 +80,31 @@ def test_a_created_role_carries_both_ownership_tags(iam: Any, created_role: dict
     assert role_tags(iam, ROLE) == {MANAGED_BY_TAG: desired.provisioner_name, CREATED_BY_TAG: "exec-1"}
 
 
+def test_a_retried_role_creation_reports_the_role_its_earlier_attempt_created_as_created(
+    iam: Any, desired: DesiredState, tags: dict[str, str]
+) -> None:
+    # An earlier attempt's CreateRole landed, then its PutRolePolicy failed (a transient fault): the retry
+    # meets EntityAlreadyExists on the role this run created, finishes it, and says it created it.
+    iam.create_role(
+        RoleName=ROLE,
+        AssumeRolePolicyDocument=json.dumps(desired.role.trust_policy),
+        Description=desired.role.description,
+        MaxSessionDuration=desired.role.max_session_duration,
+        Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+    )
+
+    outcome = ensure_role(iam, desired.role, tags).as_dict()
+
+    assert (outcome["outcome"], outcome["previous"]) == ("created", {})
+    assert canonical_statements(inline_policy_of(iam, ROLE, POLICY)) == canonical_statements(desired.role.inline_policy)
+
+
+def test_a_role_another_execution_created_is_not_reported_as_created(
+    iam: Any, created_role: dict[str, Any], desired: DesiredState
+) -> None:
+    assert ensure_role(iam, desired.role, ownership(desired, "exec-2")).outcome == "adopted"
+
+
 def test_an_existing_role_is_updated_to_the_spec_trust_policy(
     iam: Any, converged_role: dict[str, Any], desired: DesiredState
 ) -> None:
