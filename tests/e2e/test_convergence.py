@@ -3,11 +3,19 @@
 Whatever the seed, provisioning, re-running, remediating drift, rolling back a failed or an aborted run and
 tearing down all end where they should, no item of a pre-existing table is lost, and nothing a run created
 outlives its rollback. Each test is a few runs, read back with boto3.
+
+The suite runs each test with one fixed seed. A fault campaign runs them for many, one process at a time:
+
+    FILEFERRY_CONVERGENCE_SEEDS=1,2,3 FILEFERRY_CONVERGENCE_LAG=3 FILEFERRY_CONVERGENCE_CHAOS=0.05 \
+        python -m pytest tests/e2e/test_convergence.py -n 0 -p no:randomly
+
+(seeds: comma-separated whole numbers, each test once per seed; lag in seconds; chaos a rate from 0 to 1).
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -21,8 +29,14 @@ TABLES = sorted(
 ROLE, POLICY = "FileFerryReadOnlyRole", "FileFerryReadOnlyPolicy"
 PRE_EXISTING = "FileFerry-UserContext"
 CACHE = "FileFerry-S3FileCache"
-LAG_SECONDS = 2
-CHAOS_RATE = 0.03
+LAG_SECONDS = float(os.environ.get("FILEFERRY_CONVERGENCE_LAG", "2"))
+CHAOS_RATE = float(os.environ.get("FILEFERRY_CONVERGENCE_CHAOS", "0.03"))
+
+
+def _seeds(default: int) -> list[int]:
+    """The suite's fixed seed, or the campaign's (FILEFERRY_CONVERGENCE_SEEDS)."""
+    campaign = os.environ.get("FILEFERRY_CONVERGENCE_SEEDS", "").strip()
+    return [int(seed) for seed in campaign.split(",")] if campaign else [default]
 
 
 def _tables(clients) -> list[str]:
@@ -70,7 +84,7 @@ def _ok(result) -> None:
     assert result.succeeded, f"{result.status} {result.error}: {result.cause}"
 
 
-@pytest.mark.parametrize("strict", [11], indirect=True)  # one seed per test keeps the suite cheap; another test, another seed
+@pytest.mark.parametrize("strict", _seeds(11), indirect=True)  # one seed per test keeps the suite cheap; another test, another seed
 def test_provision_rerun_remediate_and_teardown_converge(strict, aws, run, clients, factory, user_context_with_items):
     desired = desired_state(factory.settings)
 
@@ -113,7 +127,7 @@ def _rollback_started_by_the_rule(sfn, state_machine_arn, aborted_arn):
     return None
 
 
-@pytest.mark.parametrize("strict", [29], indirect=True)
+@pytest.mark.parametrize("strict", _seeds(29), indirect=True)
 def test_a_failed_run_and_an_aborted_run_are_rolled_back_completely(
     strict, aws, run, clients, deployed, user_context_with_items, follow_until
 ):
