@@ -345,7 +345,7 @@ def _program_started(worker: Any) -> bool:
 def _execution_terminated(self: BaseExecutionWorkerCommunication) -> None:
     execution = self.execution
     aborted_at = execution.stop_date if getattr(execution, _EVENT_SENT, False) else None
-    _record_abort_in_history(execution.exec_worker.env)
+    _record_abort_in_history(execution.exec_worker.env, stopped=aborted_at is not None)
     _original(BaseExecutionWorkerCommunication, "terminated")(self)
     if aborted_at is not None:
         # StopExecution already answered ABORTED and sent the event; whatever the interpreter made of
@@ -357,11 +357,15 @@ def _execution_terminated(self: BaseExecutionWorkerCommunication) -> None:
     _publish_status_change(execution)
 
 
-def _record_abort_in_history(env: Any) -> None:
-    # AWS always ends an aborted execution's history with ExecutionAborted.  moto's interpreter
-    # writes it only if it had begun evaluating states when the stop came; a StopExecution right
-    # after StartExecution left the history without it.
-    if not isinstance(env.program_state(), ProgramStopped):
+def _record_abort_in_history(env: Any, stopped: bool = False) -> None:
+    # AWS always ends an aborted execution's history with ExecutionAborted (StopExecution API
+    # reference: the execution becomes ABORTED).  moto's interpreter writes it only if it had begun
+    # evaluating states when the stop came; a StopExecution right after StartExecution left the
+    # history without it.  A stop that interrupts Map iterations can make the interpreter end in
+    # States.Runtime: for an execution StopExecution made ABORTED, that end is its ExecutionAborted.
+    if stopped:
+        _failure_as_abort(env)
+    elif not isinstance(env.program_state(), ProgramStopped):
         return
     if any(event["type"] == HistoryEventType.ExecutionAborted
            for event in env.event_manager.get_event_history()):
@@ -372,6 +376,15 @@ def _record_abort_in_history(env: Any) -> None:
         event_type=HistoryEventType.ExecutionAborted,
         event_details=EventDetails(executionAbortedEventDetails=ExecutionAbortedEventDetails()),
     )
+
+
+def _failure_as_abort(env: Any) -> None:
+    # get_event_history() returns a copy; the interpreter keeps its events in this list.
+    for event in env.event_manager._history_event_list:
+        if event["type"] == HistoryEventType.ExecutionFailed:
+            event.pop("executionFailedEventDetails", None)
+            event["type"] = HistoryEventType.ExecutionAborted
+            event["executionAbortedEventDetails"] = ExecutionAbortedEventDetails()
 
 
 def _publish_status_change(execution: Execution) -> None:

@@ -140,6 +140,37 @@ def test_stop_answers_aborted_while_a_lambda_task_is_still_running(
     assert "PassStateEntered" not in types  # the interpreter stopped after the running task
 
 
+def test_a_run_stopped_while_map_iterations_run_lambda_tasks_ends_its_history_aborted(
+    aws, deploy_function, create_state_machine, poll
+):
+    # StopExecution API reference: the execution becomes ABORTED; its history ends with ExecutionAborted,
+    # whatever its Map iterations were doing (moto's interpreter can make the interruption States.Runtime).
+    function_arn = deploy_function("sleeper", "sleep", timeout=5)
+    sfn = aws("stepfunctions")
+    sleep = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+             "Parameters": {"FunctionName": function_arn, "Payload": {"seconds": 1}}, "End": True}
+    state_machine = create_state_machine("slow-map", {
+        "StartAt": "Each",
+        "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3,
+                            "ItemProcessor": {"StartAt": "Sleep", "States": {"Sleep": sleep}},
+                            "End": True}},
+    })
+    execution_arn = sfn.start_execution(stateMachineArn=state_machine, input=json.dumps({"items": [1, 2, 3]}))["executionArn"]
+
+    def history_types():
+        return [e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]]
+
+    poll(lambda: history_types().count("TaskStarted") == 3)
+    sfn.stop_execution(executionArn=execution_arn)
+
+    assert sfn.describe_execution(executionArn=execution_arn)["status"] == "ABORTED"
+    poll(lambda: "ExecutionAborted" in history_types() or "ExecutionFailed" in history_types())
+    poll(lambda: sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING")
+    types = history_types()
+    assert "ExecutionFailed" not in types
+    assert [t for t in types if t.startswith("Execution")] == ["ExecutionStarted", "ExecutionAborted"]
+
+
 @pytest.mark.parametrize(
     ("template", "expected"),
     [
