@@ -176,11 +176,13 @@ def _piped(aws, config_path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_refused_concurrent_run_names_the_running_one_and_how_to_follow_it_and_status_shows_its_path(
-    aws, deployed, config_path, clients
+    aws, deployed, config_path, clients, follow_until
 ):
     aws.set_create_latency(600)  # the first run waits in CREATING until the clock moves
     sfn = clients.stepfunctions
     first = runs.start(sfn, deployed.state_machine_arn, {"action": "provision"})
+    # Past its own check for a concurrent run: started at once, each would refuse the other.
+    follow_until(first, lambda line: line.startswith("table ") and ": created" in line, "creating a table")
 
     second = _piped(aws, config_path, "run", "provision")
 

@@ -210,7 +210,12 @@ def _disable_ttl_add_a_statement_delete_a_table(clients: Any, emulator: Any) -> 
 
 
 def _user_context_with_items(clients: Any) -> None:
-    """FileFerry-UserContext as someone created it before any run (matching the spec), holding data."""
+    """FileFerry-UserContext as someone created it before any run, holding data.
+
+    It matches the spec, TTL included, so the failing run changes nothing on it: how far the tables'
+    branch gets before the role's fault stops the Parallel (whether it reached this table's TTL) is
+    timing, and a TTL change is one a rollback cannot undo within the hour.
+    """
     clients.dynamodb.create_table(
         TableName=CONTEXT,
         AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
@@ -218,6 +223,7 @@ def _user_context_with_items(clients: Any) -> None:
         BillingMode="PAY_PER_REQUEST",
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
     )
+    clients.dynamodb.update_time_to_live(TableName=CONTEXT, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
     for n in range(3):
         clients.dynamodb.put_item(TableName=CONTEXT, Item={"user_id": {"S": f"user-{n}"}})
 
