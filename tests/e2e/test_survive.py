@@ -135,12 +135,16 @@ def _role_names(clients) -> list[str]:
     return [role["RoleName"] for role in clients.iam.list_roles()["Roles"]]
 
 
-def test_a_retried_role_deletion_deletes_the_role_though_the_policy_list_still_shows_a_removed_policy(aws, lag, clients):
-    iam = clients.iam
+def _role_whose_policy_an_earlier_attempt_removed(aws, lag: float, iam) -> None:
     iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
     iam.put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(READ))
     aws.clock.advance(lag)
     iam.delete_role_policy(RoleName=ROLE, PolicyName=POLICY)  # as an earlier attempt did, before it failed
+
+
+def test_a_retried_role_deletion_deletes_the_role_though_the_policy_list_still_shows_a_removed_policy(aws, lag, clients):
+    iam = clients.iam
+    _role_whose_policy_an_earlier_attempt_removed(aws, lag, iam)
 
     assert delete_role(iam, ROLE) is True
 
@@ -169,10 +173,7 @@ def test_a_role_deletion_whose_policy_list_lags_the_policy_read_deletes_the_role
     # still show a policy that GetRolePolicy already answers NoSuchEntity for. That is a policy gone,
     # not a role gone.
     iam = clients.iam
-    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.put_role_policy(RoleName=ROLE, PolicyName=POLICY, PolicyDocument=json.dumps(READ))
-    aws.clock.advance(lag)
-    iam.delete_role_policy(RoleName=ROLE, PolicyName=POLICY)  # as an earlier attempt did, before it failed
+    _role_whose_policy_an_earlier_attempt_removed(aws, lag, iam)
     aws.clock.advance(lag * 0.75)
     iam.put_role_policy(RoleName=ROLE, PolicyName="Added", PolicyDocument=json.dumps(READ))  # the list changes again
     aws.clock.advance(lag * 0.5)
