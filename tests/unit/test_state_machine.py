@@ -247,6 +247,20 @@ def test_states_that_delete_tables_wait_minutes_for_a_creating_table(states: dic
         assert first["IntervalSeconds"] * first["MaxAttempts"] >= 300, name
 
 
+def test_a_rollback_gives_up_on_transient_faults_last(states: dict[str, dict[str, Any]]) -> None:
+    # A rollback attempt makes twenty or more AWS calls; at 8 % transient faults each fails with
+    # probability 1 - 0.92**20 (about 0.81). Every retry of its transient retrier is another attempt.
+    transient = transient_error_names()
+    attempt_fails = 1 - 0.92**20
+    for name in ("RollbackOnFailure", "RollbackExecution"):
+        (retrier,) = [r for r in states[name]["Retry"] if r["ErrorEquals"] == transient]
+        assert attempt_fails ** (1 + retrier["MaxAttempts"]) < 1 / 200, name
+        assert retrier["MaxAttempts"] > max(
+            r["MaxAttempts"] for other in states.values() for r in other.get("Retry", []) if r["ErrorEquals"] == transient
+            and other not in (states["RollbackOnFailure"], states["RollbackExecution"])
+        ), name
+
+
 def test_result_selectors_read_the_lambda_payload(states: dict[str, dict[str, Any]]) -> None:
     for name, state in states.items():
         if state["Type"] != "Task":
