@@ -46,18 +46,20 @@ COMMENT = (
 TIMEOUT_SECONDS = 3600
 
 # One retry policy for every Lambda Task: transient errors only, exponential backoff with
-# full jitter, each delay capped. 1+2+4+8+16+20x5 s at most before jitter (~2 min). Ten, not six:
-# a step such as Verify or a rollback makes a dozen or more AWS calls, so at a transient-fault rate of
-# a few percent a third of its attempts fail; ten retries keep giving up a rare event.
+# full jitter, each delay capped: 1+2+4+8+16+20x15 s at most before jitter (about 5.5 minutes), spent
+# only while faults last. Twenty: Verify and the drift check make about fifteen AWS calls an attempt,
+# so at 8 % transient faults seven attempts in ten fail; ten retries gave up about one Verify in forty
+# (a campaign at lag 4 s, 8 % chaos, seed 409), twenty give up fewer than one in a thousand.
 RETRY_INTERVAL_SECONDS = 1
-RETRY_MAX_ATTEMPTS = 10
+RETRY_MAX_ATTEMPTS = 20
 RETRY_BACKOFF_RATE = 2.0
 RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 20, "JitterStrategy": "FULL"}
 # A rollback gives up last: it is what leaves nothing behind, and each attempt makes twenty or more
 # AWS calls (the run's history, every table, the role), so at 8 % transient faults four attempts in
-# five fail and ten retries give up about one rollback in ten. Twenty-five: about one in 250 at 8 %,
-# one in 100,000 at 5 %; at most about 7 minutes of backoff (20 s apart after the fifth).
-ROLLBACK_RETRY_MAX_ATTEMPTS = 25
+# five fail and ten retries gave up about one rollback in ten (seed 308 of the same campaign).
+# Thirty: about one in 700 at 8 %, fewer than one in a million at 5 %; at most about 9 minutes of
+# backoff (20 s apart after the fifth).
+ROLLBACK_RETRY_MAX_ATTEMPTS = 30
 # Steps that delete tables wait for CREATING ones (a table left CREATING by a timed-out run may take
 # minutes); this retrier comes before the general one, so it is the one that matches TableNotActive.
 TABLE_WAIT_INTERVAL_SECONDS = 5
