@@ -62,6 +62,7 @@ from local import (
     iam_enforcement,
     map_concurrency,
     patching,
+    stopped_branches,
     tag_values,
 )
 from local.lambda_runner import InvocationRefused
@@ -75,7 +76,8 @@ _in_emulator_request = patching.in_emulator_request
 
 # One module per AWS behaviour; each names its AWS documentation source.
 _BEHAVIOURS = (
-    dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, cloudformation_stacks, tag_values, execution_history,
+    dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, stopped_branches, cloudformation_stacks, tag_values,
+    execution_history,
 )
 
 
