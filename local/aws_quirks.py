@@ -62,7 +62,6 @@ from local import (
     iam_enforcement,
     map_concurrency,
     patching,
-    stopped_branches,
     tag_values,
 )
 from local.lambda_runner import InvocationRefused
@@ -76,8 +75,7 @@ _in_emulator_request = patching.in_emulator_request
 
 # One module per AWS behaviour; each names its AWS documentation source.
 _BEHAVIOURS = (
-    dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, stopped_branches, cloudformation_stacks, tag_values,
-    execution_history,
+    dynamodb_tables, dynamodb_ttl, dynamodb_backups, map_concurrency, cloudformation_stacks, tag_values, execution_history,
 )
 
 

@@ -130,14 +130,3 @@ def runtime(event, context):
         "importable": {name: importable(name) for name in ("moto", "pytest", "yaml", "pydantic", "fastjsonschema", "dateutil", "urllib3")},
         "task_root": os.environ.get("LAMBDA_TASK_ROOT"),
     }
-
-
-def wait_for_release(event, context):
-    """Returns once a file named "release" is in event["directory"] (deadline 20 s), leaving "returned" there."""
-    directory = pathlib.Path(event["directory"])
-    (directory / "waiting").touch()
-    deadline = time.monotonic() + 20
-    while not (directory / "release").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    (directory / "returned").touch()
-    return {"released": (directory / "release").exists()}
