@@ -84,7 +84,8 @@ class Moto:
         runs.Follower(self.sfn, poll_seconds=0.2).follow(arn)
         described = self.sfn.describe_execution(executionArn=arn)
         events = list(runs.history(self.sfn, arn))
-        failures = [event["taskFailedEventDetails"]["error"] for event in events if event["type"] == "TaskFailed"]
+        failures = [event["taskFailedEventDetails"]["error"] for event in _not_of_stopped_branches(events)
+                    if event["type"] == "TaskFailed"]
         entered = [event["stateEnteredEventDetails"]["name"] for event in events if event["type"].endswith("StateEntered")]
         output = described.get("output")
         return Outcome(
@@ -95,6 +96,28 @@ class Moto:
             _failures(failures),
             _counted(entered),
         )
+
+
+def _not_of_stopped_branches(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history without what a Lambda task of a stopped Parallel branch wrote after the stop.
+
+    AWS stops every branch when one fails (Developer Guide, Parallel state), and the referee records
+    nothing more for them; moto's interpreter lets a stopped branch's Lambda task carry on, and when
+    its invocation returns it may record a TaskFailed States.Runtime in the stopped frame.
+    """
+    by_id = {event["id"]: event for event in events}
+    stopped_at = next((event["id"] for event in events if event["type"] == "ParallelStateFailed"), None)
+
+    def state_of(event: dict[str, Any]) -> str | None:
+        previous = event.get("previousEventId")
+        while previous in by_id and not by_id[previous]["type"].endswith("StateEntered"):
+            previous = by_id[previous].get("previousEventId")
+        return by_id[previous]["stateEnteredEventDetails"]["name"] if previous in by_id else None
+
+    return [
+        event for event in events
+        if stopped_at is None or event["id"] < stopped_at or state_of(event) not in IN_PARALLEL_BRANCHES
+    ]
 
 
 # The referee's executions exist only in its own process: AWS has no history of them. A rollback
