@@ -68,9 +68,9 @@ def _checked_create_table(create_table: Any, self: Any, name: str, *args: Any, *
     return create_table(self, name, *args, **kwargs)
 
 
-def _checked_tag_resource(tag_resource: Any, self: Any, table_arn: str, tags: list[dict[str, str]]) -> Any:
+def _checked_tag_resource(tag_resource: Any, self: Any, table_arn: str, tags: dict[str, str]) -> Any:
     if patching.in_emulator_request():
-        _check_dynamodb(tags)
+        _check_dynamodb([{"Key": key, "Value": value} for key, value in tags.items()])
     return tag_resource(self, table_arn, tags)
 
 
