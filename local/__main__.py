@@ -6,10 +6,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from local.emulator import FAULTS_ENV, TIMING_SETTINGS, Emulator
+from local import patching
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        from local.emulator import FAULTS_ENV, TIMING_SETTINGS, Emulator
+    except ImportError as error:  # a moto internal the emulator imports is gone
+        print(f"error: {patching.import_refusal(error)}", file=sys.stderr)
+        return 2
+
     parser = argparse.ArgumentParser(
         prog="python -m local",
         description="Run the embedded AWS (moto server + Lambda runner) until Ctrl-C.",
@@ -37,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     try:
         emulator.start()
+    except patching.IncompatibleMoto as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 2

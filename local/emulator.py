@@ -36,7 +36,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local import aws_quirks, iam_enforcement
+from local import aws_quirks, iam_enforcement, patching
 from local.aws_calls import buffer_body, identify_call
 from local.chaos import TIMEOUT, Chaos, checked_chaos_rate, checked_seed, drop_connection
 from local.clock import Clock, checked_seconds
@@ -150,6 +150,7 @@ class Emulator:
 
         if self._server is not None:
             return self
+        patching.check()  # before any patch: a moto whose internals moved is refused here
         aws_quirks.install(self)  # refuses a second running Emulator in this process
         try:
             server = make_server(

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import importlib.metadata
+import inspect
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
+
+from local import moto_internals
+from local.moto_internals import ABSENT, INSTANCE_ATTRIBUTE, MOTO_VERSION, PATCH_POINTS
 
 if TYPE_CHECKING:
     from local.clock import Clock
@@ -31,6 +38,8 @@ class EmulatorSettings(Protocol):
     consistency: Any  # local.consistency.ConsistencyLag
     lambda_runner: LambdaRunner
 
+
+LOG = logging.getLogger(__name__)
 
 _emulator: EmulatorSettings | None = None
 _originals: list[tuple[Any, str, Any]] = []
@@ -72,6 +81,10 @@ def in_emulator_request() -> bool:
 
 
 def patch(owner: Any, name: str, replacement: Any) -> None:
+    """Replace owner.name; only a point local/moto_internals.py lists, so a moto upgrade checks it."""
+    point = (owner_name(owner), name)
+    if point not in PATCH_POINTS:
+        raise KeyError(f"{point[0]}.{name} is patched but not listed in local/moto_internals.py PATCH_POINTS")
     _originals.append((owner, name, owner.__dict__.get(name, _ABSENT)))
     setattr(owner, name, replacement)
 
@@ -110,3 +123,92 @@ def uninstall() -> None:
         else:
             setattr(owner, name, saved)
     _emulator = None
+
+
+# -- the moto it was written for (local/moto_internals.py) ---------------------------------------
+
+
+class IncompatibleMoto(Exception):
+    """The installed moto differs where the embedded AWS patches it; the message is one line."""
+
+
+def refusal(version: str, where: str) -> IncompatibleMoto:
+    return IncompatibleMoto(
+        f"the embedded AWS needs moto {MOTO_VERSION}, but moto {version} is installed and differs "
+        f"where it patches moto ({where}); fix: {moto_internals.FIX}"
+    )
+
+
+def import_refusal(err: ImportError) -> IncompatibleMoto:
+    """A moto internal that the emulator's modules import is gone (raised where ``local.emulator`` is imported)."""
+    return refusal(installed_moto(), f"{type(err).__name__}: {err}")
+
+
+def installed_moto() -> str:
+    try:
+        return importlib.metadata.version("moto")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def owner_name(owner: Any) -> str:
+    """The PATCH_POINTS name of a patched module or class."""
+    if inspect.ismodule(owner):
+        return owner.__name__
+    return f"{owner.__module__}:{owner.__qualname__}"
+
+
+def _resolve(owner: str) -> Any:
+    module_name, _, class_name = owner.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, class_name) if class_name else module
+
+
+def _moto_attribute(owner: Any, name: str) -> Any:
+    """moto's own owner.name even while a patch replaces it; _ABSENT where moto defines none."""
+    for patched_owner, patched_name, saved in _originals:  # the first patch of a point saved moto's own
+        if patched_owner is owner and patched_name == name:
+            if saved is _ABSENT:
+                return getattr(super(owner, owner), name, _ABSENT) if isinstance(owner, type) else _ABSENT
+            return saved.__get__(None, owner) if hasattr(saved, "__get__") else saved
+    return getattr(owner, name, _ABSENT)
+
+
+def _found(owner: Any, name: str, expected: str) -> str:
+    """What moto has at owner.name, in the terms of PATCH_POINTS."""
+    if expected == INSTANCE_ATTRIBUTE:
+        source = inspect.getsource(owner.__init__)
+        return INSTANCE_ATTRIBUTE if f"self.{name} =" in source else f"no self.{name} set by __init__"
+    own = owner.__dict__.get(name, _ABSENT)
+    patched_here = any(o is owner and n == name for o, n, _ in _originals)
+    if expected == ABSENT:
+        return ABSENT if own is _ABSENT or patched_here else "defined by moto"
+    attribute = _moto_attribute(owner, name)
+    return "missing" if attribute is _ABSENT else str(inspect.signature(attribute))
+
+
+def mismatches() -> list[str]:
+    """Every patch point whose moto attribute differs from what its patch expects, as 'Owner.name: ...'."""
+    found: list[str] = []
+    for (owner, name), expected in PATCH_POINTS.items():
+        label = f"{owner.rpartition(':')[2] or owner}.{name}"
+        try:
+            actual = _found(_resolve(owner), name, expected)
+        except (ImportError, AttributeError, OSError, TypeError, ValueError) as err:
+            actual = f"cannot be read ({type(err).__name__}: {err})"
+        if actual != expected:
+            found.append(f"{label}: expected {expected}, found {actual}")
+    return found
+
+
+def check() -> None:
+    """Refuse a moto whose patch points moved; on another version whose points all match, warn once."""
+    version = installed_moto()
+    if version == MOTO_VERSION:
+        return
+    problems = mismatches()
+    if problems:
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise refusal(version, f"{problems[0].split(': expected')[0]}{more}")
+    LOG.warning("moto %s is installed, not %s; every moto internal the embedded AWS patches still matches",
+                version, MOTO_VERSION)
