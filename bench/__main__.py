@@ -73,7 +73,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.tables = args.tables or [5]
     from local.emulator import checked_create_latency
-    from local.faults import FaultPlan
+    from local.faults.injected import FaultPlan
 
     try:
         checked_create_latency(args.create_latency)

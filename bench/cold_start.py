@@ -2,7 +2,7 @@
 
 For each distinct function a provisioning run invokes, the CPU seconds of its init phase are measured
 here: importing its handler from the built zip in a fresh interpreter of the function's runtime
-version that sees only the zip and the runtime's boto3 (`local.lambda_runtime`, the embedded AWS's
+version that sees only the zip and the runtime's boto3 (`local.awslambda.runtime`, the embedded AWS's
 own runtime isolation), with bytecode writing off (Lambda's /var/task is read-only: what the zip
 does not carry compiled is compiled at every cold start; the zip carries python3.12 bytecode when it was
 built on a machine with python3.12, provisioner/packaging.py; the runtime's boto3 comes precompiled, as
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.core.steps import step
-from local import lambda_runtime
+from local.awslambda import runtime as lambda_runtime
 
 FULL_VCPU_MEMORY_MB = 1769
 LAMBDA_PRICE_PER_GB_SECOND = 0.0000166667

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 import botocore.session
 
-from local.faults import canonical_service
+from local.faults.injected import canonical_service
 
 # Emulator service names (see faults.SERVICE_ALIASES) -> botocore service model names.
 _BOTOCORE_NAMES = {"states": "stepfunctions", "cloudwatch": "cloudwatch"}

@@ -36,13 +36,18 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local import aws_quirks, iam_enforcement, patching
+from local import awslambda, cloudformation, dynamodb, iam, patching, stepfunctions
 from local.aws_calls import buffer_body, identify_call
-from local.chaos import TIMEOUT, Chaos, checked_chaos_rate, checked_seed, drop_connection
+from local.awslambda.runner import LambdaRunner
 from local.clock import Clock, checked_seconds
-from local.consistency import ConsistencyLag, checked_consistency_lag
-from local.faults import FaultPlan, error_response
-from local.lambda_runner import LambdaRunner
+from local.faults.chaos import TIMEOUT, Chaos, checked_chaos_rate, checked_seed, drop_connection
+from local.faults.consistency import ConsistencyLag, checked_consistency_lag
+from local.faults.injected import FaultPlan, error_response
+from local.iam import enforcement as iam_enforcement
+from local.stepfunctions import executions
+
+# The services whose moto behaviour the emulator corrects, each installing its own patches.
+SERVICES = (dynamodb, stepfunctions, cloudformation, iam, awslambda)
 
 LOG = logging.getLogger(__name__)
 
@@ -109,16 +114,16 @@ class Emulator:
     ):
         self.host = host
         self.port = port
-        # create_latency: a new table stays CREATING, an updated one UPDATING (local/dynamodb_tables.py);
-        # backup_latency: a new backup stays CREATING (local/dynamodb_backups.py);
-        # ttl_latency: TTL stays ENABLING/DISABLING after a change (local/dynamodb_ttl.py).
+        # create_latency: a new table stays CREATING, an updated one UPDATING (local/dynamodb/tables.py);
+        # backup_latency: a new backup stays CREATING (local/dynamodb/backups.py);
+        # ttl_latency: TTL stays ENABLING/DISABLING after a change (local/dynamodb/ttl.py).
         self.create_latency = self.backup_latency = self.ttl_latency = 0.0
         self.configure(create_latency=create_latency, backup_latency=backup_latency, ttl_latency=ttl_latency)
         self.clock = Clock()  # every time-based behaviour reads this, so tests can move time on
         # Specs from the environment add to the ones given; a bad spec raises ValueError here.
         self._faults = FaultPlan([*faults, *_fault_specs_from_env()])
-        self.consistency = ConsistencyLag(consistency_lag, now=self.clock.time)  # local/consistency.py
-        self.chaos = Chaos(chaos, seed)  # local/chaos.py
+        self.consistency = ConsistencyLag(consistency_lag, now=self.clock.time)  # local/faults/consistency.py
+        self.chaos = Chaos(chaos, seed)  # local/faults/chaos.py
         self._cache_dir = cache_dir
         self._api_calls: collections.Counter[str] = collections.Counter()
         self._api_calls_lock = threading.Lock()
@@ -134,7 +139,7 @@ class Emulator:
     @staticmethod
     def running() -> Emulator | None:
         """The Emulator running in this process, if any (moto's state allows only one)."""
-        return aws_quirks.running_emulator()
+        return patching.running_emulator()
 
     @property
     def endpoint_url(self) -> str:
@@ -151,7 +156,13 @@ class Emulator:
         if self._server is not None:
             return self
         patching.check()  # before any patch: a moto whose internals moved is refused here
-        aws_quirks.install(self)  # refuses a second running Emulator in this process
+        patching.claim(self)  # refuses a second running Emulator in this process
+        try:
+            for service in SERVICES:
+                service.install()
+        except BaseException:
+            patching.uninstall()
+            raise
         try:
             server = make_server(
                 self.host, self.port,
@@ -159,7 +170,7 @@ class Emulator:
                 threaded=True, request_handler=_QuietRequestHandler,
             )
         except BaseException:
-            aws_quirks.uninstall()
+            patching.uninstall()
             raise
         self.port = server.server_port
         self._configure_moto()
@@ -175,13 +186,13 @@ class Emulator:
     def stop(self) -> None:
         if self._server is None:
             return
-        aws_quirks.silence_and_stop_running_executions()
+        executions.silence_and_stop_running_executions()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
         self._server = None
         self.lambda_runner.close()
-        aws_quirks.uninstall()
+        patching.uninstall()
         self._restore_moto()
 
     def _configure_moto(self) -> None:
@@ -249,7 +260,7 @@ class Emulator:
             self.set_consistency_lag(consistency_lag)
         if chaos is not None:
             self.set_chaos(chaos, seed)
-        aws_quirks.silence_and_stop_running_executions()
+        executions.silence_and_stop_running_executions()
         moto_api_backend.reset()
         self.consistency.forget()
         self.reset_api_calls()
@@ -329,9 +340,9 @@ class Emulator:
                 return _reply(start_response, *error_response(
                     call.protocol, call.service, call.operation, injected.error, message=injected.message
                 ))
-            with aws_quirks.serving_request():
+            with patching.serving_request():
                 # moto answers fully inside this call (its responses are lists of bytes); reads
-                # may answer from before a recent write (local/consistency.py).
+                # may answer from before a recent write (local/faults/consistency.py).
                 return self.consistency.serve(call, environ, start_response, moto_app)
 
         return application

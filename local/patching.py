@@ -1,8 +1,8 @@
 """How the emulator's behaviour modules change moto: one registry of patches, undone when it stops.
 
-Each behaviour module (``dynamodb_tables``, ``dynamodb_ttl``, ``dynamodb_backups``,
-``map_concurrency``, ``aws_quirks`` ...) has an ``install()`` that calls ``patch``/``wrap`` here;
-``Emulator.start`` installs them all and ``Emulator.stop`` restores moto with ``uninstall``.
+Each service package (``local/dynamodb``, ``local/stepfunctions``, ...) has an ``install()`` that
+installs its behaviour modules, each calling ``patch``/``wrap`` here; ``Emulator.start`` installs
+them all and ``Emulator.stop`` restores moto with ``uninstall``.
 
 Most patches apply only to requests served by the emulator's HTTP server (``in_emulator_request``),
 so code in the same process that uses moto in-process (``mock_aws`` tests) keeps plain moto.
@@ -25,7 +25,7 @@ from local.moto_internals import ABSENT, INSTANCE_ATTRIBUTE, MOTO_VERSION, PATCH
 
 if TYPE_CHECKING:
     from local.clock import Clock
-    from local.lambda_runner import LambdaRunner
+    from local.awslambda.runner import LambdaRunner
 
 
 class EmulatorSettings(Protocol):
@@ -35,7 +35,7 @@ class EmulatorSettings(Protocol):
     backup_latency: float
     ttl_latency: float
     clock: Clock
-    consistency: Any  # local.consistency.ConsistencyLag
+    consistency: Any  # local.faults.consistency.ConsistencyLag
     lambda_runner: LambdaRunner
 
 

@@ -16,8 +16,8 @@ from provisioner.factory import CLIFactory
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Every e2e test runs on the strict embedded AWS: reads lag writes by this much (local/consistency.py),
-# and a test marked `chaos` also gets transient faults at random (local/chaos.py).
+# Every e2e test runs on the strict embedded AWS: reads lag writes by this much (local/faults/consistency.py),
+# and a test marked `chaos` also gets transient faults at random (local/faults/chaos.py).
 CONSISTENCY_LAG_SECONDS = 1.0
 
 

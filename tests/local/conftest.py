@@ -11,32 +11,11 @@ import pytest
 from botocore.config import Config
 
 from local.emulator import DEFAULT_BACKUP_LATENCY_SECONDS, DEFAULT_TTL_LATENCY_SECONDS
-from provisioner.packaging import vendored_entries
+from emulated_samples import (  # noqa: F401 (tests import them from conftest too)
+    ACCOUNT, EAGER_CODE, EVENTS_ROLE, LAMBDA_CODE, LAMBDA_TRUST_POLICY, REGION, SAMPLE_HANDLER_ACTIONS, STATES_ROLE,
+    allow_policy, trust_policy, zipped_handlers,
+)
 
-
-REGION = "us-east-1"
-LAMBDA_CODE = Path(__file__).with_name("lambda_code") / "sample_handlers.py"
-EAGER_CODE = Path(__file__).with_name("lambda_code") / "eager_handler.py"
-ACCOUNT = "123456789012"
-
-
-def trust_policy(service):
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    })
-
-
-def allow_policy(actions, resources="*"):
-    return json.dumps({"Version": "2012-10-17",
-                       "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]})
-
-
-LAMBDA_TRUST_POLICY = trust_policy("lambda.amazonaws.com")
-# IAM is enforced on deployed functions: the sample handlers' role allows what they call.
-SAMPLE_HANDLER_ACTIONS = ["dynamodb:ListTables", "dynamodb:CreateTable"]
-STATES_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sample-states-role"
-EVENTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/events-start-rollback"
 
 
 @pytest.fixture
@@ -70,19 +49,6 @@ def handler_client(aws):
     return lambda service: aws(
         service, user_agent_appid="fileferry-lambda-runner", retries={"total_max_attempts": 1}
     )
-
-
-def zipped_handlers(handlers_source: str, *, vendored: bool = True) -> bytes:
-    """A function zip: testpkg/handlers.py with this source, testpkg/eager.py and, like the provisioner's
-    own package, powertools and the rest of what it vendors (the runtime provides only boto3)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("testpkg/__init__.py", "")
-        archive.writestr("testpkg/handlers.py", handlers_source)
-        archive.writestr("testpkg/eager.py", EAGER_CODE.read_text())
-        for arcname, data in vendored_entries() if vendored else []:
-            archive.writestr(arcname, data)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local.aws_calls import AwsCall
-from local.iam_requests import Scope, authorization_requests, on_behalf_requests
+from local.iam.requests import Scope, authorization_requests, on_behalf_requests
 
 SCOPE = Scope("aws", "eu-west-1", "123456789012")
 

@@ -96,7 +96,7 @@ def test_with_tracing_on_a_step_sends_its_handler_and_its_aws_calls_to_the_xray_
 
 def test_the_package_carries_bytecode_the_runtime_loads_instead_of_compiling_its_sources(tmp_path):
     from bench.cold_start import default_cache_dir
-    from local import lambda_runtime
+    from local.awslambda import runtime as lambda_runtime
     from provisioner.config import load_settings
     from provisioner.desired_state import desired_state
     from provisioner.orchestrator import RUNTIME

@@ -27,10 +27,9 @@ def test_pyproject_and_the_lock_pin_the_moto_the_emulator_was_written_for():
 
 
 def test_a_moved_patch_point_is_refused_in_one_line_naming_it(monkeypatch):
-    def tag_resource(self, arn, tags, propagate):  # a moto whose TagResource takes another parameter
-        return None
-
-    monkeypatch.setattr(DynamoDBBackend, "tag_resource", tag_resource)
+    # As on a moto whose TagResource differs from the one its patch was written for (5.2.1 took a list).
+    point = ("moto.dynamodb.models:DynamoDBBackend", "tag_resource")
+    monkeypatch.setitem(patching.PATCH_POINTS, point, "(self, table_arn: str, tags: list[dict[str, str]]) -> None")
     monkeypatch.setattr(patching, "installed_moto", lambda: "5.9.0")
     assert [problem.split(":")[0] for problem in patching.mismatches()] == ["DynamoDBBackend.tag_resource"]
     with pytest.raises(patching.IncompatibleMoto) as refused:
@@ -56,9 +55,8 @@ def test_patching_an_unlisted_moto_attribute_is_refused():
 def test_every_listed_patch_point_is_one_the_emulator_patches():
     # A stale entry would check a point no patch relies on; installing the patches lists the real ones.
     script = (
-        "from local import aws_quirks, moto_internals, patching\n"
-        "class Settings: pass\n"
-        "aws_quirks.install(Settings())\n"
+        "from local import emulator, patching\n"
+        "for service in emulator.SERVICES: service.install()\n"
         "print(sorted({(patching.owner_name(o), n) for o, n, _ in patching._originals}))\n"
         "patching.uninstall()\n"
     )

@@ -9,8 +9,8 @@ AWS behaviour reproduced (IAM User Guide, "Policy evaluation logic"; Lambda Deve
   target as the target's RoleArn.  `session_credentials` mints such credentials through moto's STS
   backend and remembers which role (and which service assumed it) each access key stands for.
 - Every request signed with such a key is evaluated against the role's identity policies (inline
-  and attached managed): explicit Deny, then Allow, otherwise implicit deny (`local/iam_policy.py`),
-  on the real resource ARN(s) and condition keys of the request (`local/iam_requests.py`).  The
+  and attached managed): explicit Deny, then Allow, otherwise implicit deny (`local/iam/policy.py`),
+  on the real resource ARN(s) and condition keys of the request (`local/iam/requests.py`).  The
   role's trust policy must still let that service assume it (with aws:SourceAccount/aws:SourceArn).
   A CreateTable/UpdateTable under a customer managed KMS key also needs the caller's KMS permissions
   (kms:ViaService = dynamodb.REGION.amazonaws.com), which DynamoDB uses on its behalf.
@@ -35,8 +35,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from local.aws_calls import AwsCall
-from local.faults import error_response
-from local.iam_policy import (
+from local.faults.injected import error_response
+from local.iam.policy import (
     ALLOWED,
     EXPLICIT_DENY,
     IMPLICIT_DENY,
@@ -46,7 +46,7 @@ from local.iam_policy import (
     evaluate_assume_role,
     evaluate_trust,
 )
-from local.iam_requests import Scope, action_name, authorization_requests, on_behalf_requests, request_parameters
+from local.iam.requests import Scope, action_name, authorization_requests, on_behalf_requests, request_parameters
 
 LOG = logging.getLogger(__name__)
 

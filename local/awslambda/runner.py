@@ -2,7 +2,7 @@
 
 moto stores a function's zip but (without Docker) answers invocations with a canned string.  The
 runner extracts the zip once per code SHA-256 and starts one runtime process per function
-configuration (``lambda_worker.py``, with the function's environment and AWS_ENDPOINT_URL pointing
+configuration (``worker.py``, with the function's environment and AWS_ENDPOINT_URL pointing
 back at the emulator).  That process runs the init phase once, as soon as the function is created
 or changed (Lambda documents that it may initialise on-demand functions proactively); each worker
 is forked from it, as SnapStart resumes a snapshot, so concurrent cold invocations on a 2-CPU
@@ -44,12 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local import iam_enforcement, lambda_runtime
-from local.faults import HANDLER_USER_AGENT_APP_ID
+from local.iam import enforcement as iam_enforcement
+from local.awslambda import runtime as lambda_runtime
+from local.faults.injected import HANDLER_USER_AGENT_APP_ID
 
 LOG = logging.getLogger(__name__)
 
-WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit for the init phase, not counted in the function timeout
 # Idle workers kept per function configuration: enough for the workflow's bounded Map concurrency,
 # without keeping a burst of dozens of Python processes alive for the emulator's lifetime.

@@ -20,7 +20,8 @@ from typing import Any
 from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.models import DynamoDBBackend
 
-from local import dynamodb_tables, patching
+from local import patching
+from local.dynamodb import tables as dynamodb_tables
 
 # AWS's fixed interval between two changes of one table's TTL (UpdateTimeToLive API reference).
 CHANGE_INTERVAL_SECONDS = 3600

@@ -1,11 +1,11 @@
 """CloudFormation stacks on the embedded AWS create functions, state machines, role policies, schedules
-and alarms as CloudFormation on AWS does (local/cloudformation_stacks.py), from a template at a TemplateURL."""
+and alarms as CloudFormation on AWS does (local/cloudformation/stacks.py), from a template at a TemplateURL."""
 
 from __future__ import annotations
 
 import json
 
-from conftest import ACCOUNT, LAMBDA_TRUST_POLICY, trust_policy
+from emulated_samples import ACCOUNT, LAMBDA_TRUST_POLICY, trust_policy
 from provisioner import runs
 
 POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"}]}

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from local.execution_events import render_input_template
+from local.stepfunctions.events import render_input_template
 
 WAIT_LONG = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
 EVENTS_ROLE = "arn:aws:iam::123456789012:role/events-start-rollback"  # made by create_state_machine

@@ -5,9 +5,9 @@ import json
 import sys
 
 import pytest
-from conftest import zipped_handlers
+from emulated_samples import zipped_handlers
 
-from local import lambda_runtime
+from local.awslambda import runtime as lambda_runtime
 
 
 def invoke(aws, name, payload=None):

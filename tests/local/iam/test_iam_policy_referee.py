@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from iam_simulate import ALLOWED, EXPLICITLY_DENIED, IMPLICITLY_DENIED, Case, simulate_detailed
 
-from local.iam_policy import EXPLICIT_DENY, IMPLICIT_DENY, AuthRequest, evaluate, evaluate_assume_role, evaluate_trust
+from local.iam.policy import EXPLICIT_DENY, IMPLICIT_DENY, AuthRequest, evaluate, evaluate_assume_role, evaluate_trust
 from provisioner import iam_documents
 from provisioner.desired_state import read_only_policy, table_arn, trust_policy
 from provisioner.iam_documents import Arns

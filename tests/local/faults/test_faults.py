@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local import Emulator
-from local.faults import parse_fault_specs
+from local.faults.injected import parse_fault_specs
 
 TABLE = {
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],

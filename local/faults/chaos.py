@@ -2,7 +2,7 @@
 
 Each AWS call a deployed function makes, and each Lambda Invoke the Step Functions interpreter
 makes, fails with probability RATE with a transient error the service really returns, in its wire
-protocol (the error bodies of ``local.faults.error_response``).  Calls from deploy.py, the AWS CLI
+protocol (the error bodies of ``local.faults.injected.error_response``).  Calls from deploy.py, the AWS CLI
 and tests are never hit.  The same seed gives the same sequence of decisions: call k (counting only
 the calls chaos applies to, in the order they reach the emulator) fails, or not, with the same
 error kind on every run with that seed.  With concurrent calls the order they arrive in is up to
@@ -32,9 +32,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from local import iam_enforcement
+from local.iam import enforcement as iam_enforcement
 from local.aws_calls import AwsCall
-from local.faults import HANDLER_USER_AGENT_APP_ID
+from local.faults.injected import HANDLER_USER_AGENT_APP_ID
 
 TIMEOUT = "RequestTimeout"  # the connection closed with no answer (see the module docstring)
 _MAX_REMEMBERED = 1000
@@ -100,7 +100,7 @@ def checked_seed(seed: Any) -> int | None:
 def _caller(call: AwsCall, environ: dict[str, Any]) -> str | None:
     """"function", "interpreter" (its Lambda Invoke only) or None (an operator: never hit).
 
-    Callers are told apart by their credentials (local/iam_enforcement.py: a function signs with
+    Callers are told apart by their credentials (local/iam/enforcement.py: a function signs with
     its role's session as assumed by Lambda, the interpreter with the state machine role's as
     assumed by Step Functions); the Lambda runner's User-Agent mark also names a function's calls.
     """

@@ -25,7 +25,8 @@ from moto.dynamodb.exceptions import ResourceInUseException, ResourceNotFoundExc
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Backup
 
-from local import dynamodb_tables, patching
+from local import patching
+from local.dynamodb import tables as dynamodb_tables
 
 _AVAILABLE_AT = "_fileferry_available_at"  # clock.monotonic() when the backup turns AVAILABLE
 

@@ -1,6 +1,6 @@
 """A function's Lambda runtime: initialises it once, then forks one warm "container" per worker.
 
-Started by local.lambda_runner as ``python lambda_worker.py CONTROL_FD TASK_ROOT HANDLER`` with the
+Started by local.awslambda.runner as ``python worker.py CONTROL_FD TASK_ROOT HANDLER`` with the
 function's environment.  Standard library only, so nothing but the function's own imports is loaded.
 
 The process imports the handler (Lambda's init phase) and reports the outcome on the control

@@ -58,7 +58,7 @@ from urllib.parse import parse_qs, urlencode
 
 from local.aws_calls import AwsCall, buffer_body
 from local.clock import checked_seconds
-from local.faults import error_response
+from local.faults.injected import error_response
 
 MAX_CONSISTENCY_LAG_SECONDS = 3600
 _PRUNE_ABOVE = 2000  # remembered writes before the ended windows are dropped

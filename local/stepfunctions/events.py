@@ -18,7 +18,7 @@ from typing import Any
 
 from jsonpath_ng.ext import parse as parse_jsonpath
 
-from local import iam_enforcement
+from local.iam import enforcement as iam_enforcement
 
 LOG = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote
 import botocore.session
 
 from local.aws_calls import AwsCall, buffer_body
-from local.iam_policy import AuthRequest
+from local.iam.policy import AuthRequest
 
 # IAM's service prefix for each emulator service name (SigV4 signing names, see faults.py).
 _PREFIX = {"states": "states", "cloudwatch": "cloudwatch", "monitoring": "cloudwatch"}
