@@ -3,7 +3,7 @@
 
 import sys
 
-from provisioner.cli import main
+from provisioner.cli.commands import main
 
 if __name__ == "__main__":
     sys.exit(main())

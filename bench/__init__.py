@@ -1,4 +1,4 @@
 """The benchmark: the provisioner against a plain sequential boto3 script, on the embedded AWS.
 
-`python -m bench --help`; see the README's "Benchmark" section.
+`python -m bench --help`; see docs/benchmark.md.
 """

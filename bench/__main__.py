@@ -144,9 +144,9 @@ def run_benchmark(
 def cold_start_model(config: Path, result: dict[str, Any]) -> dict[str, Any]:
     """The model of bench/cold_start.py for the deployed package, at the functions' MemorySize."""
     from bench import cold_start
-    from provisioner.desired_state import desired_state
-    from provisioner.orchestrator import MEMORY_MB, RUNTIME
-    from provisioner.packaging import build_package
+    from provisioner.blueprint.desired_state import desired_state
+    from provisioner.blueprint.orchestrator import MEMORY_MB, RUNTIME
+    from provisioner.blueprint.packaging import build_package
 
     package = build_package(desired_state(load_settings(config)))
     measurements = cold_start.measure_inits(package.zip_bytes, RUNTIME, cold_start.default_cache_dir())

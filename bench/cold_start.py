@@ -5,7 +5,7 @@ here: importing its handler from the built zip in a fresh interpreter of the fun
 version that sees only the zip and the runtime's boto3 (`local.awslambda.runtime`, the embedded AWS's
 own runtime isolation), with bytecode writing off (Lambda's /var/task is read-only: what the zip
 does not carry compiled is compiled at every cold start; the zip carries python3.12 bytecode when it was
-built on a machine with python3.12, provisioner/packaging.py; the runtime's boto3 comes precompiled, as
+built on a machine with python3.12, provisioner/blueprint/packaging.py; the runtime's boto3 comes precompiled, as
 on Lambda).
 Lambda allocates CPU in proportion to memory, one full vCPU at 1,769 MB (Lambda developer guide,
 "Configuring Lambda function memory"), so the modelled init time is the CPU seconds x 1769 / MemorySize

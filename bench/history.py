@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from provisioner.run_progress import is_poll
+from provisioner.runs.progress import is_poll
 
 # The Map iteration's first and last per-table states (state_machine/definition.py): a table
 # operation is "in flight" from entering the first until leaving a last one, or its iteration failing.

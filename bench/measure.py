@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from bench.history import summarize
 from lambdas.core.desired import DesiredState, TableSpec
 from lambdas.core.tables import create_table_request
-from provisioner import runs
+from provisioner.runs import executions as runs
 from provisioner.aws_clients import Clients
 from provisioner.config import AwsTarget, ConfigError, Settings
 from provisioner.deployer import Deployer
-from provisioner.desired_state import desired_state
+from provisioner.blueprint.desired_state import desired_state
 
 # The benchmark's own observation of an execution; reported apart from what the systems call.
 OBSERVER_CALLS = ("states:DescribeExecution", "states:GetExecutionHistory")

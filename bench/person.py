@@ -47,9 +47,9 @@ def measure_run_provision(config: Path, create_latency: float, consistency_lag: 
     from provisioner.aws_clients import Clients
     from provisioner.config import AwsTarget, load_settings
     from provisioner.deployer import Deployer
-    from provisioner.desired_state import desired_state
-    from provisioner import runs
-    from provisioner.run_progress import END_EVENTS
+    from provisioner.blueprint.desired_state import desired_state
+    from provisioner.runs import executions as runs
+    from provisioner.runs.progress import END_EVENTS
 
     with Emulator(port=0, create_latency=create_latency, consistency_lag=consistency_lag) as emulator:
         emulator.reset()
@@ -104,7 +104,7 @@ def measure_person_visible(config: Path, create_latency: float, lags: tuple[floa
 def _script(endpoint: str, config: str, delay: str) -> int:
     from bench.measure import run_sequential_script
     from provisioner.config import load_settings
-    from provisioner.desired_state import desired_state
+    from provisioner.blueprint.desired_state import desired_state
 
     desired = desired_state(load_settings(Path(config)))
     session = boto3.session.Session(region_name=desired.region)

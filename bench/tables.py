@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lambdas.core.desired import TableSpec
-from provisioner.desired_state import FILEFERRY_TABLES, table_spec
+from provisioner.blueprint.desired_state import FILEFERRY_TABLES, table_spec
 
 NAME_FORMAT = "FileFerry-Bench-{:04d}"
 MAX_TABLES = 9999  # the name format's four digits

@@ -19,8 +19,8 @@ from lambdas.core.steps import RETIRED_STEP_NAMES
 from provisioner.aws_clients import Clients
 from provisioner.config import Settings
 from provisioner.errors import DeployError
-from provisioner.iam_documents import Arns, role_name
-from provisioner.orchestrator import (  # noqa: F401  (DRIFT_METRIC, METRICS_SERVICE: re-exported for tests)
+from provisioner.blueprint.iam_documents import Arns, role_name
+from provisioner.blueprint.orchestrator import (  # noqa: F401  (DRIFT_METRIC, METRICS_SERVICE: re-exported for tests)
     DRIFT_METRIC,
     METRICS_SERVICE,
     POLICY_NAME,
@@ -28,7 +28,7 @@ from provisioner.orchestrator import (  # noqa: F401  (DRIFT_METRIC, METRICS_SER
     Orchestrator,
     describe_orchestrator,
 )
-from provisioner.packaging import LambdaPackage, build_package
+from provisioner.blueprint.packaging import LambdaPackage, build_package
 # IAM is eventually consistent: for a while after a role or its policy is created or changed, the services
 # that use it answer with these messages (Lambda's CreateFunction/UpdateFunctionConfiguration, Step Functions'
 # CreateStateMachine/UpdateStateMachine and EventBridge Scheduler's CreateSchedule/UpdateSchedule; the texts are

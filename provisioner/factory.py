@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from lambdas.core.desired import DesiredState
 from provisioner.aws_clients import Clients
 from provisioner.config import ConfigError, Resolved
-from provisioner.desired_state import desired_state
-from provisioner.iam_documents import Arns
-from provisioner.runs import Follower, View
+from provisioner.blueprint.desired_state import desired_state
+from provisioner.blueprint.iam_documents import Arns
+from provisioner.runs.executions import Follower, View
 
 if TYPE_CHECKING:
     from provisioner.deployer import Deployer

@@ -2,7 +2,7 @@
 
 import pytest
 
-from local import Emulator
+from local.emulator import Emulator
 
 
 @pytest.fixture(scope="session")

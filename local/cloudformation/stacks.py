@@ -1,7 +1,7 @@
 """CloudFormation stacks create what CloudFormation on AWS creates, for the orchestrator's template.
 
 moto's CloudFormation differs from AWS's in four ways that matter for `render`'s template
-(provisioner/cloudformation.py), each corrected here for requests served by the emulator:
+(provisioner/blueprint/cloudformation.py), each corrected here for requests served by the emulator:
 
 - TemplateURL. `aws cloudformation deploy --s3-bucket B` uploads the template and passes a
   path-style URL at the S3 endpoint it used (awscli's s3uploader `to_path_style_s3_url`): with the

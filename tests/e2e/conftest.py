@@ -10,7 +10,7 @@ import yaml
 
 from lambdas.core.steps import STEPS
 from local.emulator import DEFAULT_BACKUP_LATENCY_SECONDS, DEFAULT_TTL_LATENCY_SECONDS
-from provisioner import runs
+from provisioner.runs import executions as runs
 from provisioner.config import resolve
 from provisioner.factory import CLIFactory
 
@@ -95,7 +95,7 @@ def run(factory, deployed):
 @pytest.fixture
 def cli(aws, config_path, capsys):
     """deploy.py's main() against the embedded AWS; returns (exit code, stdout)."""
-    from provisioner.cli import main
+    from provisioner.cli.commands import main
 
     def invoke(*args: str) -> tuple[int, str]:
         capsys.readouterr()  # what fixtures printed before (a deploy's waiting lines) is not this command's

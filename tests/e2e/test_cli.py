@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pexpect
 
-from provisioner import runs
-from provisioner.cli import main
-from provisioner.run_progress import readable_cause
+from provisioner.runs import executions as runs
+from provisioner.cli.commands import main
+from provisioner.runs.progress import readable_cause
 from state_machine.asl import ASL_PATH
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import boto3
 
-from provisioner import runs
+from provisioner.runs import executions as runs
 from provisioner.config import resolve
-from provisioner.rendering import render_documents
+from provisioner.blueprint.rendering import render_documents
 
 STACK = "fileferry-orchestrator"
 BUCKET = "fileferry-artifacts"

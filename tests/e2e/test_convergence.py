@@ -20,8 +20,8 @@ import os
 import pytest
 
 from lambdas.core.diff import canonical_statements
-from provisioner import runs
-from provisioner.desired_state import desired_state
+from provisioner.runs import executions as runs
+from provisioner.blueprint.desired_state import desired_state
 
 TABLES = sorted(
     ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from provisioner import runs
+from provisioner.runs import executions as runs
 from provisioner.config import resolve
 from provisioner.deployer import DeployError
 from provisioner.factory import CLIFactory

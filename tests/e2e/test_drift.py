@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from lambdas.core.diff import canonical_statements
-from provisioner import runs
+from provisioner.runs import executions as runs
 from provisioner.config import resolve
 from provisioner.deployer import DRIFT_METRIC, METRICS_SERVICE
-from provisioner.desired_state import desired_state
+from provisioner.blueprint.desired_state import desired_state
 from provisioner.factory import CLIFactory
 
 ROLE = "FileFerryReadOnlyRole"

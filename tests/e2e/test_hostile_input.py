@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioner import runs
+from provisioner.runs import executions as runs
 
 HOSTILE = "HOSTILE-MARKER"  # must never come back in an error, a cause or a log line
 OTHER_MACHINE_RUN = "arn:aws:states:us-east-1:123456789012:execution:someone-elses-machine:run-1"
@@ -121,7 +121,7 @@ HOSTILE_CONFIGS: list[tuple[str, Any, str]] = [
 @pytest.fixture
 def deploy_py(aws, capsys):
     """deploy.py's main() against the embedded AWS with any config; (exit code, output lines)."""
-    from provisioner.cli import main
+    from provisioner.cli.commands import main
 
     def invoke(config: Path, *args: str) -> tuple[int, list[str]]:
         code = main(["--config", str(config), "--endpoint-url", aws.endpoint_url, *args])
@@ -186,7 +186,7 @@ HOSTILE_ARGUMENTS: list[tuple[list[str], str]] = [
 
 @pytest.mark.parametrize(("args", "message"), HOSTILE_ARGUMENTS, ids=[" ".join(a)[:40] for a, _ in HOSTILE_ARGUMENTS])
 def test_bad_cli_arguments_exit_2_with_one_error_line_before_any_aws_call(aws, capsys, config_path, args, message):
-    from provisioner.cli import main
+    from provisioner.cli.commands import main
 
     global_args = ["--config", str(config_path)]
     if "--endpoint-url" not in args:  # the bad endpoint case brings its own

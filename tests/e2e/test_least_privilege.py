@@ -8,10 +8,10 @@ import json
 import pytest
 import yaml
 
-from provisioner import runs
+from provisioner.runs import executions as runs
 from provisioner.config import resolve
 from provisioner.factory import CLIFactory
-from provisioner.iam_documents import role_name
+from provisioner.blueprint.iam_documents import role_name
 
 ROLE = "FileFerryReadOnlyRole"
 POLICY_NAME = "least-privilege"  # provisioner.deployer.POLICY_NAME

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 
-from provisioner import runs
+from provisioner.runs import executions as runs
 
 TABLES = ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]
 

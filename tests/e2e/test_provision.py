@@ -11,7 +11,7 @@ import pytest
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG
 from lambdas.core.steps import STEPS
 from lambdas.core.diff import canonical_statements
-from provisioner.desired_state import desired_state
+from provisioner.blueprint.desired_state import desired_state
 
 TTL_TABLES = {"FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-S3FileCache"}
 

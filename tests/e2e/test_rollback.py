@@ -8,8 +8,8 @@ import time
 import pytest
 
 from lambdas.core.diff import canonical_statements
-from provisioner import runs
-from provisioner.desired_state import desired_state
+from provisioner.runs import executions as runs
+from provisioner.blueprint.desired_state import desired_state
 
 TABLES = ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]
 ROLE, POLICY = "FileFerryReadOnlyRole", "FileFerryReadOnlyPolicy"

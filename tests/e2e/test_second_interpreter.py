@@ -31,9 +31,9 @@ from lambdas.core.errors import (
     TargetStillRunning,
 )
 from local_sfn import Credentials, LocalStepFunctions, context_object
-from provisioner import runs
+from provisioner.runs import executions as runs
 from state_machine.asl import load_definition
-from provisioner.packaging import build_package
+from provisioner.blueprint.packaging import build_package
 
 ROLE, POLICY = "FileFerryReadOnlyRole", "FileFerryReadOnlyPolicy"
 SESSIONS, CONTEXT, CACHE = "FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-S3FileCache"

@@ -11,7 +11,7 @@ import yaml
 from lambdas.core.desired import CREATED_BY_TAG, created_by_value
 from lambdas.core.errors import NotYetVisible
 from lambdas.core.rollback import delete_role
-from provisioner import runs
+from provisioner.runs import executions as runs
 from provisioner.config import resolve
 from provisioner.factory import CLIFactory
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from provisioner.desired_state import desired_state
+from provisioner.blueprint.desired_state import desired_state
 
 ROLE, POLICY = "FileFerryReadOnlyRole", "FileFerryReadOnlyPolicy"
 WITH_ITEMS = ("FileFerry-UserContext", "FileFerry-AgentLearning")

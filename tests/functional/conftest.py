@@ -25,7 +25,7 @@ from lambdas.core.desired import DesiredState, load_packaged
 from lambdas.core.role import ensure_role
 from lambdas.core.tables import create_or_adopt_table, ensure_ttl
 from provisioner.config import load_settings
-from provisioner.desired_state import desired_state
+from provisioner.blueprint.desired_state import desired_state
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO_ROOT / "config" / "config.yaml"

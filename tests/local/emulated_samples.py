@@ -5,7 +5,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from provisioner.packaging import vendored_entries
+from provisioner.blueprint.packaging import vendored_entries
 
 REGION = "us-east-1"
 LAMBDA_CODE = Path(__file__).with_name("lambda_code") / "sample_handlers.py"

@@ -2,9 +2,9 @@
 decision each must get, judged by iam-simulate over the documents `render` wrote.
 
 The expectations come from the configuration (tables, buckets, account, external id, provisioner
-name) and from what each role is for (README, Security) — never from the documents under test — so
+name) and from what each role is for (docs/security.md) — never from the documents under test — so
 a widened, narrowed or missing statement breaks a claim. Role names and the step list come from the
-code (provisioner.orchestrator), so a new or merged step is judged without editing this table.
+code (provisioner.blueprint.orchestrator), so a new or merged step is judged without editing this table.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 from iam_simulate import ALLOWED, EXPLICITLY_DENIED, IMPLICITLY_DENIED, Case, simulate
 from lambdas.core.steps import STEPS
 from provisioner.config import Settings
-from provisioner.desired_state import desired_state
-from provisioner.iam_documents import Arns
-from provisioner.orchestrator import Orchestrator, describe_orchestrator
+from provisioner.blueprint.desired_state import desired_state
+from provisioner.blueprint.iam_documents import Arns
+from provisioner.blueprint.orchestrator import Orchestrator, describe_orchestrator
 
 OTHER_ACCOUNT = "210987654321"
 OTHER_REGION = "eu-west-1"
@@ -32,7 +32,7 @@ ROLE_ACTIONS = ["iam:GetRole", "iam:CreateRole", "iam:DeleteRole", "iam:PutRoleP
 # Item data belongs to FileFerry's services, not to the tool that provisions the tables; teardown
 # scans only to count items before deciding on a backup.
 ORCHESTRATOR_NEVER_ON_ITEMS = [a for a in ITEM_ACTIONS if a != "dynamodb:Scan"]
-# Who may destroy: the steps that exist to undo (README, Security). Absent steps are simply not judged.
+# Who may destroy: the steps that exist to undo (docs/security.md). Absent steps are simply not judged.
 MAY_DELETE_TABLES = {"rollback", "teardown-table"}
 MAY_DELETE_THE_ROLE = {"rollback", "teardown-role"}
 READ_ONLY_STEPS = {"verify", "drift-check"}
@@ -250,7 +250,7 @@ def _function_role_claims(policy: list[dict[str, Any]], me: str, name: str, step
         for action in ROLE_ACTIONS:
             if action != "iam:GetRole":
                 claim(f"is read-only: not {action}", action, managed, IMPLICITLY_DENIED)
-    # What each step exists to do (README, Security), where the workflow has that step.
+    # What each step exists to do (docs/security.md), where the workflow has that step.
     jobs = {
         "create-or-adopt-table": [("dynamodb:CreateTable", t) for t in tables],
         "await-table": [("dynamodb:DescribeTable", t) for t in tables] + [("dynamodb:UpdateTimeToLive", t) for t in tables],

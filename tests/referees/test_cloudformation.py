@@ -1,9 +1,9 @@
 """`render` writes the orchestrator as a CloudFormation template that cfn-lint passes and that declares
-exactly what `deploy` creates (the same documents and settings: provisioner/orchestrator.py).
+exactly what `deploy` creates (the same documents and settings: provisioner/blueprint/orchestrator.py).
 
 cfn-lint runs once per module, in-process, over two files: the template as `render` writes it, and a
 copy without the template's one suppression (E3601 on the state machine, see
-provisioner/cloudformation.py), its definition resolved as CloudFormation resolves it, and a few
+provisioner/blueprint/cloudformation.py), its definition resolved as CloudFormation resolves it, and a few
 planted mistakes that must be reported.
 """
 
@@ -19,13 +19,13 @@ import pytest
 import yaml
 
 from lambdas.core.steps import STEPS
-from provisioner.cloudformation import CFN_LINT_IGNORED, LAMBDA_ZIP, TEMPLATE_FILE, logical_id
+from provisioner.blueprint.cloudformation import CFN_LINT_IGNORED, LAMBDA_ZIP, TEMPLATE_FILE, logical_id
 from provisioner.config import resolve
-from provisioner.desired_state import desired_state
-from provisioner.iam_documents import Arns
-from provisioner.orchestrator import describe_orchestrator
-from provisioner.packaging import build_package
-from provisioner.rendering import render_documents
+from provisioner.blueprint.desired_state import desired_state
+from provisioner.blueprint.iam_documents import Arns
+from provisioner.blueprint.orchestrator import describe_orchestrator
+from provisioner.blueprint.packaging import build_package
+from provisioner.blueprint.rendering import render_documents
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "config.yaml"

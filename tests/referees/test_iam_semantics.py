@@ -18,7 +18,7 @@ import yaml
 
 from iam_claims import Claim, Rendered, all_claims, broken_claims, documents_judged
 from provisioner.config import Settings, resolve
-from provisioner.rendering import render_documents
+from provisioner.blueprint.rendering import render_documents
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "arn:aws:kms:us-east-1:123456789012:key/12345678-1234-1234-1234-123456789012"

@@ -33,7 +33,7 @@ def test_a_command_whose_output_is_not_a_terminal_does_not_load_rich(tmp_path):
 
 # What only deploy, destroy, render, up and local use: the Lambda package and the orchestrator's description.
 # (The committed ASL is read by every command: the config's polling is judged against its history model.)
-DEPLOY_ONLY_MODULES = ("provisioner.deployer", "provisioner.packaging", "provisioner.orchestrator")
+DEPLOY_ONLY_MODULES = ("provisioner.deployer", "provisioner.blueprint.packaging", "provisioner.blueprint.orchestrator")
 
 
 def test_run_imports_neither_the_deployer_nor_the_embedded_aws_nor_the_live_view():

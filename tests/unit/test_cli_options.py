@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioner.cli import cli
+from provisioner.cli.commands import cli
 
 REPO = Path(__file__).resolve().parents[2]
 GLOBAL_FLAGS = ("--config", "--region", "--profile", "--endpoint-url", "--json")

@@ -312,7 +312,7 @@ def test_a_config_region_that_is_not_a_real_region_is_refused_naming_the_key(
 
 
 def test_the_region_flag_drives_every_arn_the_tool_writes(shipped_copy: Path, no_endpoint_env: None) -> None:
-    from provisioner.desired_state import desired_state
+    from provisioner.blueprint.desired_state import desired_state
 
     resolved = resolve(config_path=shipped_copy, region="eu-west-1")
     state = desired_state(resolved.settings)
@@ -323,7 +323,7 @@ def test_the_region_flag_drives_every_arn_the_tool_writes(shipped_copy: Path, no
 
 
 def test_a_china_region_names_the_aws_cn_partition_everywhere(shipped_copy: Path, no_endpoint_env: None) -> None:
-    from provisioner.desired_state import desired_state
+    from provisioner.blueprint.desired_state import desired_state
     from state_machine.asl import load_definition, substitute
     from lambdas.core.steps import STEPS
 

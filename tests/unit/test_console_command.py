@@ -13,7 +13,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import deploy
-from provisioner import cli
+from provisioner.cli import commands as cli
 
 REPO = Path(__file__).resolve().parents[2]
 # What pip's generated `fileferry-provisioner` script does.

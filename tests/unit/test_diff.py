@@ -28,7 +28,7 @@ from lambdas.core.errors import InvalidInput
 from lambdas.core.observe import ObservedRole, ObservedTable
 from lambdas.core.run_input import check_schema
 from provisioner.config import load_settings
-from provisioner.desired_state import desired_state
+from provisioner.blueprint.desired_state import desired_state
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 ACCOUNT = "123456789012"

@@ -1,7 +1,7 @@
 """Everything `deploy.py render` writes passes parliament and statelint, and is least privilege.
 
 parliament runs with its community auditors and this project's private auditor; a finding
-passes only if `provisioner/iam_lint.py` justifies exactly that (document, issue, action).
+passes only if `provisioner/blueprint/iam_lint.py` justifies exactly that (document, issue, action).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import yaml
 
 from lambdas.core.steps import STEPS
 from provisioner.config import resolve
-from provisioner.desired_state import DYNAMODB_ITEM_ACTIONS
-from provisioner.iam_lint import check, lint_policy, lint_rendered
-from provisioner.rendering import render_documents
+from provisioner.blueprint.desired_state import DYNAMODB_ITEM_ACTIONS
+from provisioner.blueprint.iam_lint import check, lint_policy, lint_rendered
+from provisioner.blueprint.rendering import render_documents
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"

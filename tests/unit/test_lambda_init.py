@@ -98,9 +98,9 @@ def test_the_package_carries_bytecode_the_runtime_loads_instead_of_compiling_its
     from bench.cold_start import default_cache_dir
     from local.awslambda import runtime as lambda_runtime
     from provisioner.config import load_settings
-    from provisioner.desired_state import desired_state
-    from provisioner.orchestrator import RUNTIME
-    from provisioner.packaging import build_package
+    from provisioner.blueprint.desired_state import desired_state
+    from provisioner.blueprint.orchestrator import RUNTIME
+    from provisioner.blueprint.packaging import build_package
 
     interpreter = lambda_runtime.interpreter_for(RUNTIME)
     if not interpreter.matches_runtime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from emulated_samples import ACCOUNT, LAMBDA_TRUST_POLICY, trust_policy
-from provisioner import runs
+from provisioner.runs import executions as runs
 
 POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:ListTables", "Resource": "*"}]}
 # `$$` must reach Step Functions as written: CloudFormation substitutes only ${...}.

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from local import Emulator
+from local.emulator import Emulator
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/sample-states-role"
 

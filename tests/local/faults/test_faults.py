@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from local import Emulator
+from local.emulator import Emulator
 from local.faults.injected import parse_fault_specs
 
 TABLE = {

@@ -15,9 +15,9 @@ import pytest
 from iam_simulate import ALLOWED, EXPLICITLY_DENIED, IMPLICITLY_DENIED, Case, simulate_detailed
 
 from local.iam.policy import EXPLICIT_DENY, IMPLICIT_DENY, AuthRequest, evaluate, evaluate_assume_role, evaluate_trust
-from provisioner import iam_documents
-from provisioner.desired_state import read_only_policy, table_arn, trust_policy
-from provisioner.iam_documents import Arns
+from provisioner.blueprint import iam_documents
+from provisioner.blueprint.desired_state import read_only_policy, table_arn, trust_policy
+from provisioner.blueprint.iam_documents import Arns
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -78,7 +78,7 @@ WAITS = {
 
 
 def test_reading_after_an_event_returns_only_newer_events_without_rereading_the_history(emulator, finished_long_run):
-    from provisioner.runs import read_new_events
+    from provisioner.runs.executions import read_new_events
 
     sfn, arn = finished_long_run
     emulator.reset_api_calls()
@@ -90,7 +90,7 @@ def test_reading_after_an_event_returns_only_newer_events_without_rereading_the_
 
 
 def test_a_followed_run_sees_every_event_exactly_once(aws, create_state_machine):
-    from provisioner.runs import Follower
+    from provisioner.runs.executions import Follower
 
     sfn = aws("stepfunctions")
     arn = sfn.start_execution(stateMachineArn=create_state_machine("waits", WAITS), input="{}")["executionArn"]

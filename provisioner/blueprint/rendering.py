@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from provisioner.cloudformation import LAMBDA_ZIP, TEMPLATE_FILE, template_yaml
+from provisioner.blueprint.cloudformation import LAMBDA_ZIP, TEMPLATE_FILE, template_yaml
 from provisioner.config import Resolved
-from provisioner.desired_state import desired_state
-from provisioner.iam_documents import Arns
-from provisioner.orchestrator import describe_orchestrator
-from provisioner.packaging import build_package
+from provisioner.blueprint.desired_state import desired_state
+from provisioner.blueprint.iam_documents import Arns
+from provisioner.blueprint.orchestrator import describe_orchestrator
+from provisioner.blueprint.packaging import build_package
 
 
 def _write(path: Path, document: Any) -> Path:

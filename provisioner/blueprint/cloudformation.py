@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from lambdas.core.steps import STEPS_BY_NAME
-from provisioner.orchestrator import Orchestrator
+from provisioner.blueprint.orchestrator import Orchestrator
 from state_machine.asl import load_definition
 
 TEMPLATE_FILE = "template.yaml"

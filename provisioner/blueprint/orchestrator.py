@@ -1,7 +1,7 @@
 """The orchestrator, described once: what `deploy` creates and what the CloudFormation template declares.
 
 `deploy` (provisioner/deployer.py) turns this description into API calls; `render`
-(provisioner/cloudformation.py) turns the same description into a template. Neither holds a
+(provisioner/blueprint/cloudformation.py) turns the same description into a template. Neither holds a
 setting or a document of its own, so the two cannot drift apart.
 """
 
@@ -14,14 +14,14 @@ from typing import Any
 from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
 from lambdas.core.steps import STEPS
 from provisioner.config import Settings
-from provisioner.iam_documents import Arns, orchestrator_roles, role_name, state_machine_log_group
+from provisioner.blueprint.iam_documents import Arns, orchestrator_roles, role_name, state_machine_log_group
 from state_machine.asl import configure_polling, load_definition, substitute
 
 RUNTIME = "python3.12"
 # Chosen by measurement (python -m bench, cold-start model): each step's init phase takes about 0.24 s
 # of CPU (0.4 s before the zip carried its bytecode); at 1,769 MB a function has one full vCPU, so a
 # first run's five cold starts take about 1.2 s instead of 8 s at 256 MB, for about $0.0001 more per
-# run (README, Benchmark).
+# run (docs/benchmark.md).
 MEMORY_MB = 1769
 POLICY_NAME = "least-privilege"
 ROLLBACK_TRIGGER = "rollback-on-abort"

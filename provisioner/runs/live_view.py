@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from provisioner.run_progress import Change, RunProgress
+from provisioner.runs.progress import Change, RunProgress
 
 
 class LiveView:

@@ -1,7 +1,7 @@
 """Lint every IAM document `render` writes with parliament, and the one place findings are justified.
 
 parliament (Duo Labs' IAM linter) runs with its community auditors and with this project's
-private auditor (`provisioner/parliament_auditors/`), which adds the checks the issue asks
+private auditor (`provisioner/blueprint/parliament_auditors/`), which adds the checks the issue asks
 for that parliament leaves out: wildcard actions, `iam:PassRole`, `NotAction`/`NotResource`.
 
 A finding is split into items, one per action (or condition) it names, and each item must

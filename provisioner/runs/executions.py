@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from provisioner.run_progress import END_EVENTS, Change, RunProgress, is_poll, readable_cause
+from provisioner.runs.progress import END_EVENTS, Change, RunProgress, is_poll, readable_cause
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 

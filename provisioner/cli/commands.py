@@ -18,11 +18,11 @@ from typing import Any
 import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, ProfileNotFound
 
-from provisioner import words
+from provisioner.cli import words
 from provisioner.config import ConfigError, resolve
 from provisioner.errors import DeployError
 from provisioner.factory import CLIFactory
-from provisioner.runs import RunResult
+from provisioner.runs.executions import RunResult
 
 EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES = 1, 2, 3
 ACTIONS = ("provision", "drift-check", "rollback", "teardown")
@@ -128,11 +128,11 @@ def _follow(ctx: click.Context, factory: CLIFactory, arn: str, waiting_interval:
     if ctx.obj["json"]:
         return factory.follower().follow(arn)
     if sys.stdout.isatty():
-        from provisioner.live_view import LiveView  # rich: only for a terminal
+        from provisioner.runs.live_view import LiveView  # rich: only for a terminal
 
         with LiveView(title=arn.rsplit(":", 1)[-1]) as view:
             return factory.follower(view).follow(arn)
-    from provisioner.run_progress import PlainView
+    from provisioner.runs.progress import PlainView
 
     return factory.follower(PlainView(click.echo, interval=waiting_interval)).follow(arn)
 
@@ -140,7 +140,7 @@ def _follow(ctx: click.Context, factory: CLIFactory, arn: str, waiting_interval:
 def _run_and_report(
     ctx: click.Context, factory: CLIFactory, run_input: dict[str, Any], wait: bool = True, waiting_interval: float = 10.0
 ) -> RunResult | None:
-    from provisioner import runs
+    from provisioner.runs import executions as runs
 
     sfn = factory.clients().stepfunctions
     arn = runs.start(sfn, factory.state_machine_arn(), run_input)
@@ -198,7 +198,7 @@ def _next_step_for_run(factory: CLIFactory, result: RunResult) -> str | None:
     if result.error == "ResourceConflict":
         return f"see what differs with {me} plan; a table whose key schema differs needs a new name or a manual migration"
     if result.error == "TableCreationTimeout":
-        return ("AWS took longer to create the table than provisioner.max_polls looks allow (README, Configuration); "
+        return ("AWS took longer to create the table than provisioner.max_polls looks allow (docs/configuration.md); "
                 f"raise max_polls in the config, redeploy ({me} deploy) and run again")
     if result.status in ("ABORTED", "TIMED_OUT"):
         return f"the rollback rule starts a rollback of this run; see it with {me} status"
@@ -310,7 +310,7 @@ class _Rate(click.FloatRange):
 
 
 def _strictness_options(command: Any) -> Any:
-    """--consistency-lag, --chaos, --seed: how strict the embedded AWS is (local/consistency.py, local/chaos.py)."""
+    """--consistency-lag, --chaos, --seed: how strict the embedded AWS is (local/faults/consistency.py, local/faults/chaos.py)."""
     for option in reversed([
         click.option("--consistency-lag", default=None, type=LATENCY_SECONDS, metavar="SECONDS",
                      help="Embedded AWS: for up to this long after a write, reads may show the state before it (default 0)."),
@@ -358,9 +358,8 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, waiting_interval:
         ctx.obj["factory"] = factory
         _provision_and_check(ctx, factory, _deploy(ctx, factory), waiting_interval)
         return
-    from local.emulator import Emulator
-
-    with Emulator(port=port, **given) as emulator:
+    emulator = _embedded_aws(port=port, **given)
+    with emulator:  # started already; stops on the way out
         if emulator.chaos.rate and not ctx.obj["json"]:
             click.echo(f"Chaos: rate {emulator.chaos.rate}, seed {emulator.chaos.seed}", err=True)
         factory = factory.with_endpoint(emulator.endpoint_url)
@@ -372,6 +371,24 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, waiting_interval:
                 click.echo(f"Embedded AWS still running at {emulator.endpoint_url} (Ctrl-C to stop), e.g.:", err=True)
                 click.echo(f"  aws --endpoint-url {emulator.endpoint_url} dynamodb list-tables", err=True)
                 emulator.serve_forever()
+
+
+def _embedded_aws(**settings: Any) -> Any:
+    """A started embedded AWS (local.emulator.Emulator); a bad fault spec or a moto it was not written for is exit 2."""
+    from local import patching  # loads no moto
+
+    try:
+        from local.emulator import Emulator
+    except ImportError as err:  # a moto internal the emulator imports is gone
+        raise ConfigError(str(patching.import_refusal(err))) from None
+    try:
+        emulator = Emulator(**settings)
+    except ValueError as err:
+        raise ConfigError(f"--fault: {err}") from None
+    try:
+        return emulator.start()
+    except patching.IncompatibleMoto as err:
+        raise ConfigError(str(err)) from None
 
 
 def _embedded_aws_at(port: int) -> str | None:
@@ -411,13 +428,7 @@ def _provision_and_check(ctx: click.Context, factory: CLIFactory, deployment: An
 @_strictness_options
 def local(port: int, faults: tuple[str, ...], **settings: float | None) -> None:
     """Start the embedded AWS and block."""
-    from local.emulator import Emulator
-
-    try:
-        emulator = Emulator(port=port, faults=faults, **_timing(**settings))
-    except ValueError as err:
-        raise ConfigError(f"--fault: {err}") from None
-    emulator.start()
+    emulator = _embedded_aws(port=port, faults=faults, **_timing(**settings))
     click.echo(f"Embedded AWS at {emulator.endpoint_url} (Ctrl-C to stop)")
     if emulator.chaos.rate:
         click.echo(f"Chaos: rate {emulator.chaos.rate}, seed {emulator.chaos.seed}")
@@ -510,7 +521,8 @@ def _check_run_input(run_input: dict[str, Any], provisioner_name: str) -> None:
 @click.pass_context
 def status(ctx: click.Context, execution_arn: str | None, limit: int, follow: bool) -> None:
     """Recent executions, or one in detail: the path it took, where it stopped and why."""
-    from provisioner import run_path, runs
+    from provisioner.runs import path as run_path
+    from provisioner.runs import executions as runs
 
     factory = _factory(ctx)
     sfn = factory.clients().stepfunctions
@@ -563,7 +575,7 @@ def outputs(ctx: click.Context) -> None:
 @click.pass_context
 def render(ctx: click.Context, out_dir: str) -> None:
     """Write the ASL, every IAM policy document the tool uses and the orchestrator as a CloudFormation template (no AWS calls)."""
-    from provisioner.rendering import render_documents
+    from provisioner.blueprint.rendering import render_documents
 
     written = render_documents(_factory(ctx).resolved, Path(out_dir))
     _echo(ctx, "\n".join(str(path) for path in written), [str(path) for path in written])

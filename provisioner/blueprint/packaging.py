@@ -30,11 +30,11 @@ from pathlib import Path
 
 from lambdas.core.desired import DESIRED_STATE_FILE, DesiredState
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Powertools and what its Logger/Tracer/Metrics/validation import. The Lambda runtime has boto3.
 VENDORED = ("aws_lambda_powertools", "aws_xray_sdk", "wrapt", "fastjsonschema", "jmespath", "typing_extensions")
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
-RUNTIME_PYTHON = (3, 12)  # the functions' Runtime, python3.12 (provisioner/orchestrator.py)
+RUNTIME_PYTHON = (3, 12)  # the functions' Runtime, python3.12 (provisioner/blueprint/orchestrator.py)
 _COMPILE_TIMEOUT_SECONDS = 300
 
 

@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner import words
-from provisioner.run_progress import FAILURE_EVENTS, is_poll, readable_cause
+from provisioner.cli import words
+from provisioner.runs.progress import FAILURE_EVENTS, is_poll, readable_cause
 
 END_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.core.errors import poll_error_names
-from provisioner import words
+from provisioner.cli import words
 
 END_EVENTS = {
     "ExecutionSucceeded": "SUCCEEDED",
