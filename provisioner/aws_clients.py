@@ -22,6 +22,10 @@ class Clients:
         credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if local else {}
         self._session = boto3.session.Session(profile_name=target.profile, region_name=target.region, **credentials)
 
+    def has_credentials(self) -> bool:
+        """Whether the credential chain (or the embedded AWS's keys) gives any; a missing --profile raises ProfileNotFound."""
+        return self._session.get_credentials() is not None
+
     def client(self, service: str) -> Any:
         return self._session.client(service, endpoint_url=self.target.endpoint_url, config=_CONFIG)
 
@@ -72,3 +76,14 @@ class Clients:
     @property
     def partition(self) -> str:
         return self._caller_identity["Arn"].split(":")[1]
+
+
+def is_embedded_aws(url: str) -> bool:
+    """Whether `url` is an embedded AWS (local/): it answers GET /_fileferry/faults, which AWS has not."""
+    import urllib.request  # only the embedded AWS is asked this
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/_fileferry/faults", timeout=2) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False

@@ -18,6 +18,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
+# The same file, shipped with the package (in the repository a link to config/config.yaml), so an
+# installed console command run outside the repository still has a config.
+PACKAGED_CONFIG_PATH = Path(__file__).with_name("config.yaml")
 
 TABLE_NAME = r"^[A-Za-z0-9_.-]{3,255}$"
 REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$"
@@ -163,12 +166,23 @@ class Resolved:
     output_json: bool = False
 
 
+def default_config_path() -> Path:
+    """./config/config.yaml where it exists (the repository), else the config shipped with the package."""
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else PACKAGED_CONFIG_PATH
+
+
 def load_settings(path: Path) -> Settings:
     """Read and validate the config file."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror or err})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (at byte {err.start}); save it as UTF-8") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
@@ -260,7 +274,7 @@ def resolve(
     output_json: bool = False,
 ) -> Resolved:
     """CLI flags win over the config file, which wins over defaults and the environment."""
-    path = Path(config_path) if config_path else DEFAULT_CONFIG_PATH
+    path = Path(config_path) if config_path else default_config_path()
     settings = load_settings(path)
     if region is not None and not re.match(REGION, region):
         raise ConfigError(f"--region: invalid region {region!r}")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lambdas.core.desired import DesiredState
-from provisioner.aws_clients import Clients
+from provisioner.aws_clients import Clients, is_embedded_aws
 from provisioner.config import ConfigError, Resolved
 from provisioner.blueprint.desired_state import desired_state
 from provisioner.blueprint.iam_documents import Arns
@@ -43,9 +43,20 @@ class CLIFactory:
     def clients(self) -> Clients:
         if self._clients is None:
             self._clients = Clients(self.resolved.aws, local=self.local)
+            if not self.local and self._embedded_aws_without_credentials(self._clients):
+                self._clients = Clients(self.resolved.aws, local=True)
             if not self.local:
                 self._check_account(self._clients)
         return self._clients
+
+    def _embedded_aws_without_credentials(self, clients: Clients) -> bool:
+        """No credentials configured and --endpoint-url is the embedded AWS: it takes the keys --local uses."""
+        endpoint = self.resolved.aws.endpoint_url
+        if endpoint is None or clients.has_credentials() or not is_embedded_aws(endpoint):
+            return False
+        print(f"No AWS credentials found; {endpoint} is the embedded AWS, so using its test keys (as --local does)",
+              file=sys.stderr, flush=True)
+        return True
 
     def _check_account(self, clients: Clients) -> None:
         expected = self.settings.sso.account_id

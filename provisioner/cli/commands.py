@@ -1,7 +1,7 @@
 """The CLI: a command group whose commands hand off to the factory; `main()` maps errors to exit codes.
 
 Exit codes: 0 success, 1 a run or AWS call failed, 2 bad configuration or arguments
-(before any AWS call), 3 changes pending (plan) or drift found (run drift-check).
+(before any AWS call), 3 changes pending (plan) or drift found (run drift-check), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, ProfileNotFound
 
 from provisioner.cli import words
+from provisioner.aws_clients import is_embedded_aws
 from provisioner.config import ConfigError, resolve
 from provisioner.errors import DeployError
 from provisioner.factory import CLIFactory
 from provisioner.runs.executions import RunResult
 
-EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES = 1, 2, 3
+EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES, EXIT_INTERRUPTED = 1, 2, 3, 130
 ACTIONS = ("provision", "drift-check", "rollback", "teardown")
+# arn:PARTITION:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME, in any partition (aws, aws-cn, aws-us-gov, ...).
+EXECUTION_ARN = re.compile(r"^arn:aws(-[a-z]+)*:states:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}$")
 
 
 class Failed(Exception):
@@ -50,12 +53,19 @@ def _factory(ctx: click.Context) -> CLIFactory:
 # The global options, accepted before the command (`deploy.py --json run x`) and after it
 # (`deploy.py run x --json`) with the same meaning, as the AWS CLI accepts them.
 GLOBAL_OPTIONS = (  # (flag, parameter name, help)
-    ("--config", "config_path", "Config file (default: config/config.yaml)."),
+    ("--config", "config_path", "Config file (default: config/config.yaml if it exists, else the one shipped with this package)."),
     ("--region", "region", "AWS region (default: dynamodb.region from the config)."),
     ("--profile", "profile", "AWS profile from your shared config."),
     ("--endpoint-url", "endpoint_url", "AWS endpoint (also AWS_ENDPOINT_URL), e.g. the embedded AWS."),
 )
 GLOBAL_RULE = "Global options (--config, --region, --profile, --endpoint-url, --json) go before or after the command."
+EXIT_CODES = """\b
+Exit codes:
+  0    success
+  1    a run or an AWS call failed
+  2    bad configuration, arguments or input (before any AWS call)
+  3    plan found changes, or a drift check found drift
+  130  interrupted (Ctrl-C)"""
 
 
 def _global_params() -> list[click.Parameter]:
@@ -113,7 +123,26 @@ class GlobalOptionsGroup(click.Group):
         self.params.extend(_global_params())
 
 
-@click.group(cls=GlobalOptionsGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=GLOBAL_RULE)
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"fileferry-provisioner {_version()}")
+        ctx.exit()
+
+
+def _version() -> str:
+    """The installed package's version; a source tree that was never installed has none to read."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fileferry-provisioner")
+    except PackageNotFoundError:
+        return "(version unknown: not installed; pip install . gives one)"
+
+
+@click.group(cls=GlobalOptionsGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=f"{GLOBAL_RULE}\n\n{EXIT_CODES}")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 def cli(**_global_options: Any) -> None:  # read by each command, where they meet the command's own
     """Provision FileFerry's DynamoDB tables and IAM role with a Step Functions workflow."""
 
@@ -125,16 +154,23 @@ def _me() -> str:
 
 def _follow(ctx: click.Context, factory: CLIFactory, arn: str, waiting_interval: float = 10.0) -> RunResult:
     """Follow a run: a live view on a terminal, plain lines with elapsed times otherwise, nothing with --json."""
-    if ctx.obj["json"]:
-        return factory.follower().follow(arn)
-    if sys.stdout.isatty():
-        from provisioner.runs.live_view import LiveView  # rich: only for a terminal
+    try:
+        if ctx.obj["json"]:
+            return factory.follower().follow(arn)
+        if sys.stdout.isatty():
+            from provisioner.runs.live_view import LiveView  # rich: only for a terminal
 
-        with LiveView(title=arn.rsplit(":", 1)[-1]) as view:
-            return factory.follower(view).follow(arn)
-    from provisioner.runs.progress import PlainView
+            with LiveView(title=arn.rsplit(":", 1)[-1]) as view:
+                return factory.follower(view).follow(arn)
+        from provisioner.runs.progress import PlainView
 
-    return factory.follower(PlainView(click.echo, interval=waiting_interval)).follow(arn)
+        return factory.follower(PlainView(click.echo, interval=waiting_interval)).follow(arn)
+    except KeyboardInterrupt:
+        # Ctrl-C stops following, not the run; an embedded AWS started by this process stops with it.
+        if not ctx.obj.get("embedded_aws_dies_with_us"):
+            click.echo(f"Interrupted; execution {arn} keeps running: follow it with {_me()} status {arn} --follow, "
+                       f"or stop it with aws stepfunctions stop-execution --execution-arn {arn}", err=True)
+        raise
 
 
 def _run_and_report(
@@ -364,6 +400,7 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, waiting_interval:
             click.echo(f"Chaos: rate {emulator.chaos.rate}, seed {emulator.chaos.seed}", err=True)
         factory = factory.with_endpoint(emulator.endpoint_url)
         ctx.obj["factory"] = factory
+        ctx.obj["embedded_aws_dies_with_us"] = not keep
         try:
             _provision_and_check(ctx, factory, _deploy(ctx, factory), waiting_interval)
         finally:
@@ -393,16 +430,8 @@ def _embedded_aws(**settings: Any) -> Any:
 
 def _embedded_aws_at(port: int) -> str | None:
     """The URL of an embedded AWS already listening on `port`, if there is one."""
-    if not port:
-        return None
-    import urllib.request  # only the embedded AWS's commands talk to it directly
-
     url = f"http://127.0.0.1:{port}"
-    try:
-        with urllib.request.urlopen(f"{url}/_fileferry/faults", timeout=2) as response:
-            return url if response.status == 200 else None
-    except (OSError, ValueError):
-        return None
+    return url if port and is_embedded_aws(url) else None
 
 
 def _configure_embedded_aws(url: str, settings: dict[str, float]) -> None:
@@ -475,7 +504,17 @@ def plan(ctx: click.Context) -> None:
 @WAITING_INTERVAL
 @click.pass_context
 def run(ctx: click.Context, action: str, input_json: str | None, no_wait: bool, waiting_interval: float) -> None:
-    """Start an execution (provision, drift-check, rollback, teardown) and follow it."""
+    """Start an execution and follow it. ACTION is one of:
+
+    \b
+      provision    create, adopt or update the tables and the role, then verify
+      drift-check  compare them with the spec (--input '{"remediate": true}'
+                   converges them too); exit 3 if they drifted
+      rollback     delete what one execution created
+                   (--input '{"execution_arn": "ARN"}')
+      teardown     back up, then delete the tables and the role
+                   (--input '{"confirm": "PROVISIONER_NAME"}')
+    """
     try:
         extra = json.loads(input_json) if input_json else {}
     except ValueError as err:
@@ -524,6 +563,10 @@ def status(ctx: click.Context, execution_arn: str | None, limit: int, follow: bo
     from provisioner.runs import path as run_path
     from provisioner.runs import executions as runs
 
+    if execution_arn is not None and not EXECUTION_ARN.match(execution_arn):
+        raise click.BadParameter(
+            f"not an execution ARN (arn:PARTITION:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME); "
+            f"list recent executions with {_me()} status", param_hint="EXECUTION_ARN")
     factory = _factory(ctx)
     sfn = factory.clients().stepfunctions
     if execution_arn is None:
@@ -603,7 +646,7 @@ _CONFIG_ADVICE = (
     (r": unknown key", "remove it or fix its spelling (config/config.yaml shows every key)"),
     (r"credentials are for account", "use credentials for the configured account (--profile), or fix sso.account_id"),
     (r"--region: invalid region", "give a region name such as us-east-1"),
-    (r": file not found", "pass --config PATH, or run from the project directory (config/config.yaml)"),
+    (r": file not found", "check the path given to --config (without it, config/config.yaml or the packaged config is read)"),
 )
 _AWS_ADVICE = {
     "StateMachineDoesNotExist": "deploy the orchestrator first: {me} deploy",
@@ -676,5 +719,5 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(_botocore_error_line(err), err=True)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     return 0

@@ -152,8 +152,8 @@ def test_config_that_is_not_yaml_or_not_a_mapping_exits_2_before_any_aws_call(aw
         code, lines = deploy_py(broken, "deploy")
         assert (code, len(lines)) == (2, 1) and message in lines[0], lines
     code, lines = deploy_py(tmp_path / "missing.yaml", "deploy")
-    assert (code, lines) == (2, [f"error: {tmp_path / 'missing.yaml'}: file not found; "
-                                 "pass --config PATH, or run from the project directory (config/config.yaml)"])
+    assert (code, lines) == (2, [f"error: {tmp_path / 'missing.yaml'}: file not found; check the path given to "
+                                 "--config (without it, config/config.yaml or the packaged config is read)"])
     assert aws.api_calls() == {}
 
 
