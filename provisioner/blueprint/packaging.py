@@ -28,9 +28,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import lambdas
 from lambdas.core.desired import DESIRED_STATE_FILE, DesiredState
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Where the lambdas package lies: the repository, or site-packages when installed from the wheel.
+LAMBDAS_ROOT = Path(lambdas.__file__).resolve().parent
 # Powertools and what its Logger/Tracer/Metrics/validation import. The Lambda runtime has boto3.
 VENDORED = ("aws_lambda_powertools", "aws_xray_sdk", "wrapt", "fastjsonschema", "jmespath", "typing_extensions")
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
@@ -81,8 +83,8 @@ def vendored_entries() -> list[tuple[str, bytes]]:
 
 def build_package(desired: DesiredState, runtime_python: tuple[int, int] = RUNTIME_PYTHON) -> LambdaPackage:
     entries: list[tuple[str, bytes]] = []
-    for path in sorted((PROJECT_ROOT / "lambdas").rglob("*.py")):
-        entries.append((path.relative_to(PROJECT_ROOT).as_posix(), path.read_bytes()))
+    for path in sorted(LAMBDAS_ROOT.rglob("*.py")):
+        entries.append((path.relative_to(LAMBDAS_ROOT.parent).as_posix(), path.read_bytes()))
     entries += vendored_entries()
     entries += bytecode_entries(tuple(entries), runtime_python)
     entries.append((DESIRED_STATE_FILE, desired.to_json().encode()))

@@ -19,7 +19,6 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, ProfileNotFound
 
 from provisioner.cli import words
-from provisioner.aws_clients import is_embedded_aws
 from provisioner.config import ConfigError, resolve
 from provisioner.errors import DeployError
 from provisioner.factory import CLIFactory
@@ -430,6 +429,8 @@ def _embedded_aws(**settings: Any) -> Any:
 
 def _embedded_aws_at(port: int) -> str | None:
     """The URL of an embedded AWS already listening on `port`, if there is one."""
+    from provisioner.aws_clients import is_embedded_aws  # boto3: only commands that talk to AWS load it
+
     url = f"http://127.0.0.1:{port}"
     return url if port and is_embedded_aws(url) else None
 
