@@ -693,7 +693,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         click.echo(f"error: {_with_advice(str(err))}", err=True)
         return EXIT_USAGE
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as err:
+        # click turns Ctrl-C into Abort (and so does a prompt); a refused confirmation stays exit 1.
+        if isinstance(err.__cause__ or err.__context__, KeyboardInterrupt):
+            return EXIT_INTERRUPTED
         click.echo("Aborted.", err=True)
         return EXIT_FAILED
     except click.exceptions.NoArgsIsHelpError as err:
