@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioner.config import ConfigError, load_settings, resolve
+from provisioner.config import PACKAGED_CONFIG_PATH, ConfigError, load_settings, resolve
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 
@@ -335,3 +336,29 @@ def test_a_china_region_names_the_aws_cn_partition_everywhere(shipped_copy: Path
     assert "arn:aws:" not in documents and "arn:aws-cn:dynamodb:cn-north-1:" in documents
     assert "arn:aws-cn:iam::" in documents and "arn:aws-cn:s3:::" in documents
     assert "arn:aws:" not in definition and "arn:aws-cn:states:::lambda:invoke" in definition
+
+
+def test_without_config_config_yaml_in_the_working_directory_the_packaged_config_is_read(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve().config_path == PACKAGED_CONFIG_PATH
+    assert PACKAGED_CONFIG_PATH.read_bytes() == SHIPPED_CONFIG.read_bytes()
+
+
+def test_config_config_yaml_in_the_working_directory_wins_over_the_packaged_one(tmp_path, monkeypatch) -> None:
+    data = shipped()
+    data["provisioner"]["name"] = "ff-here"
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)
+    assert resolve().settings.provisioner.name == "ff-here"
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "is a directory, not a config file"),
+    (b"sso:\n  account_id: '\xff'\n", "not UTF-8 text (at byte 20)"),
+])
+def test_a_config_that_is_not_a_readable_text_file_is_a_config_error(tmp_path, content, problem) -> None:
+    path = tmp_path / "config.yaml"
+    path.mkdir() if content is None else path.write_bytes(content)
+    with pytest.raises(ConfigError, match="^" + re.escape(f"{path}: {problem}")):
+        load_settings(path)
