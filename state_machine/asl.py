@@ -12,10 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 from pathlib import Path
 
-from lambdas.core.errors import poll_error_names
+from lambdas.core.errors import poll_error_names, transient_error_names
 from lambdas.core.steps import STEPS, STEPS_BY_NAME
 
 ASL_PATH: Path = Path(__file__).resolve().with_name("provisioner.asl.json")
+
+# The table poll's looks grow apart up to this (its retrier's MaxDelaySeconds), or up to
+# provisioner.poll_interval_seconds if that is longer (configure_polling).
+POLL_MAX_DELAY_SECONDS = 30
 
 # Anything still shaped like a step placeholder after substitution is an error.
 _PLACEHOLDER_PATTERN = re.compile(r"\$\{[A-Za-z0-9]+FunctionArn\}")
@@ -43,10 +47,22 @@ def poll_retriers(machine: dict) -> list[dict]:
     return found
 
 
+def is_transient_retrier(retrier: Mapping[str, Any]) -> bool:
+    """Whether `retrier` is a Task's transient-fault retrier: it retries only transient errors (its list may
+    leave out a name an earlier retrier of the same state already answers), unlike the designed waits
+    (the table poll, a rollback waiting for a CREATING table or for its target to stop)."""
+    errors = retrier.get("ErrorEquals", [])
+    return bool(errors) and set(errors) <= set(transient_error_names())
+
+
 def configure_polling(definition_text: str, poll_interval_seconds: int, max_polls: int) -> str:
     """The definition with its table poll set to the configuration: the first interval between looks
     (`provisioner.poll_interval_seconds`) and how many times a table is looked at again
     (`provisioner.max_polls`), as the poll retrier's IntervalSeconds and MaxAttempts.
+
+    The looks grow x1.5 apart up to the retrier's MaxDelaySeconds, POLL_MAX_DELAY_SECONDS; a first
+    interval longer than that is the MaxDelaySeconds instead, so the interval configured is the one kept
+    (Step Functions would cap it silently), and the looks stay that far apart.
 
     Retry fields are static in the States Language, so they are written into the definition wherever
     it is deployed or rendered. The committed ASL carries the defaults: configuring it with them gives
@@ -59,6 +75,7 @@ def configure_polling(definition_text: str, poll_interval_seconds: int, max_poll
     for retrier in retriers:
         retrier["IntervalSeconds"] = poll_interval_seconds
         retrier["MaxAttempts"] = max_polls
+        retrier["MaxDelaySeconds"] = max(POLL_MAX_DELAY_SECONDS, poll_interval_seconds)
     return json.dumps(machine, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 

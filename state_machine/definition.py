@@ -37,13 +37,13 @@ from lambdas.core.errors import (
     transient_error_names,
 )
 from lambdas.core.steps import step
+from state_machine.asl import POLL_MAX_DELAY_SECONDS
 
 COMMENT = (
     "FileFerry infrastructure provisioner: provision, drift-check, rollback or tear down "
     "the FileFerry DynamoDB tables and read-only role. Rendered by `python -m "
     "state_machine.render` from state_machine/definition.py; do not edit by hand."
 )
-TIMEOUT_SECONDS = 3600
 
 # One retry policy for every Lambda Task: transient errors only, exponential backoff with
 # full jitter, each delay capped: 1+2+4+8+16+20x15 s at most before jitter (about 5.5 minutes), spent
@@ -79,7 +79,7 @@ TARGET_WAIT_BACKOFF_RATE = 1.5
 POLL_FIRST_INTERVAL_SECONDS = 2
 POLL_MAX_POLLS = 15
 POLL_BACKOFF_RATE = 1.5
-POLL_RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 30, "JitterStrategy": "NONE"}
+POLL_RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": POLL_MAX_DELAY_SECONDS, "JitterStrategy": "NONE"}
 # Per retrier (by its first error name), fields the SDK cannot express, in place of RETRY_EXTRAS.
 RETRIER_EXTRAS: dict[str, dict[str, Any]] = {poll_error_names()[0]: POLL_RETRY_EXTRAS}
 
@@ -170,42 +170,42 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         if output_path is not None:
             fields["output_path"] = output_path
         task = sdk.Task(state_id, **fields)
+        answered: set[str] = set()  # error names an earlier retrier of this Task matches
+
+        def add_retry(**retry: Any) -> None:
+            task.add_retry(sdk.Retry(**retry))
+            answered.update(retry["error_equals"])
+
         if polls_table:
             # First in the list, so a poll is never mistaken for a fault. Its interval and attempts are
             # the defaults here; state_machine.asl.configure_polling() sets the configured ones.
-            task.add_retry(
-                sdk.Retry(
-                    error_equals=poll_error_names(),
-                    interval_seconds=POLL_FIRST_INTERVAL_SECONDS,
-                    max_attempts=POLL_MAX_POLLS,
-                    backoff_rate=POLL_BACKOFF_RATE,
-                )
+            add_retry(
+                error_equals=poll_error_names(),
+                interval_seconds=POLL_FIRST_INTERVAL_SECONDS,
+                max_attempts=POLL_MAX_POLLS,
+                backoff_rate=POLL_BACKOFF_RATE,
             )
         if waits_for_tables:
-            task.add_retry(
-                sdk.Retry(
-                    error_equals=[TableNotActive.error_name(), CreationInFlight.error_name()],
-                    interval_seconds=TABLE_WAIT_INTERVAL_SECONDS,
-                    max_attempts=TABLE_WAIT_MAX_ATTEMPTS,
-                    backoff_rate=1.0,
-                )
+            add_retry(
+                error_equals=[TableNotActive.error_name(), CreationInFlight.error_name()],
+                interval_seconds=TABLE_WAIT_INTERVAL_SECONDS,
+                max_attempts=TABLE_WAIT_MAX_ATTEMPTS,
+                backoff_rate=1.0,
             )
         if waits_for_target:
-            task.add_retry(
-                sdk.Retry(
-                    error_equals=[TargetStillRunning.error_name()],
-                    interval_seconds=TARGET_WAIT_INTERVAL_SECONDS,
-                    max_attempts=TARGET_WAIT_MAX_ATTEMPTS,
-                    backoff_rate=TARGET_WAIT_BACKOFF_RATE,
-                )
+            add_retry(
+                error_equals=[TargetStillRunning.error_name()],
+                interval_seconds=TARGET_WAIT_INTERVAL_SECONDS,
+                max_attempts=TARGET_WAIT_MAX_ATTEMPTS,
+                backoff_rate=TARGET_WAIT_BACKOFF_RATE,
             )
-        task.add_retry(
-            sdk.Retry(
-                error_equals=transient_error_names(),
-                interval_seconds=RETRY_INTERVAL_SECONDS,
-                max_attempts=transient_retries,
-                backoff_rate=RETRY_BACKOFF_RATE,
-            )
+        # Last, and without a name an earlier retrier of this Task answers (a rollback's TableNotActive is
+        # its table wait's): Step Functions takes the first retrier that matches, so such a name here is dead.
+        add_retry(
+            error_equals=[name for name in transient_error_names() if name not in answered],
+            interval_seconds=RETRY_INTERVAL_SECONDS,
+            max_attempts=transient_retries,
+            backoff_rate=RETRY_BACKOFF_RATE,
         )
         if catch_to is not None:
             task.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=catch_to))
@@ -503,5 +503,6 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     )
     validate_input.next(route_action)
 
-    graph = sdk.Graph(validate_input, comment=COMMENT, timeout_seconds=TIMEOUT_SECONDS)
+    # No TimeoutSeconds here: it is derived from the rendered definition's worst case (state_machine.time_model).
+    graph = sdk.Graph(validate_input, comment=COMMENT)
     return graph.to_dict(), extras

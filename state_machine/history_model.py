@@ -27,8 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lambdas.core.errors import transient_error_names
-from state_machine.asl import configure_polling, load_definition
+from state_machine.asl import configure_polling, is_transient_retrier, load_definition
 
 HISTORY_EVENT_LIMIT = 25_000
 HISTORY_EVENT_BUDGET = HISTORY_EVENT_LIMIT // 2
@@ -46,11 +45,10 @@ DEFAULT_MAX_ATTEMPTS = 3  # States Language: a retrier without MaxAttempts
 
 def counted_retries(state: Mapping[str, Any]) -> int:
     """The retries of a Task that are designed waits: every retrier's MaxAttempts but the transient-fault one's."""
-    transient = transient_error_names()
     return sum(
         retrier.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS)
         for retrier in state.get("Retry", [])
-        if retrier.get("ErrorEquals") != transient
+        if not is_transient_retrier(retrier)
     )
 
 

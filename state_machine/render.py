@@ -16,17 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from state_machine.asl import ASL_PATH
-from state_machine.post_render import post_render
+from state_machine.post_render import canonical, post_render
+from state_machine.time_model import DEFAULT_SHAPE, execution_timeout_seconds
 
 
 def render() -> dict[str, Any]:
-    """The final ASL as a dict: the SDK's rendering plus the one post-render step."""
+    """The final ASL as a dict: the SDK's rendering plus the one post-render step, with the execution's
+    TimeoutSeconds derived from its worst case for the default configuration (state_machine.time_model;
+    deploy derives it again for the configured one)."""
     from state_machine.definition import RETRIER_EXTRAS, RETRY_EXTRAS, author
 
     sdk_definition, state_extras = author()
-    return post_render(
+    machine = post_render(
         sdk_definition, state_extras=state_extras, retry_extras=RETRY_EXTRAS, retrier_extras=RETRIER_EXTRAS
     )
+    return canonical({**machine, "TimeoutSeconds": execution_timeout_seconds(machine, DEFAULT_SHAPE)})
 
 
 def render_json() -> str:

@@ -145,8 +145,13 @@ LAMBDA_SERVICE_ERRORS: tuple[str, ...] = (
     "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
 )
+# An attempt that ran out of time, retried like a Lambda service error: the function's own timeout
+# (the Lambda runtime reports `Sandbox.Timedout`; Step Functions documents `Lambda.Unknown` for unhandled
+# errors such as timeouts and out-of-memory, "Handle Lambda service exceptions") and a Task's own
+# TimeoutSeconds (`States.Timeout`). Every step is idempotent: desired state, observed state, diff.
+ATTEMPT_TIMEOUT_ERRORS: tuple[str, ...] = ("Sandbox.Timedout", "Lambda.Unknown", "States.Timeout")
 
 
 def transient_error_names() -> list[str]:
     """Every error name the state machine retries."""
-    return [cls.error_name() for cls in TRANSIENT_ERRORS] + list(LAMBDA_SERVICE_ERRORS)
+    return [cls.error_name() for cls in TRANSIENT_ERRORS] + list(LAMBDA_SERVICE_ERRORS) + list(ATTEMPT_TIMEOUT_ERRORS)

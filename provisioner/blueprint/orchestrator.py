@@ -16,6 +16,7 @@ from lambdas.core.steps import STEPS
 from provisioner.config import Settings
 from provisioner.blueprint.iam_documents import Arns, orchestrator_roles, role_name, state_machine_log_group
 from state_machine.asl import configure_polling, load_definition, substitute
+from state_machine.time_model import DEFAULT_SHAPE, RunShape, configure_timeout
 
 RUNTIME = "python3.12"
 # Chosen by measurement (python -m bench, cold-start model): each step's init phase takes about 0.24 s
@@ -78,13 +79,21 @@ class StateMachineDescription:
     # The table poll (provisioner.poll_interval_seconds / max_polls); None: the committed ASL's defaults.
     poll_interval_seconds: int | None = None
     max_polls: int | None = None
+    # What the execution's TimeoutSeconds is derived for (tables, max_concurrency, backup_wait_seconds);
+    # None: the committed ASL's defaults.
+    run_shape: RunShape | None = None
 
     def configured_definition(self) -> str:
-        """The committed ASL with the configured table poll, placeholders left in (CloudFormation's DefinitionString)."""
+        """The committed ASL with the configured table poll and the execution's TimeoutSeconds derived from
+        the configured worst case (state_machine.time_model), placeholders left in (CloudFormation's
+        DefinitionString)."""
         text = load_definition()
-        if self.poll_interval_seconds is None or self.max_polls is None:
-            return text
-        return configure_polling(text, self.poll_interval_seconds, self.max_polls)
+        polling = self.poll_interval_seconds is not None and self.max_polls is not None
+        if polling:
+            text = configure_polling(text, self.poll_interval_seconds, self.max_polls)
+        if polling or self.run_shape is not None:
+            text = configure_timeout(text, self.run_shape or DEFAULT_SHAPE)
+        return text
 
     def definition(self, function_arns: dict[str, str], partition: str = "aws") -> str:
         """The configured ASL with each step's function ARN filled in, its integrations named in `partition`."""
@@ -229,6 +238,7 @@ def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns,
             tracing,
             poll_interval_seconds=desired.poll_interval_seconds,
             max_polls=desired.max_polls,
+            run_shape=RunShape(len(desired.tables), desired.max_concurrency, desired.backup_wait_seconds),
         ),
         rollback_rule=RollbackRuleDescription(f"{name}-{ROLLBACK_TRIGGER}", "events"),
         drift_schedule=DriftScheduleDescription(f"{name}-{DRIFT_SCHEDULE}", "scheduler", p.drift_schedule),

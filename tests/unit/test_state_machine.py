@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from lambdas.core.errors import (
+    ATTEMPT_TIMEOUT_ERRORS,
     PERMANENT_ERRORS,
     TRANSIENT_ERRORS,
     InvalidInput,
@@ -25,8 +28,17 @@ from lambdas.core.errors import (
     transient_error_names,
 )
 from lambdas.core.steps import STEPS, step
-from state_machine.asl import ASL_PATH, configure_polling, load_definition, placeholders, poll_retriers, substitute
+from state_machine.asl import (
+    ASL_PATH,
+    configure_polling,
+    is_transient_retrier,
+    load_definition,
+    placeholders,
+    poll_retriers,
+    substitute,
+)
 from state_machine.post_render import post_render
+from state_machine.time_model import DEFAULT_SHAPE, STANDARD_MAX_SECONDS, RunShape, configure_timeout
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -199,7 +211,7 @@ def test_moto_parses_the_definition_before_and_after_substitution() -> None:
 
 def test_top_level(asl: dict[str, Any]) -> None:
     assert asl["StartAt"] == "ValidateInput"
-    assert asl["TimeoutSeconds"] == 3600
+    assert isinstance(asl["TimeoutSeconds"], int) and 3600 < asl["TimeoutSeconds"] <= STANDARD_MAX_SECONDS
     assert asl["Comment"]
 
 
@@ -250,12 +262,11 @@ def test_states_that_delete_tables_wait_minutes_for_a_creating_table(states: dic
 def test_a_rollback_gives_up_on_transient_faults_last(states: dict[str, dict[str, Any]]) -> None:
     # A rollback attempt makes twenty or more AWS calls; at 8 % transient faults each fails with
     # probability 1 - 0.92**20 (about 0.81). Every retry of its transient retrier is another attempt.
-    transient = transient_error_names()
     attempt_fails = 1 - 0.92**20
     rollback_steps = ("RollbackOnFailure", "RollbackExecution")
 
     def transient_attempts(name: str) -> list[int]:
-        return [r["MaxAttempts"] for r in states[name].get("Retry", []) if r["ErrorEquals"] == transient]
+        return [r["MaxAttempts"] for r in states[name].get("Retry", []) if is_transient_retrier(r)]
 
     most_elsewhere = max(attempts for name in states if name not in rollback_steps for attempts in transient_attempts(name))
     for name in rollback_steps:
@@ -416,7 +427,7 @@ def test_configure_polling_sets_only_the_poll_retrier() -> None:
     configured = json.loads(configure_polling(committed, 5, 40))
 
     (retrier,) = poll_retriers(configured)
-    assert (retrier["IntervalSeconds"], retrier["MaxAttempts"]) == (5, 40)
+    assert (retrier["IntervalSeconds"], retrier["MaxAttempts"], retrier["MaxDelaySeconds"]) == (5, 40, 30)
     retrier.update(IntervalSeconds=2, MaxAttempts=15)
     assert configured == json.loads(committed), "nothing else changes"
     without_poll = json.loads(committed)
