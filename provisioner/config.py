@@ -94,9 +94,11 @@ class AgentSettings(_Section):
 class ProvisionerSettings(_Section):
     name: _text(PROVISIONER_NAME) = "fileferry-provisioner"
     # A table that is not ACTIVE yet is looked at again after poll_interval_seconds, then after x1.5
-    # longer each time (at most 30 s apart), up to max_polls times; then the run fails with
-    # TableCreationTimeout and rolls back. The defaults give a table about five minutes (304 s).
-    # Both become the state machine's poll Retry (state_machine.asl.configure_polling).
+    # longer each time (at most 30 s apart, or poll_interval_seconds apart if that is longer), up to
+    # max_polls times; then the run fails with TableCreationTimeout and rolls back. The defaults give a
+    # table about five minutes (304 s). Both become the state machine's poll Retry
+    # (state_machine.asl.configure_polling), and the execution's TimeoutSeconds covers them
+    # (state_machine.time_model).
     poll_interval_seconds: Annotated[int, Field(ge=1, le=300)] = 2
     max_polls: Annotated[int, Field(ge=1, le=1000)] = 15
     # Table operations in flight at once: the provisioning Map is an inline Map, and Step Functions runs
