@@ -51,6 +51,26 @@ def _pascal_keys(value: Any) -> Any:
     return value
 
 
+_INTEGRATION = re.compile(r'"arn:aws:states:::([a-z0-9:.-]+)"')
+
+
+def _definition_string(definition: str, partition: str) -> tuple[str, dict[str, str]]:
+    """The definition with each service integration (`arn:aws:states:::lambda:invoke`) left to a
+    DefinitionSubstitutions entry naming it in the configured partition (`arn:aws-cn:states:::...` in China).
+
+    Through a substitution because cfn-lint's ASL schema (rule E3601) takes a Task's Resource for an
+    `arn:aws:` ARN only, while Step Functions names integrations in its partition ("Amazon Resource Names
+    in the China Regions"); cfn-lint leaves a Resource that is exactly a substitution alone."""
+    substitutions: dict[str, str] = {}
+
+    def placeholder(match: re.Match[str]) -> str:
+        name = logical_id("integration", match.group(1))
+        substitutions[name] = f"arn:{partition}:states:::{match.group(1)}"
+        return '"${' + name + '}"'
+
+    return _INTEGRATION.sub(placeholder, definition), substitutions
+
+
 def _definition_substitutions() -> dict[str, Any]:
     """Each step placeholder of the committed ASL, bound to its function's ARN."""
     text = load_definition()  # the placeholders are the same whatever the configured poll
@@ -104,6 +124,7 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
             },
         }
     machine = orchestrator.state_machine
+    definition, integrations = _definition_string(machine.configured_definition(), orchestrator.arns.partition)
     resources["StateMachineLogGroup"] = {
         "Type": "AWS::Logs::LogGroup",
         "Properties": {
@@ -118,8 +139,8 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
         "Properties": {
             "StateMachineName": machine.name,
             "StateMachineType": machine.type,
-            "DefinitionString": machine.configured_definition(),
-            "DefinitionSubstitutions": _definition_substitutions(),
+            "DefinitionString": definition,
+            "DefinitionSubstitutions": {**_definition_substitutions(), **integrations},
             "RoleArn": _get_arn(logical_id(machine.role, "Role")),
             "LoggingConfiguration": _pascal_keys(machine.logging_configuration(_get_arn("StateMachineLogGroup"))),
             "TracingConfiguration": {"Enabled": machine.tracing},

@@ -77,6 +77,10 @@ def resolve_definition(template: dict[str, Any], orchestrator) -> str:
     text = properties["DefinitionString"]
     arns = {logical_id(f.step, "Function"): orchestrator.arns.function(f.step) for f in orchestrator.functions}
     for name, value in properties["DefinitionSubstitutions"].items():
+        if isinstance(value, str):  # a service integration, named in the partition
+            assert value == f"arn:{orchestrator.arns.partition}:states:::lambda:invoke", name
+            text = text.replace("${" + name + "}", value)
+            continue
         assert value == {"Fn::GetAtt": [value["Fn::GetAtt"][0], "Arn"]}, name
         text = text.replace("${" + name + "}", arns[value["Fn::GetAtt"][0]])
     return text
