@@ -90,6 +90,25 @@ def _definition_substitutions() -> dict[str, Any]:
 CFN_LINT_IGNORED = {"cfn-lint": {"config": {"ignore_checks": ["E3601"]}}}
 
 
+def _policy(role_key: str) -> str:
+    return logical_id(role_key, "Policy")
+
+
+def _log_group(name: str, orchestrator: Orchestrator) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Logs::LogGroup",
+        # The logs are the runs' record (what a rollback deleted, kept or could not undo): deleting or
+        # replacing the stack must not delete them with it. Retention still ages them out.
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "LogGroupName": name,
+            "RetentionInDays": orchestrator.log_retention_days,
+            "Tags": _tags(orchestrator),
+        },
+    }
+
+
 def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for role in orchestrator.roles:
@@ -98,24 +117,29 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
             "Properties": {
                 "RoleName": role.name,
                 "AssumeRolePolicyDocument": role.trust_policy,
-                "Policies": [{"PolicyName": role.policy_name, "PolicyDocument": role.policy}],
                 "Tags": _tags(orchestrator),
+            },
+        }
+        # The permissions as a resource of their own, which each user of the role DependsOn: CloudFormation
+        # completes an AWS::IAM::RolePolicy once IAM has propagated it, while a role's inline `Policies` may
+        # still be propagating when the role completes, and Step Functions then refuses the state machine
+        # ("The state machine IAM Role is not authorized to access the Log Destination", which CloudFormation
+        # does not retry as deploy does: aws/aws-cdk#26432).
+        resources[_policy(role.key)] = {
+            "Type": "AWS::IAM::RolePolicy",
+            "Properties": {
+                "RoleName": {"Ref": logical_id(role.key, "Role")},
+                "PolicyName": role.policy_name,
+                "PolicyDocument": role.policy,
             },
         }
     for function in orchestrator.functions:
         log_group = logical_id(function.step, "LogGroup")
-        resources[log_group] = {
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {
-                "LogGroupName": function.log_group,
-                "RetentionInDays": orchestrator.log_retention_days,
-                "Tags": _tags(orchestrator),
-            },
-        }
+        resources[log_group] = _log_group(function.log_group, orchestrator)
         resources[logical_id(function.step, "Function")] = {
             "Type": "AWS::Lambda::Function",
             # deploy creates the log group (with its retention) before the function, so does this.
-            "DependsOn": [log_group],
+            "DependsOn": [log_group, _policy(function.role)],
             "Properties": {
                 "FunctionName": function.name,
                 "Code": LAMBDA_ZIP,
@@ -125,16 +149,10 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
         }
     machine = orchestrator.state_machine
     definition, integrations = _definition_string(machine.configured_definition(), orchestrator.arns.partition)
-    resources["StateMachineLogGroup"] = {
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {
-            "LogGroupName": machine.log_group,
-            "RetentionInDays": orchestrator.log_retention_days,
-            "Tags": _tags(orchestrator),
-        },
-    }
+    resources["StateMachineLogGroup"] = _log_group(machine.log_group, orchestrator)
     resources[STATE_MACHINE] = {
         "Type": "AWS::StepFunctions::StateMachine",
+        "DependsOn": [_policy(machine.role)],
         "Metadata": CFN_LINT_IGNORED,
         "Properties": {
             "StateMachineName": machine.name,
@@ -151,6 +169,7 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
     rule = orchestrator.rollback_rule
     resources["RollbackOnAbortRule"] = {
         "Type": "AWS::Events::Rule",
+        "DependsOn": [_policy(rule.role)],
         "Properties": {
             "Name": rule.name,
             "Description": rule.description,
@@ -169,6 +188,7 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
     schedule = orchestrator.drift_schedule
     resources["DriftCheckSchedule"] = {
         "Type": "AWS::Scheduler::Schedule",
+        "DependsOn": [_policy(schedule.role)],
         "Properties": {
             "Name": schedule.name,
             "Description": schedule.description,
