@@ -62,6 +62,10 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         "(resource_name: 'str', cloudformation_json: 'Any', account_id: 'str', region_name: 'str') -> 'None'",
     ('moto.stepfunctions.models:StateMachine', 'update_from_cloudformation_json'):
         "(original_resource: 'Any', new_resource_name: 'str', cloudformation_json: 'Any', account_id: 'str', region_name: 'str') -> 'StateMachine'",
+    ('moto.cloudformation.models:CloudFormationBackend', 'create_stack'):
+        "(self, name: 'str', template: 'str', parameters: 'dict[str, Any]', notification_arns: 'list[str] | None' = None, tags: 'dict[str, str] | None' = None, role_arn: 'str | None' = None, enable_termination_protection: 'bool | None' = False, timeout_in_mins: 'int | None' = None, stack_policy_body: 'str | None' = None) -> 'Stack'",
+    ('moto.cloudformation.models:CloudFormationBackend', 'execute_change_set'):
+        "(self, change_set_name: 'str', stack_name: 'str | None' = None) -> 'None'",
     ('moto.cloudformation.parsing', 'resource_class_from_type'):
         '(resource_type: str) -> type[moto.core.common_models.CloudFormationModel]',
     ('moto.dynamodb.models:DynamoDBBackend', 'tag_resource'):

@@ -23,7 +23,8 @@ DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 PACKAGED_CONFIG_PATH = Path(__file__).with_name("config.yaml")
 
 TABLE_NAME = r"^[A-Za-z0-9_.-]{3,255}$"
-REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$"
+# us-east-1, us-gov-west-1, us-isob-east-1, eu-isoe-west-1, eusc-de-east-1: the shape; known_regions() decides.
+REGION = r"^[a-z]{2,4}(-[a-z]+){1,3}-\d{1,2}$"
 ACCOUNT_ID = r"^\d{12}$"
 EXTERNAL_ID = r"^[A-Za-z0-9_+=,.@:/-]+$"
 ROLE_NAME = r"^[A-Za-z0-9_+=,.@-]{1,64}$"
@@ -248,11 +249,38 @@ def partition_for(region: str) -> str:
 
 
 @functools.cache
+def dns_suffix_for(region: str) -> str:
+    """The DNS suffix of a Region's partition (amazonaws.com, amazonaws.com.cn, c2s.ic.gov, ...), as
+    botocore's partition data (partitions.json, the endpoint rules' `dnsSuffix`) has it."""
+    partition = partition_for(region)
+    data = _botocore_session().get_component("data_loader").load_data("partitions")
+    return next(p["outputs"]["dnsSuffix"] for p in data["partitions"] if p["id"] == partition)
+
+
+@functools.cache
 def _botocore_session() -> Any:
     """One botocore session for the Region facts, so its endpoint data is read once per process."""
     import botocore.session  # only commands that resolve a configuration pay for it
 
     return botocore.session.get_session()
+
+
+def check_same_region(settings: Settings, path: Path) -> None:
+    """Refuse a KMS key or SNS topic ARN of another Region (or partition) than the tables': DynamoDB
+    encrypts a table only with a key of the table's Region, and a CloudWatch alarm notifies only a topic
+    of the alarm's Region ("Using Amazon CloudWatch alarms": the topic must be in the same Region)."""
+    region = settings.dynamodb.region
+    partition = partition_for(region)
+    for key, value in (("dynamodb.kms_key_id", settings.dynamodb.kms_key_id),
+                       ("provisioner.alarm_topic_arn", settings.provisioner.alarm_topic_arn)):
+        if not value.startswith("arn:"):
+            continue  # a key id or alias names a key of the tables' Region
+        _, arn_partition, _, arn_region, *_ = value.split(":")
+        if (arn_partition, arn_region) != (partition, region):
+            raise ConfigError(
+                f"{path}: {key}: {value!r} is in {arn_region} ({arn_partition}), not in the tables' Region "
+                f"{region} ({partition}); use one of {region}"
+            )
 
 
 def _first_problem(err: ValidationError) -> str:
@@ -285,6 +313,7 @@ def resolve(
         check_region(region, "--region")
         # One effective Region drives everything: the tables, every ARN in every policy, the orchestrator.
         settings = settings.model_copy(update={"dynamodb": settings.dynamodb.model_copy(update={"region": region})})
+    check_same_region(settings, path)
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     if endpoint is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint):
         source = "--endpoint-url" if endpoint_url else "AWS_ENDPOINT_URL"

@@ -88,6 +88,11 @@ def placeholders() -> dict[str, str]:
 _INTEGRATION_PREFIX = '"arn:aws:states:::'
 
 
+def in_partition(definition_text: str, partition: str) -> str:
+    """`definition_text` with its service integrations named in `partition` (placeholders left in)."""
+    return definition_text.replace(_INTEGRATION_PREFIX, f'"arn:{partition}:states:::')
+
+
 def substitute(definition_text: str, function_arns: Mapping[str, str], partition: str = "aws") -> str:
     """Replace every step placeholder in `definition_text` with its function's ARN, in `partition`.
 
@@ -105,7 +110,7 @@ def substitute(definition_text: str, function_arns: Mapping[str, str], partition
     if missing:
         raise ValueError(f"no function ARN given for step(s): {', '.join(missing)}")
 
-    text = definition_text.replace(_INTEGRATION_PREFIX, f'"arn:{partition}:states:::')
+    text = in_partition(definition_text, partition)
     for s in STEPS:
         if s.placeholder not in text:
             continue

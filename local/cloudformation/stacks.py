@@ -22,6 +22,19 @@ moto's CloudFormation differs from AWS's in four ways that matter for `render`'s
   which neither serves the API nor runs executions when executions are on, so the stack's state
   machine could not be found or started; and it dropped the logging and tracing configuration.
 
+- IAM propagation. With `--consistency-lag`, a stack's resources meet IAM as deploy's calls do
+  (local/faults/consistency.py): an AWS::IAM::Role's inline `Policies` are still propagating when the
+  role completes, so a state machine with logging, a function with active tracing, created at once
+  after it, fail with the error Step Functions / Lambda return while IAM propagates ("The state
+  machine IAM Role is not authorized to access the Log Destination", reported from CloudFormation in
+  aws/aws-cdk#26432 and by users whose role carried the permissions inline); CloudFormation does not
+  retry it past its handler's attempts, and the stack rolls back (the resource CREATE_FAILED with
+  "Resource handler returned message: ...", the stack ROLLBACK_COMPLETE, what it created deleted
+  but for DeletionPolicy Retain). An AWS::IAM::RolePolicy completes once IAM has propagated it (the
+  handler stabilises before it reports CREATE_COMPLETE), so a resource that DependsOn it is not
+  refused. moto has no AWS::IAM::RolePolicy model; the emulator puts and deletes the policy. Only
+  stack creation rolls back: a refusal while a stack updates is not emulated (none is checked).
+
 - AWS::Scheduler::Schedule and AWS::CloudWatch::Alarm. CloudFormation calls CreateSchedule and
   PutMetricAlarm with the resource's properties, which have the APIs' names and shapes (resource
   references in the CloudFormation User Guide; `Ref` returns the name), and deletes them with the
@@ -40,6 +53,8 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cloudformation_parsing
 from moto.cloudformation import responses as cloudformation_responses
+from moto.cloudformation.models import CloudFormationBackend, Event
+from moto.iam.models import iam_backends
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.iam.models import Role
 from moto.scheduler.models import scheduler_backends
@@ -60,6 +75,76 @@ def install() -> None:
     patching.patch(StateMachine, "delete_from_cloudformation_json", classmethod(_delete_state_machine))
     patching.patch(StateMachine, "update_from_cloudformation_json", classmethod(_update_state_machine))
     patching.patch(cloudformation_parsing, "resource_class_from_type", _resource_class_from_type)
+    patching.patch(CloudFormationBackend, "create_stack", _create_stack)
+    patching.patch(CloudFormationBackend, "execute_change_set", _execute_change_set)
+
+
+# -- a resource handler that fails: the stack rolls back -----------------------------------------
+
+
+class HandlerFailed(Exception):
+    """A resource's handler failed: CloudFormation marks it CREATE_FAILED and rolls the stack back."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str):
+        super().__init__(reason)
+        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
+
+
+def _refused_while_iam_propagates(service: str, operation: str, params: dict[str, Any], kwargs: dict[str, Any],
+                                  sdk_service: str) -> None:
+    """Raise HandlerFailed with the handler's message if AWS would refuse `operation` as IAM propagates."""
+    emulator = patching.running_emulator()
+    refusal = emulator.consistency.propagation_refusal(service, operation, params) if emulator else None
+    if refusal is None:
+        return
+    code, message = refusal
+    # The handler's message, as CloudFormation reports it (e.g. aws/aws-cdk#26432).
+    raise HandlerFailed(
+        kwargs.get("LogicalId", ""), kwargs.get("ResourceType", ""),
+        f'Resource handler returned message: "{message} (Service: {sdk_service}, Status Code: 400, '
+        f'Error Code: {code})" (HandlerErrorCode: AccessDenied)',
+    )
+
+
+def _roll_back(backend: CloudFormationBackend, stack_id: str, failure: HandlerFailed) -> None:
+    stack = backend.stacks[stack_id]
+    stack.events.append(Event(stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=failure.logical_id,
+                              physical_resource_id="", resource_type=failure.resource_type,
+                              resource_status="CREATE_FAILED", resource_status_reason=failure.reason,
+                              resource_properties=None))
+    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=(
+        f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user."))
+    stack.resource_map.delete()  # what it created (DeletionPolicy Retain kept)
+    stack._add_stack_event("ROLLBACK_COMPLETE")
+    stack.status = "ROLLBACK_COMPLETE"
+
+
+def _create_stack(self: CloudFormationBackend, name: str, *args: Any, **kwargs: Any) -> Any:
+    original = patching.original(CloudFormationBackend, "create_stack")
+    if not patching.in_emulator_request():
+        return original(self, name, *args, **kwargs)
+    try:
+        return original(self, name, *args, **kwargs)
+    except HandlerFailed as failure:
+        (stack,) = [stack for stack in self.stacks.values() if stack.name == name]
+        _roll_back(self, stack.stack_id, failure)
+        return stack
+
+
+def _execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+    original = patching.original(CloudFormationBackend, "execute_change_set")
+    if not patching.in_emulator_request():
+        return original(self, change_set_name, stack_name)
+    change_set = self.change_sets.get(change_set_name) or next(
+        (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None)
+    try:
+        return original(self, change_set_name, stack_name)
+    except HandlerFailed as failure:
+        if change_set is None or change_set.change_set_type != "CREATE":
+            raise
+        _roll_back(self, change_set.stack_id, failure)
+        change_set.execution_status = "EXECUTE_FAILED"
+        return None
 
 
 # -- TemplateURL -------------------------------------------------------------------------------
@@ -81,12 +166,18 @@ def _template_from_url(template_url: str, account_id: str, partition: str) -> st
 def _create_role(cls: type[Role], resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
                  region_name: str, **kwargs: Any) -> Role:
     original = patching.original(Role, "create_from_cloudformation_json").__get__(None, cls)
-    if patching.in_emulator_request():
-        cloudformation_json = copy.deepcopy(cloudformation_json)
-        for policy in cloudformation_json["Properties"].get("Policies", []):
-            if not isinstance(policy["PolicyDocument"], str):
-                policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
-    return original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    if not patching.in_emulator_request():
+        return original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    cloudformation_json = copy.deepcopy(cloudformation_json)
+    for policy in cloudformation_json["Properties"].get("Policies", []):
+        if not isinstance(policy["PolicyDocument"], str):
+            policy["PolicyDocument"] = json.dumps(policy["PolicyDocument"])
+    role = original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    emulator = patching.running_emulator()
+    if emulator is not None and cloudformation_json["Properties"].get("Policies"):
+        # The role completes with its inline policies still on their way to the other services.
+        emulator.consistency.role_permissions_changed(role.name)
+    return role
 
 
 # -- AWS::Lambda::Function ---------------------------------------------------------------------
@@ -108,6 +199,7 @@ def _create_function(cls: type[LambdaFunction], resource_name: str, cloudformati
     spec.setdefault("FunctionName", resource_name)
     # CloudFormation's tags are a list of Key/Value pairs; CreateFunction's a map.
     spec["Tags"] = {tag["Key"]: tag["Value"] for tag in properties.get("Tags", [])}
+    _refused_while_iam_propagates("lambda", "CreateFunction", spec, kwargs, "Lambda")
     return lambda_backend(account_id, region_name).create_function(spec)
 
 
@@ -155,6 +247,8 @@ def _create_state_machine(cls: type[StateMachine], resource_name: str, cloudform
         "loggingConfiguration": _api_shape(properties["LoggingConfiguration"]) if "LoggingConfiguration" in properties else None,
         "tracingConfiguration": _api_shape(properties["TracingConfiguration"]) if "TracingConfiguration" in properties else None,
     }
+    _refused_while_iam_propagates("states", "CreateStateMachine", {"roleArn": properties.get("RoleArn", ""), **optional},
+                                  kwargs, "Sfn")
     return backend.create_state_machine(
         properties.get("StateMachineName", resource_name),
         _definition(properties) or "",
@@ -218,6 +312,7 @@ class _Schedule:
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> _Created:
         p = cloudformation_json["Properties"]
+        _refused_while_iam_propagates("scheduler", "CreateSchedule", {"Target": p["Target"]}, kwargs, "Scheduler")
         backend = scheduler_backends[account_id][region_name]
         schedule = backend.create_schedule(
             description=p.get("Description"), end_date=p.get("EndDate"),
@@ -252,7 +347,37 @@ class _Alarm:
         return _Created(alarm.name, lambda: backend.delete_alarms([alarm.name]))
 
 
-_MODELS_MOTO_LACKS = {"AWS::Scheduler::Schedule": _Schedule, "AWS::CloudWatch::Alarm": _Alarm}
+class _RolePolicy:
+    """AWS::IAM::RolePolicy: PutRolePolicy, complete once IAM has propagated it; DeleteRolePolicy with the stack."""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> _Created:
+        p = cloudformation_json["Properties"]
+        role, name, document = p["RoleName"], p["PolicyName"], p["PolicyDocument"]
+        backend = iam_backends[account_id][_partition(region_name)]
+        backend.put_role_policy(role, name, document if isinstance(document, str) else json.dumps(document))
+        emulator = patching.running_emulator()
+        if emulator is not None:
+            emulator.consistency.role_propagated(role)
+        return _Created(f"{name}|{role}", lambda: _delete_role_policy(backend, role, name))
+
+
+def _delete_role_policy(backend: Any, role: str, name: str) -> None:
+    # CloudFormation deletes the policy before the role it names; moto's stack may delete the role (and
+    # its inline policies with it) first.
+    if any(r.name == role for r in backend.roles.values()):
+        backend.delete_role_policy(role, name)
+
+
+def _partition(region_name: str) -> str:
+    from moto.utilities.utils import get_partition
+
+    return get_partition(region_name)
+
+
+_MODELS_MOTO_LACKS = {"AWS::Scheduler::Schedule": _Schedule, "AWS::CloudWatch::Alarm": _Alarm,
+                      "AWS::IAM::RolePolicy": _RolePolicy}
 
 
 def _resource_class_from_type(resource_type: str) -> Any:

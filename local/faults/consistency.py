@@ -314,8 +314,28 @@ class ConsistencyLag:
 
     # -- IAM propagation at deploy time -------------------------------------------------------
 
+    def role_permissions_changed(self, role_name: str) -> None:
+        """A role's permissions changed just now by other means than a request (a CloudFormation stack's
+        AWS::IAM::Role with inline `Policies`): for the window, services refuse what they need of them."""
+        with self._lock:
+            self._permissions_changed[role_name] = self._now()
+
+    def role_propagated(self, role_name: str) -> None:
+        """Every change to the role has reached the other services (CloudFormation waited for it)."""
+        with self._lock:
+            self._trust_changed.pop(role_name, None)
+            self._permissions_changed.pop(role_name, None)
+
+    def propagation_refusal(self, service: str, operation: str, params: dict[str, Any]) -> tuple[str, str] | None:
+        """The (code, message) AWS answers `operation` with while the role it is handed propagates, if any;
+        `params` in the API's shape (roleArn and loggingConfiguration for CreateStateMachine, ...)."""
+        return self._refusal(service, operation, params)
+
     def _propagation_refusal(self, call: AwsCall, params: dict[str, Any]) -> tuple[str, str] | None:
-        check = _PROPAGATION_CHECKS.get((call.service, call.operation))
+        return self._refusal(call.service, call.operation, params)
+
+    def _refusal(self, service: str, operation: str, params: dict[str, Any]) -> tuple[str, str] | None:
+        check = _PROPAGATION_CHECKS.get((service, operation))
         if check is None:
             return None
         role_arn, assume_error, permission_error = check(params)

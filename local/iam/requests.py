@@ -423,6 +423,16 @@ DYNAMODB_KMS_ACTIONS = (
 )
 
 
+@functools.cache
+def dns_suffix(region: str) -> str:
+    """The domain of a Region's endpoints in its partition (amazonaws.com.cn in China), from botocore's
+    partition data: kms:ViaService is `SERVICE.REGION.` and that ("AWS KMS condition keys", kms:ViaService)."""
+    session = botocore.session.get_session()
+    partition = session.get_partition_for_region(region)
+    data = session.get_component("data_loader").load_data("partitions")
+    return next(p["outputs"]["dnsSuffix"] for p in data["partitions"] if p["id"] == partition)
+
+
 def on_behalf_requests(call: AwsCall, params: dict[str, Any], scope: Scope) -> list[AuthRequest]:
     """Calls a service makes with the caller's permissions (forward access sessions)."""
     if call.service != "dynamodb" or call.operation not in ("CreateTable", "UpdateTable", "RestoreTableFromBackup",
@@ -433,7 +443,7 @@ def on_behalf_requests(call: AwsCall, params: dict[str, Any], scope: Scope) -> l
         return []  # the AWS owned key (or the AWS managed aws/dynamodb key): nothing of the caller's
     key_arn = kms_key_arn(sse["KMSMasterKeyId"], scope)
     context = {
-        "kms:ViaService": f"dynamodb.{scope.region}.amazonaws.com",
+        "kms:ViaService": f"dynamodb.{scope.region}.{dns_suffix(scope.region)}",
         "kms:CallerAccount": scope.account,
         "kms:ResourceAliases": kms_key_aliases(key_arn, scope),
         "aws:ViaAWSService": True,

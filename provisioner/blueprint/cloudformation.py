@@ -51,6 +51,26 @@ def _pascal_keys(value: Any) -> Any:
     return value
 
 
+_INTEGRATION = re.compile(r'"arn:aws:states:::([a-z0-9:.-]+)"')
+
+
+def _definition_string(definition: str, partition: str) -> tuple[str, dict[str, str]]:
+    """The definition with each service integration (`arn:aws:states:::lambda:invoke`) left to a
+    DefinitionSubstitutions entry naming it in the configured partition (`arn:aws-cn:states:::...` in China).
+
+    Through a substitution because cfn-lint's ASL schema (rule E3601) takes a Task's Resource for an
+    `arn:aws:` ARN only, while Step Functions names integrations in its partition ("Amazon Resource Names
+    in the China Regions"); cfn-lint leaves a Resource that is exactly a substitution alone."""
+    substitutions: dict[str, str] = {}
+
+    def placeholder(match: re.Match[str]) -> str:
+        name = logical_id("integration", match.group(1))
+        substitutions[name] = f"arn:{partition}:states:::{match.group(1)}"
+        return '"${' + name + '}"'
+
+    return _INTEGRATION.sub(placeholder, definition), substitutions
+
+
 def _definition_substitutions() -> dict[str, Any]:
     """Each step placeholder of the committed ASL, bound to its function's ARN."""
     text = load_definition()  # the placeholders are the same whatever the configured poll
@@ -70,6 +90,25 @@ def _definition_substitutions() -> dict[str, Any]:
 CFN_LINT_IGNORED = {"cfn-lint": {"config": {"ignore_checks": ["E3601"]}}}
 
 
+def _policy(role_key: str) -> str:
+    return logical_id(role_key, "Policy")
+
+
+def _log_group(name: str, orchestrator: Orchestrator) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Logs::LogGroup",
+        # The logs are the runs' record (what a rollback deleted, kept or could not undo): deleting or
+        # replacing the stack must not delete them with it. Retention still ages them out.
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "LogGroupName": name,
+            "RetentionInDays": orchestrator.log_retention_days,
+            "Tags": _tags(orchestrator),
+        },
+    }
+
+
 def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for role in orchestrator.roles:
@@ -78,24 +117,29 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
             "Properties": {
                 "RoleName": role.name,
                 "AssumeRolePolicyDocument": role.trust_policy,
-                "Policies": [{"PolicyName": role.policy_name, "PolicyDocument": role.policy}],
                 "Tags": _tags(orchestrator),
+            },
+        }
+        # The permissions as a resource of their own, which each user of the role DependsOn: CloudFormation
+        # completes an AWS::IAM::RolePolicy once IAM has propagated it, while a role's inline `Policies` may
+        # still be propagating when the role completes, and Step Functions then refuses the state machine
+        # ("The state machine IAM Role is not authorized to access the Log Destination", which CloudFormation
+        # does not retry as deploy does: aws/aws-cdk#26432).
+        resources[_policy(role.key)] = {
+            "Type": "AWS::IAM::RolePolicy",
+            "Properties": {
+                "RoleName": {"Ref": logical_id(role.key, "Role")},
+                "PolicyName": role.policy_name,
+                "PolicyDocument": role.policy,
             },
         }
     for function in orchestrator.functions:
         log_group = logical_id(function.step, "LogGroup")
-        resources[log_group] = {
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {
-                "LogGroupName": function.log_group,
-                "RetentionInDays": orchestrator.log_retention_days,
-                "Tags": _tags(orchestrator),
-            },
-        }
+        resources[log_group] = _log_group(function.log_group, orchestrator)
         resources[logical_id(function.step, "Function")] = {
             "Type": "AWS::Lambda::Function",
             # deploy creates the log group (with its retention) before the function, so does this.
-            "DependsOn": [log_group],
+            "DependsOn": [log_group, _policy(function.role)],
             "Properties": {
                 "FunctionName": function.name,
                 "Code": LAMBDA_ZIP,
@@ -104,22 +148,17 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
             },
         }
     machine = orchestrator.state_machine
-    resources["StateMachineLogGroup"] = {
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {
-            "LogGroupName": machine.log_group,
-            "RetentionInDays": orchestrator.log_retention_days,
-            "Tags": _tags(orchestrator),
-        },
-    }
+    definition, integrations = _definition_string(machine.configured_definition(), orchestrator.arns.partition)
+    resources["StateMachineLogGroup"] = _log_group(machine.log_group, orchestrator)
     resources[STATE_MACHINE] = {
         "Type": "AWS::StepFunctions::StateMachine",
+        "DependsOn": [_policy(machine.role)],
         "Metadata": CFN_LINT_IGNORED,
         "Properties": {
             "StateMachineName": machine.name,
             "StateMachineType": machine.type,
-            "DefinitionString": machine.configured_definition(),
-            "DefinitionSubstitutions": _definition_substitutions(),
+            "DefinitionString": definition,
+            "DefinitionSubstitutions": {**_definition_substitutions(), **integrations},
             "RoleArn": _get_arn(logical_id(machine.role, "Role")),
             "LoggingConfiguration": _pascal_keys(machine.logging_configuration(_get_arn("StateMachineLogGroup"))),
             "TracingConfiguration": {"Enabled": machine.tracing},
@@ -130,6 +169,7 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
     rule = orchestrator.rollback_rule
     resources["RollbackOnAbortRule"] = {
         "Type": "AWS::Events::Rule",
+        "DependsOn": [_policy(rule.role)],
         "Properties": {
             "Name": rule.name,
             "Description": rule.description,
@@ -148,6 +188,7 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
     schedule = orchestrator.drift_schedule
     resources["DriftCheckSchedule"] = {
         "Type": "AWS::Scheduler::Schedule",
+        "DependsOn": [_policy(schedule.role)],
         "Properties": {
             "Name": schedule.name,
             "Description": schedule.description,

@@ -11,6 +11,7 @@ from typing import Any
 
 from lambdas.core.desired import DesiredState
 from lambdas.core.steps import STEPS
+from provisioner.config import dns_suffix_for, partition_for
 
 VERSION = "2012-10-17"
 
@@ -31,8 +32,18 @@ class Arns:
     managed_role_name: str
 
     @classmethod
-    def for_state(cls, desired: DesiredState, account_id: str, partition: str = "aws") -> Arns:
+    def for_state(cls, desired: DesiredState, account_id: str, partition: str | None = None) -> Arns:
+        """`partition`: the caller's (deploy asks STS); None: the one botocore knows for the Region (render)."""
+        partition = partition or partition_for(desired.region)
         return cls(partition, desired.region, account_id, desired.provisioner_name, tuple(desired.table_names()), desired.role.name)
+
+    @property
+    def dns_suffix(self) -> str:
+        """The Region's service domain: dynamodb.cn-north-1.amazonaws.com.cn, not .amazonaws.com."""
+        return dns_suffix_for(self.region)
+
+    def service_endpoint(self, service: str) -> str:
+        return f"{service}.{self.region}.{self.dns_suffix}"
 
     def tables(self) -> list[str]:
         return [f"arn:{self.partition}:dynamodb:{self.region}:{self.account_id}:table/{name}" for name in self.table_names]
@@ -97,7 +108,8 @@ def _kms_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
         "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
         "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
     ]
-    through_dynamodb = {"kms:ViaService": f"dynamodb.{arns.region}.amazonaws.com"}
+    # kms:ViaService names the service's endpoint in its partition's domain (amazonaws.com.cn in China).
+    through_dynamodb = {"kms:ViaService": arns.service_endpoint("dynamodb")}
     alias = kms_key_id.split(":", 5)[5] if kms_key_id.startswith("arn:") else kms_key_id
     if alias.startswith("alias/"):
         # IAM authorizes the key, never its alias: allow this account's keys that carry the alias.

@@ -15,7 +15,7 @@ from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
 from lambdas.core.steps import STEPS
 from provisioner.config import Settings
 from provisioner.blueprint.iam_documents import Arns, orchestrator_roles, role_name, state_machine_log_group
-from state_machine.asl import configure_polling, load_definition, substitute
+from state_machine.asl import configure_polling, in_partition, load_definition, substitute
 from state_machine.time_model import DEFAULT_SHAPE, RunShape, configure_timeout
 
 RUNTIME = "python3.12"
@@ -83,11 +83,11 @@ class StateMachineDescription:
     # None: the committed ASL's defaults.
     run_shape: RunShape | None = None
 
-    def configured_definition(self) -> str:
+    def configured_definition(self, partition: str = "aws") -> str:
         """The committed ASL with the configured table poll and the execution's TimeoutSeconds derived from
-        the configured worst case (state_machine.time_model), placeholders left in (CloudFormation's
-        DefinitionString)."""
-        text = load_definition()
+        the configured worst case (state_machine.time_model), its service integrations named in
+        `partition`, placeholders left in (CloudFormation's DefinitionString)."""
+        text = in_partition(load_definition(), partition)
         polling = self.poll_interval_seconds is not None and self.max_polls is not None
         if polling:
             text = configure_polling(text, self.poll_interval_seconds, self.max_polls)
@@ -97,7 +97,7 @@ class StateMachineDescription:
 
     def definition(self, function_arns: dict[str, str], partition: str = "aws") -> str:
         """The configured ASL with each step's function ARN filled in, its integrations named in `partition`."""
-        return substitute(self.configured_definition(), function_arns, partition)
+        return substitute(self.configured_definition(partition), function_arns, partition)
 
     def logging_configuration(self, log_group_arn: Any) -> dict[str, Any]:
         """In Step Functions' API shape (lower camel case)."""

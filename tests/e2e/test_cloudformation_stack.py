@@ -56,7 +56,9 @@ def test_a_provisioning_run_through_the_stack_deployed_orchestrator_succeeds(aws
     assert cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     created = {r["ResourceType"] for r in cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
                if r["ResourceStatus"] == "CREATE_COMPLETE"}
-    assert created == {"AWS::IAM::Role", "AWS::Lambda::Function", "AWS::Logs::LogGroup", "AWS::StepFunctions::StateMachine",
+    # Reads lag writes here (CONSISTENCY_LAG_SECONDS): each role's permissions are an AWS::IAM::RolePolicy its
+    # users DependsOn, complete once IAM has propagated them; inline `Policies` would roll the stack back.
+    assert created == {"AWS::IAM::Role", "AWS::IAM::RolePolicy", "AWS::Lambda::Function", "AWS::Logs::LogGroup", "AWS::StepFunctions::StateMachine",
                        "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::CloudWatch::Alarm"}
 
     # What the stack created is what render wrote (the documents deploy sends).
@@ -91,3 +93,11 @@ def test_a_provisioning_run_through_the_stack_deployed_orchestrator_succeeds(aws
     for name in resolved.settings.table_names():
         assert dynamodb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"
     assert iam.get_role(RoleName=resolved.settings.sso.role_name)["Role"]["MaxSessionDuration"] == 3600
+
+    # Deleting the stack keeps the log groups (DeletionPolicy Retain): the runs' record outlives the orchestrator.
+    logs = client("logs")
+    log_groups = sorted(g["logGroupName"] for g in logs.describe_log_groups()["logGroups"])
+    cloudformation.delete_stack(StackName=STACK)
+    assert sfn.list_state_machines()["stateMachines"] == []
+    assert sorted(g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]) == log_groups
+    assert f"/aws/vendedlogs/states/{settings.provisioner.name}" in log_groups

@@ -77,6 +77,10 @@ def resolve_definition(template: dict[str, Any], orchestrator) -> str:
     text = properties["DefinitionString"]
     arns = {logical_id(f.step, "Function"): orchestrator.arns.function(f.step) for f in orchestrator.functions}
     for name, value in properties["DefinitionSubstitutions"].items():
+        if isinstance(value, str):  # a service integration, named in the partition
+            assert value == f"arn:{orchestrator.arns.partition}:states:::lambda:invoke", name
+            text = text.replace("${" + name + "}", value)
+            continue
         assert value == {"Fn::GetAtt": [value["Fn::GetAtt"][0], "Arn"]}, name
         text = text.replace("${" + name + "}", arns[value["Fn::GetAtt"][0]])
     return text
@@ -167,12 +171,40 @@ def test_the_roles_carry_exactly_the_documents_render_writes(template: dict[str,
     roles = {r["Properties"]["RoleName"]: r["Properties"] for r in _of_type(template, "AWS::IAM::Role").values()}
     assert set(roles) == {role.name for role in orchestrator.roles}
     assert len(roles) == len(STEPS) + 3
+    policies = {r["Properties"]["RoleName"]["Ref"]: r["Properties"] for r in _of_type(template, "AWS::IAM::RolePolicy").values()}
+    by_name = {r["Properties"]["RoleName"]: logical for logical, r in _of_type(template, "AWS::IAM::Role").items()}
     for name, properties in roles.items():
         assert properties["AssumeRolePolicyDocument"] == json.loads((rendered / "iam" / f"{name}.trust.json").read_text())
-        (policy,) = properties["Policies"]
+        # The permissions are a resource of their own (see test_every_user_of_a_role_depends_on_its_policy).
+        assert "Policies" not in properties and "ManagedPolicyArns" not in properties
+        policy = policies[by_name[name]]
         assert policy["PolicyDocument"] == json.loads((rendered / "iam" / f"{name}.policy.json").read_text())
         assert policy["PolicyName"] == "least-privilege"
-        assert "ManagedPolicyArns" not in properties
+
+
+def test_every_user_of_a_role_depends_on_its_policy_and_the_log_groups_are_retained(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    policy_of_role = {r["Properties"]["RoleName"]["Ref"]: logical for logical, r in _of_type(template, "AWS::IAM::RolePolicy").items()}
+    users = 0
+    for logical, resource in resources.items():
+        for role in _role_references(resource.get("Properties", {})):
+            users += 1
+            assert policy_of_role[role] in resource.get("DependsOn", []), logical
+    assert users == len(STEPS) + 3  # the functions, the state machine, the rule's target, the schedule
+    for logical, group in _of_type(template, "AWS::Logs::LogGroup").items():
+        assert (group.get("DeletionPolicy"), group.get("UpdateReplacePolicy")) == ("Retain", "Retain"), logical
+
+
+def _role_references(value: Any) -> list[str]:
+    """The roles whose Arn `value` takes (Fn::GetAtt [ROLE, Arn]) anywhere inside it."""
+    if isinstance(value, dict):
+        got = value.get("Fn::GetAtt")
+        if isinstance(got, list) and got[1:] == ["Arn"] and got[0].endswith("Role"):
+            return [got[0]]
+        return [role for item in value.values() for role in _role_references(item)]
+    if isinstance(value, list):
+        return [role for item in value for role in _role_references(item)]
+    return []
 
 
 def test_each_function_is_configured_as_deploy_configures_it(template: dict[str, Any], orchestrator) -> None:

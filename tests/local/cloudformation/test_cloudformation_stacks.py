@@ -98,3 +98,68 @@ def test_a_stack_from_a_template_url_creates_what_cloudformation_on_aws_creates(
     assert sfn.list_state_machines()["stateMachines"] == []
     assert aws("scheduler").list_schedules()["Schedules"] == []
     assert aws("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+
+LOGS_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:DescribeLogGroups"],
+     "Resource": "*"}]}
+
+
+def _logged_machine_template(separate_policy: bool) -> dict:
+    """A role for Step Functions and a state machine that logs: the permissions inline, or as an
+    AWS::IAM::RolePolicy the state machine DependsOn."""
+    role = {"RoleName": "stack-logging-states-role",
+            "AssumeRolePolicyDocument": json.loads(trust_policy("states.amazonaws.com"))}
+    policy = {"PolicyName": "deliver-logs", "PolicyDocument": LOGS_POLICY}
+    resources = {
+        "StatesRole": {"Type": "AWS::IAM::Role", "Properties": role if separate_policy else {**role, "Policies": [policy]}},
+        "MachineLogs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                        "Properties": {"LogGroupName": "/aws/vendedlogs/states/stack-logged"}},
+        "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "StateMachineName": "stack-logged", "RoleArn": {"Fn::GetAtt": ["StatesRole", "Arn"]},
+            "DefinitionString": json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            "LoggingConfiguration": {"Level": "ERROR", "IncludeExecutionData": False, "Destinations": [
+                {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["MachineLogs", "Arn"]}}}]}}},
+    }
+    if separate_policy:
+        resources["StatesPolicy"] = {"Type": "AWS::IAM::RolePolicy", "Properties": {
+            "RoleName": {"Ref": "StatesRole"}, **policy}}
+        resources["Machine"]["DependsOn"] = ["StatesPolicy"]
+    return {"Resources": resources}
+
+
+def test_while_iam_propagates_a_logging_state_machine_after_a_role_with_inline_policies_rolls_the_stack_back(aws, emulator):
+    emulator.set_consistency_lag(60)
+    cloudformation = aws("cloudformation")
+    cloudformation.create_stack(StackName="inline", TemplateBody=json.dumps(_logged_machine_template(separate_policy=False)),
+                                Capabilities=["CAPABILITY_NAMED_IAM"])
+
+    assert cloudformation.describe_stacks(StackName="inline")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cloudformation.describe_stack_events(StackName="inline")["StackEvents"]
+    (failed,) = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["LogicalResourceId"] == "Machine"
+    assert "The state machine IAM Role is not authorized to access the Log Destination" in failed["ResourceStatusReason"]
+    assert aws("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert "stack-logging-states-role" not in [r["RoleName"] for r in aws("iam").list_roles()["Roles"]]
+    # DeletionPolicy Retain: the log group outlives the rollback.
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/vendedlogs/states/stack-logged")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == ["/aws/vendedlogs/states/stack-logged"]
+
+
+def test_a_state_machine_that_depends_on_its_roles_separate_policy_is_created_while_iam_propagates(aws, emulator):
+    emulator.set_consistency_lag(60)
+    cloudformation = aws("cloudformation")
+    cloudformation.create_stack(StackName="separate", TemplateBody=json.dumps(_logged_machine_template(separate_policy=True)),
+                                Capabilities=["CAPABILITY_NAMED_IAM"])
+
+    assert cloudformation.describe_stacks(StackName="separate")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    (machine,) = aws("stepfunctions").list_state_machines()["stateMachines"]
+    assert machine["name"] == "stack-logged"
+    policy = aws("iam").get_role_policy(RoleName="stack-logging-states-role", PolicyName="deliver-logs")["PolicyDocument"]
+    assert policy == LOGS_POLICY
+
+    cloudformation.delete_stack(StackName="separate")
+    assert "stack-logging-states-role" not in [r["RoleName"] for r in aws("iam").list_roles()["Roles"]]
+    assert aws("stepfunctions").list_state_machines()["stateMachines"] == []
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/vendedlogs/states/stack-logged")["logGroups"]
+    assert len(groups) == 1  # retained
