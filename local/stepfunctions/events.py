@@ -5,6 +5,13 @@ none, and its EventBridge does not start Step Functions targets.  The emulator b
 would send when an execution ends, matches it against the rules on the default bus with moto's own
 event-pattern matcher, and starts an execution of every Step Functions target, with the input AWS
 would deliver (Input, InputPath or InputTransformer).  Other target types are not delivered.
+
+A target EventBridge may not start (its role may not, the state machine does not exist, the input is
+not JSON) is not retried: the event goes to the target's dead-letter queue, if it has one and the
+queue's policy lets EventBridge send for that rule, with AWS's attributes; otherwise it is dropped
+(EventBridge User Guide, "Using dead-letter queues to process undelivered events in EventBridge":
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).  Failures AWS retries
+(throttling, say) are logged and dropped: the emulator does not retry a delivery for a day.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 from jsonpath_ng.ext import parse as parse_jsonpath
 
 from local.iam import enforcement as iam_enforcement
+from local.iam.policy import AuthRequest, evaluate_trust
 
 LOG = logging.getLogger(__name__)
 
@@ -97,6 +105,8 @@ def deliver(event: dict[str, Any]) -> None:
                                             target["Arn"], iam_enforcement.EVENTS_SERVICE, rule.arn):
                 LOG.error("rule %s: role %s may not start target %s (states:StartExecution denied)",
                           rule.name, target.get("RoleArn"), target["Arn"])
+                _undelivered(event, rule, target, "NO_PERMISSIONS",
+                             f"Role {target.get('RoleArn')} may not perform states:StartExecution on {target['Arn']}")
                 continue
             try:
                 _start_execution(target["Arn"], target_input(target, event, rule))
@@ -105,6 +115,43 @@ def deliver(event: dict[str, Any]) -> None:
                     "rule %s: could not start target %s: %s: %s",
                     rule.name, target["Arn"], type(error).__name__, error,
                 )
+                code = _NOT_RETRIED.get(type(error).__name__)
+                if code:
+                    _undelivered(event, rule, target, code, str(error))
+
+
+# The refusals EventBridge does not retry, by the error code it gives them in the dead-letter message.
+_NOT_RETRIED = {"StateMachineDoesNotExist": "NO_RESOURCE", "JSONDecodeError": "INVALID_JSON",
+                "InvalidExecutionInput": "INVALID_JSON"}
+
+
+def _undelivered(event: dict[str, Any], rule: Any, target: dict[str, Any], code: str, message: str) -> None:
+    """Send the event to the target's dead-letter queue, as EventBridge does (the event as the body,
+    RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE attributes), if the queue's policy lets
+    events.amazonaws.com send for this rule; else drop it (InvocationsFailedToBeSentToDlq)."""
+    from moto.sqs.models import sqs_backends
+
+    queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue_arn:
+        return
+    _, partition, _, region, account, queue_name = queue_arn.split(":", 5)
+    try:
+        queue = sqs_backends[account][region].get_queue(queue_name)
+    except Exception:
+        LOG.error("rule %s: dead-letter queue %s does not exist; event dropped", rule.name, queue_arn)
+        return
+    context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": event["account"]}
+    decision = evaluate_trust(queue.policy or {"Statement": []}, {"Service": iam_enforcement.EVENTS_SERVICE},
+                              AuthRequest("sqs:SendMessage", queue.queue_arn, context))
+    if not decision.allowed:
+        LOG.error("rule %s: the policy of %s does not let EventBridge send; event dropped", rule.name, queue_arn)
+        return
+    attributes = {"RULE_ARN": rule.arn, "TARGET_ARN": target["Arn"], "ERROR_CODE": code,
+                  "ERROR_MESSAGE": message, "RETRY_ATTEMPTS": "0"}
+    sqs_backends[account][region].send_message(
+        queue_name, json.dumps(event),
+        message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+    )
 
 
 def _start_execution(state_machine_arn: str, execution_input: str) -> None:

@@ -17,7 +17,7 @@ def rollback_rule(aws, create_state_machine):
     events = aws("events")
     rollback_arn = create_state_machine("rollback", PASS)
 
-    def install(watched_arn):
+    def install(watched_arn, dead_letter_arn=None):
         events.put_rule(
             Name="rollback-interrupted",
             EventPattern=json.dumps({
@@ -34,6 +34,7 @@ def rollback_rule(aws, create_state_machine):
                 "InputPathsMap": {"arn": "$.detail.executionArn", "status": "$.detail.status"},
                 "InputTemplate": '{"action": "rollback", "execution_arn": <arn>, "why": "was <status>"}',
             },
+            **({"DeadLetterConfig": {"Arn": dead_letter_arn}} if dead_letter_arn else {}),
         }])
         return rollback_arn
 
@@ -62,6 +63,61 @@ def test_stopped_execution_starts_the_rollback_with_the_transformed_input(
     aborted = poll(lambda: [e for e in sfn.get_execution_history(executionArn=execution_arn)["events"]
                             if e["type"] == "ExecutionAborted"])
     assert len(aborted) == 1
+
+
+def _dead_letter_queue(sqs, rule_arn):
+    """A queue whose policy lets EventBridge send the rule's undelivered events; (url, arn)."""
+    url = sqs.create_queue(QueueName="rollback-undelivered")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                       "Action": "sqs:SendMessage", "Resource": arn,
+                       "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}],
+    })})
+    return url, arn
+
+
+def test_a_rollback_the_rule_role_may_not_start_goes_to_the_targets_dead_letter_queue(
+    aws, create_state_machine, rollback_rule, poll
+):
+    sfn, sqs, events = aws("stepfunctions"), aws("sqs"), aws("events")
+    provision_arn = create_state_machine("provision", WAIT_LONG)
+    rule_arn = f"arn:aws:events:us-east-1:123456789012:rule/rollback-interrupted"
+    queue_url, queue_arn = _dead_letter_queue(sqs, rule_arn)
+    rollback_arn = rollback_rule(provision_arn, dead_letter_arn=queue_arn)
+    assert events.describe_rule(Name="rollback-interrupted")["Arn"] == rule_arn
+    aws("iam").delete_role_policy(RoleName="events-start-rollback", PolicyName="sample")
+    execution_arn = sfn.start_execution(stateMachineArn=provision_arn)["executionArn"]
+
+    sfn.stop_execution(executionArn=execution_arn)
+
+    (message,) = poll(lambda: sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"]).get("Messages"))
+    event = json.loads(message["Body"])
+    assert (event["detail-type"], event["detail"]["executionArn"], event["detail"]["status"]) == (
+        "Step Functions Execution Status Change", execution_arn, "ABORTED")
+    attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert (attributes["RULE_ARN"], attributes["TARGET_ARN"]) == (rule_arn, rollback_arn)
+    assert "states:StartExecution" in attributes["ERROR_MESSAGE"]
+    assert sfn.list_executions(stateMachineArn=rollback_arn)["executions"] == []
+
+
+def test_a_rollback_of_a_deleted_state_machine_goes_to_the_dead_letter_queue_as_no_resource(
+    aws, create_state_machine, rollback_rule, poll
+):
+    sfn, sqs = aws("stepfunctions"), aws("sqs")
+    provision_arn = create_state_machine("provision", WAIT_LONG)
+    queue_url, queue_arn = _dead_letter_queue(sqs, "arn:aws:events:us-east-1:123456789012:rule/rollback-interrupted")
+    rollback_arn = rollback_rule(provision_arn, dead_letter_arn=queue_arn)
+    sfn.delete_state_machine(stateMachineArn=rollback_arn)
+    execution_arn = sfn.start_execution(stateMachineArn=provision_arn)["executionArn"]
+
+    sfn.stop_execution(executionArn=execution_arn)
+
+    (message,) = poll(lambda: sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"]).get("Messages"))
+    assert json.loads(message["Body"])["detail"]["executionArn"] == execution_arn
+    assert message["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "NO_RESOURCE"
 
 
 def test_timed_out_execution_starts_the_rollback(aws, create_state_machine, rollback_rule, poll,
