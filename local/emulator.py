@@ -322,7 +322,8 @@ class Emulator:
             with self._api_calls_lock:
                 self._api_calls[call.name] += 1
             # IAM first, as AWS authorizes a request before the service acts on it.
-            denied = iam_enforcement.check(call, environ)
+            # A role's sessions meet its permissions as they were before a change still propagating.
+            denied = iam_enforcement.check(call, environ, self.consistency.permissions_before)
             if denied is not None:
                 return _reply(start_response, *denied)
             error_code = self._faults.take(call.service, call.operation, call.user_agent)

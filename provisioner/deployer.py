@@ -97,7 +97,7 @@ class Deployer:
     def deploy(self, package: LambdaPackage | None = None) -> Deployment:
         orchestrator = self.orchestrator()
         changed: list[str] = []
-        role_arns = self._ensure_roles(orchestrator, changed)
+        role_arns, policies_written = self._ensure_roles(orchestrator, changed)
         package = package or build_package(self.desired)
         function_arns = {
             function.step: self._ensure_function(function, role_arns[function.role], package, changed)
@@ -110,6 +110,7 @@ class Deployer:
         self._ensure_drift_schedule(orchestrator, state_machine_arn, role_arns[orchestrator.drift_schedule.role])
         self._ensure_drift_alarm(orchestrator)
         self._remove_retired_steps(changed)  # after the state machine stopped naming them
+        self._await_permissions(policies_written)  # last: the rest of the deploy overlaps the propagation
         return Deployment(state_machine_arn, function_arns, changed)
 
     def _remove_retired_steps(self, removed: list[str]) -> None:
@@ -122,25 +123,71 @@ class Deployer:
             self._ignore_missing(partial(iam.delete_role_policy, RoleName=role, PolicyName=POLICY_NAME), removed, None)
             self._ignore_missing(partial(iam.delete_role, RoleName=role), removed, f"role/{role}")
 
-    def _ensure_roles(self, orchestrator: Orchestrator, changed: list[str]) -> dict[str, str]:
+    def _ensure_roles(self, orchestrator: Orchestrator, changed: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
+        """Each role with its trust and inline policy; returns the ARNs and the policies this deploy wrote.
+
+        A document IAM already shows is not written again: every write starts a new propagation
+        (services refuse the role, its sessions meet the old permissions, for a while).
+        """
         iam = self.clients.iam
-        result = {}
+        result, written = {}, {}
         for role in orchestrator.roles:
             name = role.name
-            trust = json.dumps(role.trust_policy)
+            trust = json.loads(json.dumps(role.trust_policy))
+            policy = json.loads(json.dumps(role.policy))
             try:
                 arn = iam.create_role(
                     RoleName=name,
-                    AssumeRolePolicyDocument=trust,
+                    AssumeRolePolicyDocument=json.dumps(trust),
                     Tags=[{"Key": k, "Value": v} for k, v in orchestrator.tags.items()],
                 )["Role"]["Arn"]
                 changed.append(f"role/{name}")
+                current_policy = None
             except iam.exceptions.EntityAlreadyExistsException:
-                arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-                iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
-            iam.put_role_policy(RoleName=name, PolicyName=role.policy_name, PolicyDocument=json.dumps(role.policy))
+                current = iam.get_role(RoleName=name)["Role"]
+                arn = current["Arn"]
+                if current.get("AssumeRolePolicyDocument") != trust:
+                    iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+                current_policy = self._inline_policy(name, role.policy_name)
+            if current_policy != policy:
+                iam.put_role_policy(RoleName=name, PolicyName=role.policy_name, PolicyDocument=json.dumps(policy))
+                written[name] = (role.policy_name, policy)
             result[role.key] = arn
-        return result
+        return result, written
+
+    def _inline_policy(self, role: str, policy_name: str) -> Any:
+        """The role's inline policy document as IAM shows it; None if it has none by that name."""
+        iam = self.clients.iam
+        try:
+            return iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+        except iam.exceptions.NoSuchEntityException:
+            return None
+
+    def _await_permissions(self, written: dict[str, Any]) -> None:
+        """Wait until IAM shows every policy this deploy wrote, for at most two minutes.
+
+        A run started sooner meets its steps' old permissions (IAM User Guide: changes "are not always
+        immediately visible"), and AccessDenied fails a run for good. AWS offers no call that says a
+        change has reached every service; reading it back is the witness IAM gives.
+        """
+        waited, delay = 0.0, 1.0
+        pending = dict(written)
+        while True:
+            pending = {role: (name, policy) for role, (name, policy) in pending.items()
+                       if self._inline_policy(role, name) != policy}
+            if not pending:
+                return
+            roles = ", ".join(sorted(pending))
+            if waited + delay > PROPAGATION_TIMEOUT_SECONDS:
+                raise DeployError(
+                    f"IAM still showed the old policy of {roles} after {waited:.0f} s; a run started now could be "
+                    f"denied what its steps need: re-run deploy in a minute"
+                )
+            self.progress(f"waiting for IAM to propagate the new policy of {roles} ({waited:.0f} s so far, at most "
+                          f"{PROPAGATION_TIMEOUT_SECONDS:.0f} s)")
+            self.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, PROPAGATION_MAX_DELAY_SECONDS)
 
     def _ensure_function(
         self, function: FunctionDescription, role_arn: str, package: LambdaPackage, changed: list[str]

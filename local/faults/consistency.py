@@ -39,6 +39,14 @@ AWS returns them; Terraform's AWS provider and CloudFormation users report and r
 - EventBridge Scheduler CreateSchedule/UpdateSchedule: ValidationException "The execution role you
   provide must allow AWS EventBridge Scheduler to assume the role." (trust).
 
+Run time: for the same window after a role's permissions change (CreateRole, Put/DeleteRolePolicy,
+Attach/DetachRolePolicy), requests signed with a session of that role are evaluated against the
+identity policies the role had before the first change of the burst (none, for a role just
+created): "changes that I make are not always immediately visible ... a change that grants or
+revokes permissions may take time to take effect" (IAM User Guide, troubleshoot_general, "Changes
+that I make are not always immediately visible").  `permissions_before` answers that for
+`local/iam/enforcement.py`.
+
 The window is measured on the emulator's clock, so a test ends it by moving the clock forward.
 """
 
@@ -139,6 +147,9 @@ _STATES_ASSUME = ("Neither the global service principal states.amazonaws.com, no
 _STATES_LOGS = "The state machine IAM Role is not authorized to access the Log Destination"
 _SCHEDULER_ASSUME = "The execution role you provide must allow AWS EventBridge Scheduler to assume the role."
 
+# Writes after which a role's sessions are evaluated with its permissions from before them.
+_EVALUATED_CHANGES = {("iam", "CreateRole"), *_PERMISSION_CHANGES}
+
 _EXECUTION_READS = {("states", "DescribeExecution"), ("states", "ListExecutions")}
 _JSON_TARGET_PREFIXES = {"dynamodb": "DynamoDB_20120810", "states": "AWSStepFunctions"}
 
@@ -150,6 +161,29 @@ def _table_name(name_or_arn: Any) -> str:
 
 def _role_name(role_arn: Any) -> str:
     return str(role_arn or "").rsplit("/", 1)[-1]  # arn:aws:iam::ACCOUNT:role/PATH/NAME
+
+
+def _account(environ: dict[str, Any]) -> str:
+    """The account a request acts in, as moto decides it from the access key (a 12-digit key is that account)."""
+    from moto.iam.models import get_account_id_from
+
+    match = re.search(r"Credential=([^/,\s]+)/", environ.get("HTTP_AUTHORIZATION", "") or "")
+    return get_account_id_from(match.group(1) if match else "")
+
+
+def _role_documents(account: str, role_name: str) -> list[Any]:
+    """The role's identity policies now; none for a role that does not exist (yet)."""
+    import copy
+
+    from moto.iam.models import iam_backends
+
+    from local.iam.enforcement import identity_documents
+
+    try:
+        role = iam_backends[account]["aws"].get_role(role_name)
+    except Exception:  # NoSuchEntity: nothing was granted before
+        return []
+    return copy.deepcopy(identity_documents(role))
 
 
 def _region(environ: dict[str, Any]) -> str:
@@ -177,6 +211,12 @@ class _Window:
     before: _Response  # the read's answer just before the write
 
 
+@dataclass
+class _PermissionsWindow:
+    written_at: float
+    documents: list[Any]  # the role's identity policy documents just before the first write of the burst
+
+
 class ConsistencyLag:
     """The lag windows of the resources written lately; thread-safe (one thread per request)."""
 
@@ -188,6 +228,7 @@ class ConsistencyLag:
         self._trust_changed: dict[str, float] = {}
         self._permissions_changed: dict[str, float] = {}
         self._executions_ended: dict[str, float] = {}
+        self._permissions_before: dict[tuple[str, str], _PermissionsWindow] = {}  # (account, role) ->
 
     def set_seconds(self, seconds: float) -> None:
         self.seconds = checked_consistency_lag(seconds)
@@ -199,6 +240,16 @@ class ConsistencyLag:
             self._trust_changed.clear()
             self._permissions_changed.clear()
             self._executions_ended.clear()
+            self._permissions_before.clear()
+
+    def permissions_before(self, account: str, role_name: str) -> list[Any] | None:
+        """The identity policies a session of the role is evaluated with while a change propagates;
+        None when no change is propagating (evaluate the role as it is)."""
+        with self._lock:
+            window = self._permissions_before.get((account, role_name))
+        if window is None or not self._inside(window.written_at):
+            return None
+        return list(window.documents)
 
     def execution_ended(self, execution_arn: str) -> None:
         """An execution reached a terminal status just now (called by the interpreter's hooks)."""
@@ -211,6 +262,7 @@ class ConsistencyLag:
         if len(self._windows) + len(self._executions_ended) < _PRUNE_ABOVE:
             return
         self._windows = {k: w for k, w in self._windows.items() if self._inside(w.written_at)}
+        self._permissions_before = {k: w for k, w in self._permissions_before.items() if self._inside(w.written_at)}
         for times in (self._executions_ended, self._trust_changed, self._permissions_changed):
             for key in [k for k, at in times.items() if not self._inside(at)]:
                 del times[key]
@@ -255,12 +307,22 @@ class ConsistencyLag:
                             if key in self._windows and self._inside(self._windows[key].written_at)}
         before = {key: open_windows[key].before if key in open_windows
                   else self._snapshot(call, key[1:], environ, moto_app) for key in keys}
+        permissions_key = (_account(environ), params.get("RoleName", "")) if name in _EVALUATED_CHANGES else None
+        if permissions_key is not None:
+            with self._lock:
+                open_permissions = self._permissions_before.get(permissions_key)
+            if open_permissions is not None and self._inside(open_permissions.written_at):
+                permissions = open_permissions.documents
+            else:
+                permissions = _role_documents(*permissions_key)
         status, headers, body = _call(moto_app, environ)
         if status.startswith("2"):
             written_at = self._now()
             with self._lock:
                 for key, snapshot in before.items():
                     self._windows[key] = _Window(written_at, snapshot)
+                if permissions_key is not None:
+                    self._permissions_before[permissions_key] = _PermissionsWindow(written_at, permissions)
                 role = params.get("RoleName", "")
                 if name in _TRUST_CHANGES:
                     self._trust_changed[role] = written_at

@@ -15,6 +15,9 @@ AWS behaviour reproduced (IAM User Guide, "Policy evaluation logic"; Lambda Deve
   A CreateTable/UpdateTable under a customer managed KMS key also needs the caller's KMS permissions
   (kms:ViaService = dynamodb.REGION.amazonaws.com), which DynamoDB uses on its behalf.
 - A denied request gets the service's own AccessDenied error and message.
+- A change to a role's permissions takes a while to take effect (IAM User Guide, "Changes that I
+  make are not always immediately visible"): while it propagates, the role's sessions are evaluated
+  with the policies from before it (`permissions_before`, from local/faults/consistency.py).
 
 Requests signed with any other key (deploy.py, the AWS CLI, tests: the account's operator) are not
 evaluated.  Not emulated: permission boundaries, session policies, SCPs, resource-based policies
@@ -29,7 +32,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -245,8 +248,15 @@ class Denial:
     message: str
 
 
-def authorize(session: Session, call: AwsCall, environ: dict[str, Any]) -> Denial | None:
-    """None if every request the call makes is allowed for the session's role; else the first denial."""
+PermissionsBefore = Callable[[str, str], "list[Any] | None"]  # (account, role name) -> documents, or None
+
+
+def authorize(session: Session, call: AwsCall, environ: dict[str, Any],
+              permissions_before: PermissionsBefore | None = None) -> Denial | None:
+    """None if every request the call makes is allowed for the session's role; else the first denial.
+
+    `permissions_before` gives the role's policies from before a change that is still propagating.
+    """
     region = _signing_region(environ)
     scope = Scope(session.partition, region, session.account)
     params = request_parameters(call, environ)
@@ -261,7 +271,8 @@ def authorize(session: Session, call: AwsCall, environ: dict[str, Any]) -> Denia
                       f"User: {session.arn} is not authorized to perform: {first.action} on resource: "
                       f"{first.resource} because the role {session.role_arn} does not exist or cannot be "
                       f"assumed by {session.assumed_by}")
-    documents = identity_documents(role)
+    lagging = permissions_before(session.account, session.role_name) if permissions_before else None
+    documents = identity_documents(role) if lagging is None else lagging
     context = _global_context(session, role, region)
     for request in requests:
         full = AuthRequest(request.action, request.resource, {**context, **request.context})
@@ -326,13 +337,14 @@ def denial_response(call: AwsCall, denial: Denial) -> tuple[int, list[tuple[str,
     return error_response(call.protocol, call.service, call.operation, code, message=denial.message, status=status)
 
 
-def check(call: AwsCall, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes] | None:
+def check(call: AwsCall, environ: dict[str, Any], permissions_before: PermissionsBefore | None = None,
+          ) -> tuple[int, list[tuple[str, str]], bytes] | None:
     """The emulator's request-path hook: an error response if the caller may not make this call."""
     session = principal_for(environ)
     if session is None:
         return None
     try:
-        denial = authorize(session, call, environ)
+        denial = authorize(session, call, environ, permissions_before)
     except Exception:  # a bug here must not let a call through silently, nor crash the server
         LOG.exception("IAM evaluation failed for %s; denying", call.name)
         action = action_name(call.service, call.operation)

@@ -293,3 +293,25 @@ def test_service_integrations_call_as_the_state_machine_role(aws, create_state_m
     assert ended["status"] == "FAILED"
     assert "dynamodb:PutItem" in ended["cause"]
     assert aws("dynamodb").scan(TableName="audit")["Items"] == []
+
+
+def test_a_permission_change_takes_effect_only_once_it_has_propagated(aws, emulator, role_session):
+    # IAM User Guide, "Changes that I make are not always immediately visible": for the lag after a
+    # grant or a revocation, the role's sessions still meet the permissions from before it.
+    aws("dynamodb").create_table(TableName="sessions", **TABLE_KEY)
+    emulator.set_consistency_lag(30)
+    dynamodb = role_session("reader", policy(allow("dynamodb:DescribeTable")))("dynamodb")
+
+    just_granted = error_of(lambda: dynamodb.describe_table(TableName="sessions"))
+    emulator.clock.advance(30)
+    assert dynamodb.describe_table(TableName="sessions")["Table"]["TableName"] == "sessions"
+
+    aws("iam").put_role_policy(RoleName="reader", PolicyName="under-test",
+                               PolicyDocument=json.dumps(policy(allow("dynamodb:ListTables"))))
+    assert dynamodb.describe_table(TableName="sessions")["Table"]["TableName"] == "sessions"
+    emulator.clock.advance(30)
+    just_revoked_long_ago = error_of(lambda: dynamodb.describe_table(TableName="sessions"))
+
+    assert just_granted["Error"]["Code"] == "AccessDeniedException"
+    assert "because no identity-based policy allows the dynamodb:DescribeTable action" in just_granted["Error"]["Message"]
+    assert just_revoked_long_ago["Error"]["Code"] == "AccessDeniedException"
