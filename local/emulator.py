@@ -321,8 +321,12 @@ class Emulator:
             call = identify_call(environ)
             with self._api_calls_lock:
                 self._api_calls[call.name] += 1
-            # IAM first, as AWS authorizes a request before the service acts on it.
-            # A role's sessions meet its permissions as they were before a change still propagating.
+            # IAM first, as AWS authorizes a request before the service acts on it: an ended session
+            # is refused, and a role's sessions meet its permissions as they were before a change
+            # still propagating.
+            expired = iam_enforcement.expired_session_response(call, environ, self.clock.time())
+            if expired is not None:
+                return _reply(start_response, *expired)
             denied = iam_enforcement.check(call, environ, self.consistency.permissions_before)
             if denied is not None:
                 return _reply(start_response, *denied)

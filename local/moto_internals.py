@@ -27,6 +27,8 @@ ABSENT = "<absent>"
 
 # (owner, attribute) -> moto's signature of it. An owner is "module:Class" or a module.
 PATCH_POINTS: dict[tuple[str, str], str] = {
+    ('moto.sts.models:AssumedRole', '__init__'):
+        '(self, account_id: str, region_name: str, access_key: moto.iam.models.AccessKey, role_session_name: str, role_arn: str, policy: str, duration: int, external_id: str)',
     ('moto.dynamodb.models.table:Table', 'describe'):
         "(self, base_key: str = 'TableDescription') -> dict[str, typing.Any]",
     ('moto.dynamodb.models:DynamoDBBackend', 'create_table'):

@@ -1,12 +1,12 @@
 """IAM as AWS enforces it: policy evaluation (``policy``), what each request asks (``requests``), who may call
-(``enforcement``, applied to every request by the emulator), and the tag values IAM refuses (``tags``)."""
+(``enforcement``, applied to every request by the emulator), sessions on the emulator's clock (``sessions``), and the tag values IAM refuses (``tags``)."""
 
 
 def install() -> None:
     """Patch moto with this service's behaviours (an Emulator's start; local/patching.py undoes them)."""
     # Imported here, so that importing the package patches nothing and loads no moto.
-    from local.iam import tags
+    from local.iam import sessions, tags
 
     # In this order: wrappers of one moto method stack, the last one outermost.
-    for behaviour in (tags,):
+    for behaviour in (tags, sessions):
         behaviour.install()

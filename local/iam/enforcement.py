@@ -72,6 +72,9 @@ class Session:
     session_name: str
     assumed_by: str | None  # the service principal that assumed it (None: sts:AssumeRole by a caller)
     source_arn: str | None = None
+    # When a caller's sts:AssumeRole session ends (seconds since the epoch); None: a service's session,
+    # which the service renews before it ends (Lambda, Step Functions), so it never expires here.
+    expires_at: float | None = None
 
     @property
     def account(self) -> str:
@@ -153,7 +156,8 @@ def _assumed_by_caller(access_key: str) -> Session | None:
             assumed = backend.get_assumed_role_from_access_key(access_key)
             if assumed is not None:
                 session = Session(access_key, assumed.secret_access_key, assumed.session_token,
-                                  assumed.role_arn, assumed.session_name, None)
+                                  assumed.role_arn, assumed.session_name, None,
+                                  expires_at=assumed.expiration.replace(tzinfo=datetime.UTC).timestamp())
                 with _lock:
                     _sessions[access_key] = session
                 return session
@@ -335,6 +339,23 @@ def denial_error(call: AwsCall) -> tuple[str, int]:
 def denial_response(call: AwsCall, denial: Denial) -> tuple[int, list[tuple[str, str]], bytes]:
     code, status = denial_error(call)
     return error_response(call.protocol, call.service, call.operation, code, message=denial.message, status=status)
+
+
+def expired_session_response(call: AwsCall, environ: Mapping[str, Any], now: float,
+                             ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """An error response if the request is signed with a caller's sts:AssumeRole session that has ended.
+
+    AWS refuses such a request before anything else: HTTP 400 `ExpiredTokenException` ("The security
+    token included in the request is expired") from the JSON services, `ExpiredToken` from the query
+    ones (IAM, STS) (STS API reference, Common Errors; AssumeRole: DurationSeconds). `now` is the
+    emulator's clock, so a test ends a session by moving it forward.
+    """
+    session = principal_for(environ)
+    if session is None or session.expires_at is None or now < session.expires_at:
+        return None
+    code = "ExpiredToken" if call.protocol == "query" else "ExpiredTokenException"
+    return error_response(call.protocol, call.service, call.operation, code,
+                          message="The security token included in the request is expired", status=400)
 
 
 def check(call: AwsCall, environ: dict[str, Any], permissions_before: PermissionsBefore | None = None,

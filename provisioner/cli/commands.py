@@ -1,7 +1,8 @@
 """The CLI: a command group whose commands hand off to the factory; `main()` maps errors to exit codes.
 
 Exit codes: 0 success, 1 a run or AWS call failed, 2 bad configuration or arguments
-(before any AWS call), 3 changes pending (plan) or drift found (run drift-check), 130 interrupted.
+(before any AWS call), 3 changes pending (plan) or drift found (run drift-check), 4 the credentials
+ended while following a run (which goes on), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+    RefreshWithMFAUnsupportedError,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+)
 
 from provisioner.cli import words
 from provisioner.config import ConfigError, resolve
@@ -24,7 +36,7 @@ from provisioner.errors import DeployError
 from provisioner.factory import CLIFactory
 from provisioner.runs.executions import RunResult
 
-EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES, EXIT_LOST_TRACK, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
 ACTIONS = ("provision", "drift-check", "rollback", "teardown")
 # arn:PARTITION:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME, in any partition (aws, aws-cn, aws-us-gov, ...).
 EXECUTION_ARN = re.compile(r"^arn:aws(-[a-z]+)*:states:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}$")
@@ -36,6 +48,33 @@ class Failed(Exception):
 
 class Changes(Exception):
     """Plan found changes or a drift check found drift: exit 3."""
+
+
+class LostTrack(Exception):
+    """Following a run stopped because the credentials ended; the run goes on, the message has been shown: exit 4."""
+
+
+# What AWS and botocore say when the caller's credentials have ended: an expired session (STS, IAM
+# Identity Center) or SSO token. Following stops; the execution does not.
+EXPIRED_CREDENTIAL_CODES = frozenset({
+    "ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId",
+    "UnrecognizedClientException", "InvalidSignatureException", "TokenRefreshRequired",
+})
+EXPIRED_CREDENTIAL_ERRORS = (
+    NoCredentialsError, TokenRetrievalError, UnauthorizedSSOTokenError, SSOTokenLoadError,
+    CredentialRetrievalError, RefreshWithMFAUnsupportedError,
+)
+
+
+def _credentials_ended(err: Exception) -> str | None:
+    """What ended the credentials, as AWS or botocore said it; None if `err` is something else."""
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        code = str(error.get("Code"))
+        return f"{code}: {error.get('Message')}" if code in EXPIRED_CREDENTIAL_CODES else None
+    if isinstance(err, EXPIRED_CREDENTIAL_ERRORS):
+        return f"{type(err).__name__}: {err}"
+    return None
 
 
 def _echo(ctx: click.Context, human: str, data: Any) -> None:
@@ -64,6 +103,7 @@ Exit codes:
   1    a run or an AWS call failed
   2    bad configuration, arguments or input (before any AWS call)
   3    plan found changes, or a drift check found drift
+  4    stopped following a run whose credentials ended; the run goes on
   130  interrupted (Ctrl-C)"""
 
 
@@ -164,6 +204,19 @@ def _follow(ctx: click.Context, factory: CLIFactory, arn: str, waiting_interval:
         from provisioner.runs.progress import PlainView
 
         return factory.follower(PlainView(click.echo, interval=waiting_interval)).follow(arn)
+    except (ClientError, BotoCoreError) as err:
+        reason = _credentials_ended(err)
+        if reason is None:
+            raise
+        follow = f"{_me()} status {arn} --follow"
+        if ctx.obj["json"]:
+            click.echo(json.dumps({"kind": "following_stopped", "execution_arn": arn, "status": "RUNNING",
+                                   "reason": reason, "follow_with": follow}, indent=2))
+        else:
+            click.echo(f"error: stopped following: your AWS credentials ended ({reason}); execution {arn} keeps "
+                       f"running: sign in again (aws sso login, or new credentials) and follow it with {follow}",
+                       err=True)
+        raise LostTrack() from err
     except KeyboardInterrupt:
         # Ctrl-C stops following, not the run; an embedded AWS started by this process stops with it.
         if not ctx.obj.get("embedded_aws_dies_with_us"):
@@ -707,6 +760,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except Changes:
         return EXIT_CHANGES
+    except LostTrack:
+        return EXIT_LOST_TRACK
     except Failed:
         return EXIT_FAILED
     except DeployError as err:

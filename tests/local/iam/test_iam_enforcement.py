@@ -315,3 +315,31 @@ def test_a_permission_change_takes_effect_only_once_it_has_propagated(aws, emula
     assert just_granted["Error"]["Code"] == "AccessDeniedException"
     assert "because no identity-based policy allows the dynamodb:DescribeTable action" in just_granted["Error"]["Message"]
     assert just_revoked_long_ago["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_a_request_signed_with_an_ended_assume_role_session_is_refused_as_expired(aws, emulator):
+    # STS: a session lasts DurationSeconds; a request signed with it afterwards is refused before anything
+    # else, ExpiredTokenException from the JSON services, ExpiredToken from the query ones.
+    aws("iam").create_role(RoleName="operator", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                                "Action": "sts:AssumeRole"}]}))
+    aws("iam").put_role_policy(RoleName="operator", PolicyName="all", PolicyDocument=allow_policy("*"))
+    emulator.clock.advance(5)  # the policy has propagated
+    credentials = aws("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/operator", RoleSessionName="op",
+                                         DurationSeconds=900)["Credentials"]
+
+    def client(name):
+        return boto3.client(name, endpoint_url=emulator.endpoint_url, region_name=REGION,
+                            aws_access_key_id=credentials["AccessKeyId"],
+                            aws_secret_access_key=credentials["SecretAccessKey"],
+                            aws_session_token=credentials["SessionToken"],
+                            config=Config(retries={"total_max_attempts": 1}))
+
+    assert client("stepfunctions").list_state_machines()["stateMachines"] == []
+    emulator.clock.advance(901)
+    json_service = error_of(lambda: client("stepfunctions").list_state_machines())
+    query_service = error_of(lambda: client("iam").list_roles())
+
+    assert (json_service["Error"]["Code"], json_service["ResponseMetadata"]["HTTPStatusCode"]) == ("ExpiredTokenException", 400)
+    assert query_service["Error"]["Code"] == "ExpiredToken"
+    assert aws("stepfunctions").list_state_machines()["stateMachines"] == []  # the operator's own keys still work
