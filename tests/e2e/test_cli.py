@@ -132,6 +132,7 @@ def test_piped_output_is_plain_lines_with_elapsed_times_and_still_waiting_lines(
 def test_a_followed_run_reports_how_it_ended_while_describe_execution_still_says_running(aws, deployed, cli, clients):
     # DescribeExecution is eventually consistent (its API reference says so): here it keeps saying RUNNING
     # for ten minutes after a run ends.  The run's history records the end, with its output or error, at once.
+    aws.clock.advance(5)  # the deploy's IAM changes have propagated: a longer lag from now on lags only what follows
     aws.set_consistency_lag(600)
     sfn = clients.stepfunctions
 
