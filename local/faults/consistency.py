@@ -47,7 +47,10 @@ revokes permissions may take time to take effect" (IAM User Guide, troubleshoot_
 that I make are not always immediately visible").  `permissions_before` answers that for
 `local/iam/enforcement.py`.
 
-The window is measured on the emulator's clock, so a test ends it by moving the clock forward.
+The window is measured on the emulator's clock, so a test ends it by moving the clock forward.  Each
+write's window is as long as the lag in force when it was made: a longer lag set later lags only the
+writes that follow (what was propagated stays propagated), and a shorter or zero one shortens every
+open window at once.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode
 
 from local.aws_calls import AwsCall, buffer_body
@@ -205,15 +208,22 @@ def _params(call: AwsCall, environ: dict[str, Any]) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+class _Written(NamedTuple):
+    """When a write was made, and the lag in force then."""
+
+    at: float
+    lag: float
+
+
 @dataclass
 class _Window:
-    written_at: float
+    written_at: _Written
     before: _Response  # the read's answer just before the write
 
 
 @dataclass
 class _PermissionsWindow:
-    written_at: float
+    written_at: _Written
     documents: list[Any]  # the role's identity policy documents just before the first write of the burst
 
 
@@ -225,9 +235,9 @@ class ConsistencyLag:
         self._now = now
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, ...], _Window] = {}
-        self._trust_changed: dict[str, float] = {}
-        self._permissions_changed: dict[str, float] = {}
-        self._executions_ended: dict[str, float] = {}
+        self._trust_changed: dict[str, _Written] = {}
+        self._permissions_changed: dict[str, _Written] = {}
+        self._executions_ended: dict[str, _Written] = {}
         self._permissions_before: dict[tuple[str, str], _PermissionsWindow] = {}  # (account, role) ->
 
     def set_seconds(self, seconds: float) -> None:
@@ -254,7 +264,7 @@ class ConsistencyLag:
     def execution_ended(self, execution_arn: str) -> None:
         """An execution reached a terminal status just now (called by the interpreter's hooks)."""
         with self._lock:
-            self._executions_ended[execution_arn] = self._now()
+            self._executions_ended[execution_arn] = self._written()
             self._prune()
 
     def _prune(self) -> None:
@@ -267,8 +277,11 @@ class ConsistencyLag:
             for key in [k for k, at in times.items() if not self._inside(at)]:
                 del times[key]
 
-    def _inside(self, since: float | None) -> bool:
-        return since is not None and self._now() - since < self.seconds
+    def _written(self) -> _Written:
+        return _Written(self._now(), self.seconds)
+
+    def _inside(self, written: _Written | None) -> bool:
+        return written is not None and self._now() - written.at < min(written.lag, self.seconds)
 
     # -- the request path ---------------------------------------------------------------------
 
@@ -317,7 +330,7 @@ class ConsistencyLag:
                 permissions = _role_documents(*permissions_key)
         status, headers, body = _call(moto_app, environ)
         if status.startswith("2"):
-            written_at = self._now()
+            written_at = self._written()
             with self._lock:
                 for key, snapshot in before.items():
                     self._windows[key] = _Window(written_at, snapshot)
@@ -380,7 +393,7 @@ class ConsistencyLag:
         """A role's permissions changed just now by other means than a request (a CloudFormation stack's
         AWS::IAM::Role with inline `Policies`): for the window, services refuse what they need of them."""
         with self._lock:
-            self._permissions_changed[role_name] = self._now()
+            self._permissions_changed[role_name] = self._written()
 
     def role_propagated(self, role_name: str) -> None:
         """Every change to the role has reached the other services (CloudFormation waited for it)."""

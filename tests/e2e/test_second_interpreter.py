@@ -176,15 +176,23 @@ def _comparable(outcome: Outcome, on_referee: bool) -> Outcome:
 
 
 class Referee:
-    """aws-local-stepfunctions, running the definition as deployed, calling the deployed functions."""
+    """aws-local-stepfunctions, running the definition as deployed, calling the deployed functions.
 
-    def __init__(self, interpreter: LocalStepFunctions, state_machine_arn: str, role_arn: str):
-        self.interpreter = interpreter
+    Each execution runs on its own session of the state machine's role, as Step Functions assumes the
+    role for each execution: a scenario that moves the clock past one session's end must not fail on it.
+    """
+
+    def __init__(self, clients: Any, definition: str, endpoint_url: str, state_machine_arn: str, role_arn: str):
+        self.clients = clients
+        self.definition = definition
+        self.endpoint_url = endpoint_url
         self.state_machine_arn = state_machine_arn
         self.role_arn = role_arn
 
     def run(self, run_input: Any, execution_name: str) -> Outcome:
-        ended = self.interpreter.run(run_input, context_object(self.state_machine_arn, execution_name, self.role_arn))
+        credentials = _state_machine_role_credentials(self.clients, self.role_arn)
+        with LocalStepFunctions(self.definition, self.endpoint_url, credentials) as interpreter:
+            ended = interpreter.run(run_input, context_object(self.state_machine_arn, execution_name, self.role_arn))
         return Outcome(
             ended.status,
             ended.error,
@@ -344,9 +352,8 @@ def play(aws, factory, clients):
             return _play_steps(scenario, Moto(clients, arn), clients, aws, names)
         # The definition exactly as deployed (the deployer's ARN substitution), read back from AWS,
         # invoking the functions as the state machine's role, as moto's interpreter does.
-        credentials = _state_machine_role_credentials(clients, described["roleArn"])
-        with LocalStepFunctions(described["definition"], aws.endpoint_url, credentials) as interpreter:
-            return _play_steps(scenario, Referee(interpreter, arn, described["roleArn"]), clients, aws, names)
+        referee = Referee(clients, described["definition"], aws.endpoint_url, arn, described["roleArn"])
+        return _play_steps(scenario, referee, clients, aws, names)
 
     yield play_scenario
     aws.configure(**{key: settings[key] for key in aws.timing()})

@@ -73,6 +73,21 @@ def test_describe_table_right_after_create_table_is_not_found_until_the_lag_ends
     assert dynamodb.describe_table(TableName="orders")["Table"]["TableName"] == "orders"
 
 
+def test_a_longer_lag_set_later_lags_only_the_writes_that_follow_and_a_zero_lag_ends_every_window(emulator, aws):
+    dynamodb = aws("dynamodb")
+    emulator.set_consistency_lag(5)
+    dynamodb.create_table(TableName="early", **TABLE)
+    emulator.clock.advance(6)  # its window has ended
+    emulator.set_consistency_lag(600)
+    dynamodb.create_table(TableName="late", **TABLE)
+
+    assert dynamodb.describe_table(TableName="early")["Table"]["TableName"] == "early"
+    code, _ = error_code(dynamodb.describe_table, TableName="late")
+    assert code == "ResourceNotFoundException"
+    emulator.set_consistency_lag(0)
+    assert dynamodb.describe_table(TableName="late")["Table"]["TableName"] == "late"
+
+
 def test_tags_read_back_empty_after_create_table_and_old_after_tag_resource(lagging, aws):
     dynamodb = aws("dynamodb")
     arn = TABLE_ARN.format("tagged")
