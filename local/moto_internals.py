@@ -99,6 +99,8 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         "(self) -> 'ExecutionDetails'",
     ('moto.stepfunctions.parser.backend.execution:BaseExecutionWorkerCommunication', 'terminated'):
         "(self) -> 'None'",
+    ('moto.stepfunctions.parser.asl.eval.event.event_manager:EventManager', 'add_event'):
+        "(self, context: 'EventHistoryContext', event_type: 'HistoryEventType', event_details: 'EventDetails | None' = None, timestamp: 'Timestamp' = None, update_source_event_id: 'bool' = True) -> 'int'",
     ('moto.stepfunctions.parser.asl.utils.json_path', 'parse'):
         "(path: 'str', debug: 'bool | None' = None) -> 'JSONPath'",
     ('moto.stepfunctions.parser.asl.component.common.path.result_path', 'parse'):

@@ -66,6 +66,10 @@ class Clients:
         return self.client("cloudwatch")
 
     @cached_property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    @cached_property
     def _caller_identity(self) -> dict[str, Any]:
         return self.sts.get_caller_identity()  # one call gives both the account and the partition
 

@@ -15,6 +15,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.core.desired import DesiredState
+from lambdas.core.run_input import MUTATING
+from lambdas.core.errors import NotYetVisible
+from lambdas.core.run_lease import execution_name, has_ended, lease_holder
 from lambdas.core.steps import RETIRED_STEP_NAMES
 from provisioner.aws_clients import Clients
 from provisioner.config import Settings
@@ -52,6 +55,31 @@ def is_role_propagation_error(err: ClientError) -> bool:
     error = err.response.get("Error", {})
     message = str(error.get("Message", "")).lower()
     return error.get("Code") in PROPAGATION_CODES and any(text in message for text in PROPAGATION_MESSAGES)
+
+
+class RunInFlight(DeployError):
+    """deploy refused: a run that changes resources has not ended."""
+
+
+@dataclass(frozen=True)
+class InFlightRun:
+    arn: str
+    name: str
+    action: str  # provision, teardown, rollback, or "drift-check (remediate)"
+
+
+def _action_of(raw_input: str | None) -> str | None:
+    """The mutating action an execution input asks for; None for a read-only run (or an input it refused)."""
+    try:
+        request = json.loads(raw_input or "{}")
+    except ValueError:
+        return None
+    if not isinstance(request, dict):
+        return None
+    action = request.get("action", "provision")
+    if action in MUTATING:
+        return str(action)
+    return "drift-check (remediate)" if request.get("remediate") is True else None
 
 
 @dataclass
@@ -94,10 +122,22 @@ class Deployer:
 
     # -- deploy -----------------------------------------------------------------
 
-    def deploy(self, package: LambdaPackage | None = None) -> Deployment:
+    def deploy(self, package: LambdaPackage | None = None, force: bool = False) -> Deployment:
+        """Create or update everything; refused while a run that changes resources is in flight, unless `force`."""
         orchestrator = self.orchestrator()
+        in_flight = self.runs_changing_resources(orchestrator)
+        if in_flight:
+            named = ", ".join(f"{run.name} ({run.action})" for run in in_flight)
+            consequence = ("its steps are invoked by name, so a deploy now would swap their code and desired "
+                           "state under it")
+            if not force:
+                follow = f"deploy.py status {in_flight[0].arn} --follow"
+                raise RunInFlight(f"a run that changes resources is in flight: {named}; {consequence}. Wait for it "
+                                  f"(`{follow}`) or stop it, then deploy; `--force` deploys anyway")
+            self.progress(f"warning: deploying over a run in flight (--force): {named}; {consequence}")
         changed: list[str] = []
         role_arns, policies_written = self._ensure_roles(orchestrator, changed)
+        self._ensure_lease_table(orchestrator, changed)
         package = package or build_package(self.desired)
         function_arns = {
             function.step: self._ensure_function(function, role_arns[function.role], package, changed)
@@ -106,12 +146,58 @@ class Deployer:
         machine = orchestrator.state_machine
         log_group_arn = self._ensure_log_group(machine.log_group)
         state_machine_arn = self._ensure_state_machine(orchestrator, function_arns, role_arns[machine.role], log_group_arn, changed)
-        self._ensure_rollback_trigger(orchestrator, state_machine_arn, role_arns[orchestrator.rollback_rule.role])
-        self._ensure_drift_schedule(orchestrator, state_machine_arn, role_arns[orchestrator.drift_schedule.role])
-        self._ensure_drift_alarm(orchestrator)
+        queue_arn = self._ensure_undelivered_queue(orchestrator, changed)
+        self._ensure_rollback_trigger(orchestrator, state_machine_arn, role_arns[orchestrator.rollback_rule.role], queue_arn)
+        self._ensure_drift_schedule(orchestrator, state_machine_arn, role_arns[orchestrator.drift_schedule.role], queue_arn)
+        self._ensure_alarms(orchestrator)
         self._remove_retired_steps(changed)  # after the state machine stopped naming them
         self._await_permissions(policies_written)  # last: the rest of the deploy overlaps the propagation
         return Deployment(state_machine_arn, function_arns, changed)
+
+    def runs_changing_resources(self, orchestrator: Orchestrator) -> list[InFlightRun]:
+        """Runs of this state machine that change resources and have not ended.
+
+        The lease's holder is the one a ListExecutions right after its start may not show yet (the listing
+        is eventually consistent); the listing adds runs started before the lease existed. Each is taken
+        as ended only when its own history says so.
+        """
+        sfn, found = self.clients.stepfunctions, {}
+        try:
+            holder = lease_holder(self.clients.dynamodb, orchestrator.lease_table.name)
+        except NotYetVisible:
+            holder = None  # no lease table yet (first deploy), or one still CREATING: nobody holds it
+        candidates = [holder] if holder else []
+        try:
+            pages = sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=orchestrator.arns.state_machine(), statusFilter="RUNNING")
+            candidates += [execution["executionArn"] for page in pages for execution in page["executions"]]
+        except sfn.exceptions.StateMachineDoesNotExist:
+            pass
+        for arn in dict.fromkeys(candidates):
+            try:
+                described = sfn.describe_execution(executionArn=arn)
+            except sfn.exceptions.ExecutionDoesNotExist:
+                continue
+            action = _action_of(described.get("input"))
+            if action is not None and not has_ended(sfn, arn):
+                found[arn] = InFlightRun(arn, described.get("name") or execution_name(arn), action)
+        return list(found.values())
+
+    def _ensure_lease_table(self, orchestrator: Orchestrator, changed: list[str]) -> None:
+        """The run lease's table (lambdas.core.run_lease). Not waited for: a run that meets it still CREATING
+        waits in its first step (NotYetVisible, retried), and the rest of the deploy overlaps its creation."""
+        dynamodb, lease = self.clients.dynamodb, orchestrator.lease_table
+        try:
+            dynamodb.describe_table(TableName=lease.name)
+            return
+        except dynamodb.exceptions.ResourceNotFoundException:
+            pass
+        try:
+            dynamodb.create_table(TableName=lease.name, **lease.key(),
+                                  Tags=[{"Key": k, "Value": v} for k, v in orchestrator.tags.items()])
+            changed.append(f"table/{lease.name}")
+        except dynamodb.exceptions.ResourceInUseException:  # DescribeTable lagged its CreateTable, or another deploy
+            pass
 
     def _remove_retired_steps(self, removed: list[str]) -> None:
         """Functions and roles of steps an earlier version deployed and this one no longer has."""
@@ -300,7 +386,25 @@ class Deployer:
             changed.append(f"stateMachine/{self.name} definition")
         return arn
 
-    def _ensure_rollback_trigger(self, orchestrator: Orchestrator, state_machine_arn: str, role_arn: str) -> None:
+    def _ensure_undelivered_queue(self, orchestrator: Orchestrator, changed: list[str]) -> str:
+        """The targets' dead-letter queue, with its policy; returns its ARN."""
+        sqs, queue = self.clients.sqs, orchestrator.undelivered_queue
+        attributes = queue.attributes()
+        try:
+            url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            url = sqs.create_queue(QueueName=queue.name, Attributes=attributes, tags=dict(orchestrator.tags))["QueueUrl"]
+            changed.append(f"queue/{queue.name}")
+        else:
+            current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
+            if any(current.get(key) != value for key, value in attributes.items() if key != "Policy") or \
+                    json.loads(current.get("Policy") or "{}") != queue.policy:
+                sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+                changed.append(f"queue/{queue.name} attributes")
+        return orchestrator.arns.undelivered_queue()
+
+    def _ensure_rollback_trigger(self, orchestrator: Orchestrator, state_machine_arn: str, role_arn: str,
+                                 queue_arn: str) -> None:
         events = self.clients.events
         rule = orchestrator.rollback_rule
         events.put_rule(
@@ -310,12 +414,7 @@ class Deployer:
             Description=rule.description,
             Tags=[{"Key": k, "Value": v} for k, v in orchestrator.tags.items()],
         )
-        target = {
-            "Id": rule.target_id,
-            "Arn": state_machine_arn,
-            "RoleArn": role_arn,
-            "InputTransformer": {"InputPathsMap": dict(rule.input_paths), "InputTemplate": rule.input_template},
-        }
+        target = rule.target(state_machine_arn, role_arn, queue_arn)
         # PutTargets answers 200 even when it attached nothing: refusals are in FailedEntries, and AWS says it
         # "can partially fail if too many requests are made at the same time", so they are retried.
         for attempt in range(PUT_TARGETS_ATTEMPTS):
@@ -333,14 +432,15 @@ class Deployer:
             f"({refused}); aborted or timed-out runs would not be rolled back: re-run deploy"
         )
 
-    def _ensure_drift_schedule(self, orchestrator: Orchestrator, state_machine_arn: str, role_arn: str) -> None:
+    def _ensure_drift_schedule(self, orchestrator: Orchestrator, state_machine_arn: str, role_arn: str,
+                               queue_arn: str) -> None:
         scheduler = self.clients.scheduler
         schedule = orchestrator.drift_schedule
         request = {
             "Name": schedule.name,
             "ScheduleExpression": schedule.expression,
             "FlexibleTimeWindow": {"Mode": schedule.flexible_time_window},
-            "Target": {"Arn": state_machine_arn, "RoleArn": role_arn, "Input": schedule.input},
+            "Target": schedule.target(state_machine_arn, role_arn, queue_arn),
             "Description": schedule.description,
             "State": schedule.state,
         }
@@ -350,8 +450,9 @@ class Deployer:
         except scheduler.exceptions.ConflictException:
             self._while_role_propagates(what, lambda: scheduler.update_schedule(**request))
 
-    def _ensure_drift_alarm(self, orchestrator: Orchestrator) -> None:
-        self.clients.cloudwatch.put_metric_alarm(**orchestrator.drift_alarm.parameters())
+    def _ensure_alarms(self, orchestrator: Orchestrator) -> None:
+        for alarm in orchestrator.alarms:
+            self.clients.cloudwatch.put_metric_alarm(**alarm.parameters())
 
     # -- destroy ----------------------------------------------------------------
 
@@ -365,8 +466,8 @@ class Deployer:
         rule = orchestrator.rollback_rule
         self._ignore_missing(lambda: events.remove_targets(Rule=rule.name, Ids=[rule.target_id]), removed, None)
         self._ignore_missing(lambda: events.delete_rule(Name=rule.name), removed, f"rule/{rule.name}")
-        alarm = orchestrator.drift_alarm.name
-        self._ignore_missing(lambda: self.clients.cloudwatch.delete_alarms(AlarmNames=[alarm]), removed, "alarm")
+        alarms = [alarm.name for alarm in orchestrator.alarms]
+        self._ignore_missing(lambda: self.clients.cloudwatch.delete_alarms(AlarmNames=alarms), removed, "alarms")
         self._ignore_missing(
             lambda: sfn.delete_state_machine(stateMachineArn=orchestrator.arns.state_machine()),
             removed,
@@ -381,6 +482,14 @@ class Deployer:
             self._ignore_missing(partial(iam.delete_role_policy, RoleName=name, PolicyName=role.policy_name), removed, None)
             self._ignore_missing(partial(iam.delete_role, RoleName=name), removed, f"role/{name}")
         self._remove_retired_steps(removed)
+        sqs, queue = self.clients.sqs, orchestrator.undelivered_queue.name
+        try:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
+            removed.append(f"queue/{queue}")
+        except sqs.exceptions.QueueDoesNotExist:
+            pass
+        lease = orchestrator.lease_table.name  # last: a run started meanwhile is refused, not let through
+        self._ignore_missing(lambda: self.clients.dynamodb.delete_table(TableName=lease), removed, f"table/{lease}")
         return removed
 
     @staticmethod

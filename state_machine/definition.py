@@ -29,6 +29,7 @@ from typing import Any
 from lambdas.core.errors import (
     CreationInFlight,
     InvalidInput,
+    OtherRunInFlight,
     TableCreationTimeout,
     TableNotActive,
     TargetStillRunning,
@@ -69,6 +70,13 @@ TABLE_WAIT_MAX_ATTEMPTS = 60
 TARGET_WAIT_INTERVAL_SECONDS = 2
 TARGET_WAIT_MAX_ATTEMPTS = 8
 TARGET_WAIT_BACKOFF_RATE = 1.5
+# A rollback run that finds another run changing resources (an operator stopped a run and started a new
+# provision at once) waits for it rather than giving up, so the stopped run is still rolled back:
+# 10 s, x2 up to 60 s apart (before full jitter), about 28 minutes at most, then it fails naming the run.
+OTHER_RUN_WAIT_INTERVAL_SECONDS = 10
+OTHER_RUN_WAIT_MAX_ATTEMPTS = 30
+OTHER_RUN_WAIT_BACKOFF_RATE = 2.0
+OTHER_RUN_WAIT_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": 60, "JitterStrategy": "FULL"}
 
 # Polling a table until ACTIVE (PollTable's first retrier): the first look straight after
 # CreateOrAdoptTable, then looks after 2 s, x1.5 each time up to 30 s apart, without jitter so the
@@ -81,7 +89,10 @@ POLL_MAX_POLLS = 15
 POLL_BACKOFF_RATE = 1.5
 POLL_RETRY_EXTRAS: dict[str, Any] = {"MaxDelaySeconds": POLL_MAX_DELAY_SECONDS, "JitterStrategy": "NONE"}
 # Per retrier (by its first error name), fields the SDK cannot express, in place of RETRY_EXTRAS.
-RETRIER_EXTRAS: dict[str, dict[str, Any]] = {poll_error_names()[0]: POLL_RETRY_EXTRAS}
+RETRIER_EXTRAS: dict[str, dict[str, Any]] = {
+    poll_error_names()[0]: POLL_RETRY_EXTRAS,
+    OtherRunInFlight.error_name(): OTHER_RUN_WAIT_EXTRAS,
+}
 
 ALL_ERRORS = "States.ALL"
 
@@ -198,6 +209,12 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
                 interval_seconds=TARGET_WAIT_INTERVAL_SECONDS,
                 max_attempts=TARGET_WAIT_MAX_ATTEMPTS,
                 backoff_rate=TARGET_WAIT_BACKOFF_RATE,
+            )
+            add_retry(
+                error_equals=[OtherRunInFlight.error_name()],
+                interval_seconds=OTHER_RUN_WAIT_INTERVAL_SECONDS,
+                max_attempts=OTHER_RUN_WAIT_MAX_ATTEMPTS,
+                backoff_rate=OTHER_RUN_WAIT_BACKOFF_RATE,
             )
         # Last, and without a name an earlier retrier of this Task answers (a rollback's TableNotActive is
         # its table wait's): Step Functions takes the first retrier that matches, so such a name here is dead.
@@ -420,8 +437,9 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     rollback_execution = lambda_task(
         "RollbackExecution",
         "rollback",
-        {"execution_name.$": "$.target_execution_name", "error": None, "requested_by.$": "$.execution_name"},
-        comment="Deletes exactly what the target execution created (by tag).",
+        {"execution_name.$": "$.target_execution_name", "error": None, "requested_by.$": "$.execution_name",
+         "superseded_by.$": "$.superseded_by"},
+        comment="Deletes exactly what the target execution created (by tag), unless a verified run has converged since.",
         output_path="$.Payload",
         waits_for_tables=True,
         transient_retries=ROLLBACK_RETRY_MAX_ATTEMPTS,

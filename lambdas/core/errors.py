@@ -96,7 +96,13 @@ class CreationInFlight(ProvisionerError):
 
 
 class TargetStillRunning(ProvisionerError):
-    """A rollback run waits: its target execution is still listed as RUNNING (it may just have stopped)."""
+    """A rollback run waits: the execution it rolls back has not ended yet (it may just have been stopped)."""
+
+    transient = True
+
+
+class OtherRunInFlight(ProvisionerError):
+    """A rollback run waits: another run that changes resources holds the run lease (bounded; then it fails)."""
 
     transient = True
 

@@ -175,8 +175,12 @@ class RollbackReport:
     kept: list[str] = field(default_factory=list)
     not_restored: list[str] = field(default_factory=list)
     not_deleted: list[str] = field(default_factory=list)  # created by the run, but AWS refused to delete them
+    superseded_by: str | None = None  # a verified run converged everything since: nothing was undone
 
     def summary(self) -> str:
+        if self.superseded_by:
+            return (f"nothing deleted or restored: {self.superseded_by} ran after {self.execution_name} ended and "
+                    f"verified the desired state, which holds what {self.execution_name} created")
         parts = [f"deleted {', '.join(self.deleted) or 'nothing'}"]
         if self.restored:
             parts.append(f"restored {', '.join(self.restored)}")
@@ -190,6 +194,11 @@ class RollbackReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def superseded(execution_name: str, by: str) -> RollbackReport:
+    """The report of a rollback that undoes nothing: run `by` converged everything after `execution_name` ended."""
+    return RollbackReport(execution_name, superseded_by=by)
 
 
 def created_by(tags: dict[str, str], desired: DesiredState, execution_name: str) -> bool:

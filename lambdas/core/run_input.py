@@ -11,7 +11,8 @@ from aws_lambda_powertools.utilities.validation.exceptions import InvalidSchemaF
 
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
 from lambdas.core.desired import DesiredState
-from lambdas.core.errors import ConcurrentRun, InvalidInput, ProvisionerError, TargetStillRunning
+from lambdas.core.errors import InvalidInput
+from lambdas.core.run_lease import converged_since, lease_table_name, take_lease
 
 ACTIONS = ("provision", "drift-check", "rollback", "teardown")
 # Step Functions names exclude white space, brackets, wildcards, control and these special characters.
@@ -101,8 +102,13 @@ def run_context(
     state_machine_arn: str,
     desired: DesiredState,
     stepfunctions: Any,
+    dynamodb: Any,
 ) -> dict[str, Any]:
-    """The run context every later state reads, or InvalidInput / ConcurrentRun."""
+    """The run context every later state reads, or InvalidInput / ConcurrentRun.
+
+    A run that changes resources (provision, teardown, rollback, a remediating drift check) first takes
+    the run lease (lambdas.core.run_lease); a rollback run waits for it (transient errors) instead.
+    """
     request = check_schema(raw)
     action = request.get("action", "provision")
     target_execution_name = None
@@ -117,8 +123,13 @@ def run_context(
     if action == "teardown" and request["confirm"] != desired.provisioner_name:
         raise InvalidInput(f"confirm: must be the provisioner name ({desired.provisioner_name}) to tear down")
     remediate = bool(request.get("remediate", False))
+    superseded_by = None
     if action in MUTATING or remediate:
-        _refuse_concurrent_run(stepfunctions, state_machine_arn, execution_arn, target=request.get("execution_arn"))
+        target = request.get("execution_arn") if action == "rollback" else None
+        previous = take_lease(dynamodb, stepfunctions, lease_table_name(desired.provisioner_name), execution_arn,
+                              rollback_target=target)
+        if target is not None:
+            superseded_by = converged_since(stepfunctions, previous, target)
     return {
         "action": action,
         "execution_name": execution_name,
@@ -126,19 +137,11 @@ def run_context(
         "max_concurrency": desired.max_concurrency,
         "remediate": remediate,
         "target_execution_name": target_execution_name,
+        # A rollback run only: the verified run that converged everything after the target ended (null: none).
+        "superseded_by": superseded_by,
         # Filled by DriftCheck; present from the start so Verify can always read it (null: not a drift check).
         "drift": None,
     }
-
-
-def _is_mutating(raw_input: str) -> bool:
-    try:
-        request = json.loads(raw_input or "{}")
-    except ValueError:
-        return False
-    if not isinstance(request, dict):
-        return False
-    return request.get("action", "provision") in MUTATING or bool(request.get("remediate"))
 
 
 def _refuse_rollback_of_a_rollback(stepfunctions: Any, target: str) -> None:
@@ -155,55 +158,3 @@ def _refuse_rollback_of_a_rollback(stepfunctions: Any, target: str) -> None:
         return
     if action == "rollback":
         raise InvalidInput("execution_arn: names a rollback run, which creates nothing to roll back")
-
-
-_ENDED_EVENTS = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
-
-
-def _has_ended(stepfunctions: Any, arn: str) -> bool:
-    """Whether the execution's own history ends with its end.
-
-    ListExecutions and DescribeExecution are eventually consistent: a run that has just stopped may
-    still be listed RUNNING for a while. Its history's last event is a second witness; if it cannot be
-    read, the listing stands.
-    """
-    try:
-        events = stepfunctions.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)["events"]
-    except AWS_CALL_ERRORS as err:
-        converted = as_provisioner_error(err, "GetExecutionHistory")
-        if isinstance(converted, ProvisionerError) and converted.transient:
-            raise converted from err
-        return False
-    return bool(events) and events[0].get("type") in _ENDED_EVENTS
-
-
-def _refuse_concurrent_run(stepfunctions: Any, state_machine_arn: str, execution_arn: str, target: str | None = None) -> None:
-    """Two runs that change resources must not race each other.
-
-    A rollback run's own target is never a reason to refuse: if it is still listed RUNNING (it may have
-    just been stopped; that is what starts the rule's rollback), the run waits for it to end with
-    TargetStillRunning, which the state machine retries.
-    """
-    try:
-        pages = stepfunctions.get_paginator("list_executions").paginate(
-            stateMachineArn=state_machine_arn, statusFilter="RUNNING"
-        )
-        running = [execution for page in pages for execution in page["executions"]]
-    except AWS_CALL_ERRORS as err:
-        raise as_provisioner_error(err, "ListExecutions") from err
-    for execution in running:
-        arn = execution["executionArn"]
-        if arn == execution_arn:
-            continue
-        if arn == target:
-            if not _has_ended(stepfunctions, arn):
-                raise TargetStillRunning(f"execution {execution['name']} is still running; it is rolled back once it has ended")
-            continue
-        try:
-            other = stepfunctions.describe_execution(executionArn=arn)
-        except stepfunctions.exceptions.ExecutionDoesNotExist:
-            continue
-        except AWS_CALL_ERRORS as err:
-            raise as_provisioner_error(err, "DescribeExecution") from err
-        if _is_mutating(other.get("input", "{}")) and not _has_ended(stepfunctions, arn):
-            raise ConcurrentRun(f"execution {execution['name']} is still running; wait for it to finish (or stop it) and retry")

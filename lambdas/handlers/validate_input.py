@@ -14,12 +14,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input: {"input": <execution input>, "execution_name", "execution_arn", "state_machine_arn"}.
 
     Output: the run context {"action", "execution_name", "tables", "max_concurrency", "remediate",
-    "target_execution_name", "drift"}.
-    Raises InvalidInput (naming the field) or ConcurrentRun.
+    "target_execution_name", "superseded_by", "drift"}.
+    Raises InvalidInput (naming the field) or ConcurrentRun; a rollback run waits with TargetStillRunning or
+    OtherRunInFlight.
     """
     bind_execution(event["execution_name"])
     run = run_context(
-        event["input"], event["execution_name"], event["execution_arn"], event["state_machine_arn"], desired(), aws.stepfunctions
+        event["input"], event["execution_name"], event["execution_arn"], event["state_machine_arn"], desired(),
+        aws.stepfunctions, aws.dynamodb,
     )
     logger.info("run accepted", extra={"action": run["action"]})
     return run

@@ -35,10 +35,11 @@ moto's CloudFormation differs from AWS's in four ways that matter for `render`'s
   refused. moto has no AWS::IAM::RolePolicy model; the emulator puts and deletes the policy. Only
   stack creation rolls back: a refusal while a stack updates is not emulated (none is checked).
 
-- AWS::Scheduler::Schedule and AWS::CloudWatch::Alarm. CloudFormation calls CreateSchedule and
-  PutMetricAlarm with the resource's properties, which have the APIs' names and shapes (resource
-  references in the CloudFormation User Guide; `Ref` returns the name), and deletes them with the
-  stack. moto has no CloudFormation model for either: it skipped them with a warning.
+- AWS::Scheduler::Schedule, AWS::CloudWatch::Alarm and AWS::SQS::QueuePolicy. CloudFormation calls
+  CreateSchedule, PutMetricAlarm and SetQueueAttributes (Policy) with the resource's properties, which
+  have the APIs' names and shapes (resource references in the CloudFormation User Guide; `Ref` returns
+  the name), and deletes them with the stack. moto has no CloudFormation model for any of them: it
+  skipped them with a warning.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from moto.iam.models import iam_backends
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.iam.models import Role
 from moto.scheduler.models import scheduler_backends
+from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
@@ -370,6 +372,28 @@ def _delete_role_policy(backend: Any, role: str, name: str) -> None:
         backend.delete_role_policy(role, name)
 
 
+class _QueuePolicy:
+    """AWS::SQS::QueuePolicy: SetQueueAttributes Policy on each queue (by URL, what a queue's `Ref` gives),
+    and the policy removed with the stack (resource reference in the CloudFormation User Guide)."""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> _Created:
+        p = cloudformation_json["Properties"]
+        backend = sqs_backends[account_id][region_name]
+        document = p["PolicyDocument"] if isinstance(p["PolicyDocument"], str) else json.dumps(p["PolicyDocument"])
+        names = [str(url).rstrip("/").rsplit("/", 1)[-1] for url in p["Queues"]]
+        for name in names:
+            backend.set_queue_attributes(name, {"Policy": document})
+        return _Created(resource_name, lambda: _remove_queue_policies(backend, names))
+
+
+def _remove_queue_policies(backend: Any, names: list[str]) -> None:
+    for name in names:
+        if name in backend.queues:  # the stack may delete the queue first
+            backend.set_queue_attributes(name, {"Policy": ""})
+
+
 def _partition(region_name: str) -> str:
     from moto.utilities.utils import get_partition
 
@@ -377,7 +401,7 @@ def _partition(region_name: str) -> str:
 
 
 _MODELS_MOTO_LACKS = {"AWS::Scheduler::Schedule": _Schedule, "AWS::CloudWatch::Alarm": _Alarm,
-                      "AWS::IAM::RolePolicy": _RolePolicy}
+                      "AWS::IAM::RolePolicy": _RolePolicy, "AWS::SQS::QueuePolicy": _QueuePolicy}
 
 
 def _resource_class_from_type(resource_type: str) -> Any:

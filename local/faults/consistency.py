@@ -14,8 +14,9 @@ AWS documents these reads as eventually consistent; the embedded AWS makes them 
   Tag/UntagRole ("Changes that I make are not always immediately visible", IAM User Guide,
   troubleshoot_general#troubleshoot_general_eventual-consistency).
 - Step Functions DescribeExecution and ListExecutions: an execution that ended moments ago is
-  still RUNNING (both API references: "This operation is eventually consistent. The results are
-  best effort and may not reflect very recent updates and changes.").
+  still RUNNING, and ListExecutions does not list one started moments ago yet (both API references:
+  "This operation is eventually consistent. The results are best effort and may not reflect very
+  recent updates and changes."). GetExecutionHistory, which documents no such lag, never lags.
 
 "May" is taken at its worst, and deterministically: inside the window every such read returns the
 state from before the write, so a test sees each lagged read on its first try, and code that copes
@@ -238,6 +239,7 @@ class ConsistencyLag:
         self._trust_changed: dict[str, _Written] = {}
         self._permissions_changed: dict[str, _Written] = {}
         self._executions_ended: dict[str, _Written] = {}
+        self._executions_started: dict[str, _Written] = {}
         self._permissions_before: dict[tuple[str, str], _PermissionsWindow] = {}  # (account, role) ->
 
     def set_seconds(self, seconds: float) -> None:
@@ -250,6 +252,7 @@ class ConsistencyLag:
             self._trust_changed.clear()
             self._permissions_changed.clear()
             self._executions_ended.clear()
+            self._executions_started.clear()
             self._permissions_before.clear()
 
     def permissions_before(self, account: str, role_name: str) -> list[Any] | None:
@@ -267,13 +270,19 @@ class ConsistencyLag:
             self._executions_ended[execution_arn] = self._written()
             self._prune()
 
+    def execution_started(self, execution_arn: str) -> None:
+        """An execution started just now (every start: StartExecution, a rule's or a schedule's target)."""
+        with self._lock:
+            self._executions_started[execution_arn] = self._written()
+            self._prune()
+
     def _prune(self) -> None:
         """Drop windows that have ended, now and then, so a long-running emulator does not grow."""
-        if len(self._windows) + len(self._executions_ended) < _PRUNE_ABOVE:
+        if len(self._windows) + len(self._executions_ended) + len(self._executions_started) < _PRUNE_ABOVE:
             return
         self._windows = {k: w for k, w in self._windows.items() if self._inside(w.written_at)}
         self._permissions_before = {k: w for k, w in self._permissions_before.items() if self._inside(w.written_at)}
-        for times in (self._executions_ended, self._trust_changed, self._permissions_changed):
+        for times in (self._executions_ended, self._executions_started, self._trust_changed, self._permissions_changed):
             for key in [k for k, at in times.items() if not self._inside(at)]:
                 del times[key]
 
@@ -370,7 +379,11 @@ class ConsistencyLag:
         if call.operation == "DescribeExecution":
             self._as_still_running(answer)
         else:
-            for execution in answer.get("executions", []):
+            with self._lock:
+                started = dict(self._executions_started)
+            answer["executions"] = [e for e in answer.get("executions", [])
+                                    if not self._inside(started.get(e.get("executionArn", "")))]
+            for execution in answer["executions"]:
                 self._as_still_running(execution)
             if status_filter:
                 answer["executions"] = [e for e in answer.get("executions", [])

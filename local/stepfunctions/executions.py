@@ -18,6 +18,7 @@ from moto.stepfunctions.parser.api import (
     HistoryEventType,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
@@ -40,6 +41,7 @@ def install() -> None:
     patching.patch(Execution, "stop", _execution_stop)
     patching.patch(Execution, "get_start_execution_details", _start_execution_details)
     patching.patch(BaseExecutionWorkerCommunication, "terminated", _execution_terminated)
+    patching.patch(EventManager, "add_event", _add_event)
 
 
 _EVENT_SENT = "_fileferry_status_event_sent"
@@ -53,9 +55,13 @@ def _start_execution(self: StepFunctionsParserBackend, state_machine_arn: str,
                      trace_header: str | None = None) -> Execution:
     # AWS names an execution with a UUID when StartExecution has no name; moto's interpreter
     # backend would name it "None" and refuse the second such start as ExecutionAlreadyExists.
-    return _original(StepFunctionsParserBackend, "start_execution")(
+    execution = _original(StepFunctionsParserBackend, "start_execution")(
         self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
     )
+    emulator = patching.running_emulator()
+    if emulator is not None:  # ListExecutions may not list it yet (local/faults/consistency.py)
+        emulator.consistency.execution_started(execution.exec_arn)
+    return execution
 
 
 # Attributes an execution's snapshot of its state machine shares with the original instead of
@@ -105,7 +111,39 @@ def _execution_stop(self: Execution, stop_date: Any, error: str | None, cause: s
         self.exec_status = ExecutionStatus.ABORTED
         self.stop_date = stop_date
         self.error, self.cause = error or None, cause or None
+        _end_history_now(self)
         _publish_status_change(self)
+
+
+_HISTORY_ENDED = "_fileferry_history_ended"
+
+
+def _end_history_now(execution: Execution) -> None:
+    # AWS ends the history of a stopped execution with ExecutionAborted when StopExecution answers, and
+    # records nothing after it (a Lambda invocation in flight goes on, its result unrecorded). moto's
+    # interpreter writes the end only when its current state returns, and that state's events before it.
+    env = execution.exec_worker.env if execution.exec_worker is not None else None
+    if env is None:
+        return
+    if any(event["type"] == HistoryEventType.ExecutionAborted for event in env.event_manager.get_event_history()):
+        return
+    env.event_manager.add_event(
+        context=env.event_history_context,
+        event_type=HistoryEventType.ExecutionAborted,
+        event_details=EventDetails(executionAbortedEventDetails=ExecutionAbortedEventDetails()),
+        update_source_event_id=False,
+    )
+
+
+def _add_event(self: EventManager, context: Any, event_type: Any, event_details: Any = None,
+               timestamp: Any = None, update_source_event_id: bool = True) -> int:
+    if getattr(self, _HISTORY_ENDED, False):
+        return context.last_published_event_id  # the execution has ended: AWS records nothing more
+    event_id = _original(EventManager, "add_event")(self, context, event_type, event_details, timestamp,
+                                                   update_source_event_id)
+    if event_type == HistoryEventType.ExecutionAborted:
+        setattr(self, _HISTORY_ENDED, True)
+    return event_id
 
 
 def _program_started(worker: Any) -> bool:

@@ -166,23 +166,32 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
         },
     }
     state_machine_arn = {"Ref": STATE_MACHINE}
+    queue = orchestrator.undelivered_queue
+    attributes = queue.attributes()
+    resources["UndeliveredQueue"] = {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {
+            "QueueName": queue.name,
+            "MessageRetentionPeriod": int(attributes["MessageRetentionPeriod"]),
+            "SqsManagedSseEnabled": attributes["SqsManagedSseEnabled"] == "true",
+            "Tags": _tags(orchestrator),
+        },
+    }
+    resources["UndeliveredQueuePolicy"] = {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {"Queues": [{"Ref": "UndeliveredQueue"}], "PolicyDocument": queue.policy},
+    }
+    queue_arn = _get_arn("UndeliveredQueue")
     rule = orchestrator.rollback_rule
     resources["RollbackOnAbortRule"] = {
         "Type": "AWS::Events::Rule",
-        "DependsOn": [_policy(rule.role)],
+        "DependsOn": [_policy(rule.role), "UndeliveredQueuePolicy"],
         "Properties": {
             "Name": rule.name,
             "Description": rule.description,
             "State": rule.state,
             "EventPattern": rule.pattern(state_machine_arn),
-            "Targets": [
-                {
-                    "Id": rule.target_id,
-                    "Arn": state_machine_arn,
-                    "RoleArn": _get_arn(logical_id(rule.role, "Role")),
-                    "InputTransformer": {"InputPathsMap": dict(rule.input_paths), "InputTemplate": rule.input_template},
-                }
-            ],
+            "Targets": [rule.target(state_machine_arn, _get_arn(logical_id(rule.role, "Role")), queue_arn)],
         },
     }
     schedule = orchestrator.drift_schedule
@@ -195,14 +204,23 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
             "ScheduleExpression": schedule.expression,
             "FlexibleTimeWindow": {"Mode": schedule.flexible_time_window},
             "State": schedule.state,
-            "Target": {
-                "Arn": state_machine_arn,
-                "RoleArn": _get_arn(logical_id(schedule.role, "Role")),
-                "Input": schedule.input,
-            },
+            "Target": schedule.target(state_machine_arn, _get_arn(logical_id(schedule.role, "Role")), queue_arn),
         },
     }
     resources["DriftAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": orchestrator.drift_alarm.parameters()}
+    for alarm in orchestrator.delivery_alarms:
+        resources[logical_id(alarm.name.removeprefix(orchestrator.name), "Alarm")] = {
+            "Type": "AWS::CloudWatch::Alarm", "Properties": alarm.parameters()}
+    lease = orchestrator.lease_table
+    resources["RunLeaseTable"] = {
+        "Type": "AWS::DynamoDB::Table",
+        # One item naming the last run that changed resources: nothing to keep once the stack is gone.
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {"TableName": lease.name, **lease.key(), "Tags": _tags(orchestrator)},
+    }
+    # The first run takes the lease: the state machine is complete only once the table is.
+    resources[STATE_MACHINE]["DependsOn"].append("RunLeaseTable")
     return resources
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.core.desired import DesiredState
+from lambdas.core.run_lease import lease_table_name
 from lambdas.core.steps import STEPS
 from provisioner.config import dns_suffix_for, partition_for
 
@@ -48,6 +49,10 @@ class Arns:
     def tables(self) -> list[str]:
         return [f"arn:{self.partition}:dynamodb:{self.region}:{self.account_id}:table/{name}" for name in self.table_names]
 
+    def lease_table(self) -> str:
+        """The orchestrator's run-lease table (lambdas.core.run_lease), not a FileFerry table."""
+        return f"arn:{self.partition}:dynamodb:{self.region}:{self.account_id}:table/{lease_table_name(self.provisioner_name)}"
+
     def table_backups(self) -> list[str]:
         return [f"{arn}/backup/*" for arn in self.tables()]
 
@@ -69,12 +74,23 @@ class Arns:
     def orchestrator_role(self, suffix: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name(self.provisioner_name, suffix)}"
 
+    def undelivered_queue(self) -> str:
+        """The dead-letter queue of the rollback rule's and the drift schedule's targets."""
+        return f"arn:{self.partition}:sqs:{self.region}:{self.account_id}:{undelivered_queue_name(self.provisioner_name)}"
+
+    def rollback_rule(self) -> str:
+        return f"arn:{self.partition}:events:{self.region}:{self.account_id}:rule/{self.provisioner_name}-rollback-on-abort"
+
     def state_machine_log_group(self) -> str:
         return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:{state_machine_log_group(self.provisioner_name)}"
 
 
 def role_name(provisioner_name: str, suffix: str) -> str:
     return f"{provisioner_name}-{suffix}"[:64]
+
+
+def undelivered_queue_name(provisioner_name: str) -> str:
+    return f"{provisioner_name}-undelivered"[:80]
 
 
 def state_machine_log_group(provisioner_name: str) -> str:
@@ -125,8 +141,9 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
     tables, role = arns.tables(), [arns.managed_role()]
     by_step: dict[str, list[dict[str, Any]]] = {
         "validate-input": [
-            _statement("ListRuns", ["states:ListExecutions"], [arns.state_machine()]),
-            # The history's last event confirms that a run listed RUNNING has in fact ended (the listing lags).
+            # One run at a time changes resources: a conditional write takes the lease from a run whose
+            # history shows it has ended.
+            _statement("RunLease", ["dynamodb:GetItem", "dynamodb:PutItem"], [arns.lease_table()]),
             _statement("DescribeRuns", ["states:DescribeExecution", "states:GetExecutionHistory"], [arns.executions()]),
         ],
         "create-or-adopt-table": [
@@ -231,9 +248,31 @@ def state_machine_policy(arns: Arns) -> dict[str, Any]:
     }
 
 
-def start_execution_policy(arns: Arns) -> dict[str, Any]:
-    """For the EventBridge rule and the Scheduler schedule: start this state machine, nothing else."""
-    return {"Version": VERSION, "Statement": [_statement("StartProvisioner", ["states:StartExecution"], [arns.state_machine()])]}
+def start_execution_policy(arns: Arns, dead_letters: bool = False) -> dict[str, Any]:
+    """For the EventBridge rule and the Scheduler schedule: start this state machine, nothing else.
+
+    `dead_letters`: also send what could not be delivered to the dead-letter queue (Scheduler sends with
+    the schedule's execution role; EventBridge rules send as the service, by the queue's policy)."""
+    statements = [_statement("StartProvisioner", ["states:StartExecution"], [arns.state_machine()])]
+    if dead_letters:
+        statements.append(_statement("SendUndelivered", ["sqs:SendMessage"], [arns.undelivered_queue()]))
+    return {"Version": VERSION, "Statement": statements}
+
+
+def undelivered_queue_policy(arns: Arns) -> dict[str, Any]:
+    """The dead-letter queue's resource policy: EventBridge may send to it for the rollback rule only
+    (EventBridge User Guide, "Granting permissions to the dead-letter queue")."""
+    return {
+        "Version": VERSION,
+        "Statement": [{
+            "Sid": "RollbackRuleDeadLetters",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": arns.undelivered_queue(),
+            "Condition": {"ArnEquals": {"aws:SourceArn": arns.rollback_rule()}},
+        }],
+    }
 
 
 @dataclass(frozen=True)
@@ -251,5 +290,5 @@ def orchestrator_roles(arns: Arns, kms_key_id: str | None = None) -> list[Orches
     ]
     roles.append(OrchestratorRole("states", trust("states.amazonaws.com", arns), state_machine_policy(arns)))
     roles.append(OrchestratorRole("events", trust("events.amazonaws.com", arns), start_execution_policy(arns)))
-    roles.append(OrchestratorRole("scheduler", trust("scheduler.amazonaws.com", arns), start_execution_policy(arns)))
+    roles.append(OrchestratorRole("scheduler", trust("scheduler.amazonaws.com", arns), start_execution_policy(arns, dead_letters=True)))
     return roles

@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
+from lambdas.core.run_lease import LEASE_KEY, lease_table_name
 from lambdas.core.steps import STEPS
 from provisioner.config import Settings
-from provisioner.blueprint.iam_documents import Arns, orchestrator_roles, role_name, state_machine_log_group
+from provisioner.blueprint.iam_documents import (
+    Arns,
+    orchestrator_roles,
+    role_name,
+    state_machine_log_group,
+    undelivered_queue_name,
+    undelivered_queue_policy,
+)
 from state_machine.asl import configure_polling, in_partition, load_definition, substitute
 from state_machine.time_model import DEFAULT_SHAPE, RunShape, configure_timeout
 
@@ -123,12 +131,46 @@ class RollbackRuleDescription:
     input_paths: tuple[tuple[str, str], ...] = (("execution", "$.detail.executionArn"),)
     input_template: str = '{"action": "rollback", "execution_arn": <execution>}'
 
+    def target(self, state_machine_arn: Any, role_arn: Any, queue_arn: Any) -> dict[str, Any]:
+        """EventBridge's PutTargets target (also the template's)."""
+        return {
+            "Id": self.target_id,
+            "Arn": state_machine_arn,
+            "RoleArn": role_arn,
+            "InputTransformer": {"InputPathsMap": dict(self.input_paths), "InputTemplate": self.input_template},
+            "RetryPolicy": dict(DELIVERY_RETRY_POLICY),
+            "DeadLetterConfig": {"Arn": queue_arn},
+        }
+
     @staticmethod
     def pattern(state_machine_arn: Any) -> dict[str, Any]:
         return {
             "source": ["aws.states"],
             "detail-type": ["Step Functions Execution Status Change"],
             "detail": {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [state_machine_arn]},
+        }
+
+
+# How long EventBridge and Scheduler keep trying to start a run before the event goes to the dead-letter
+# queue: AWS's own defaults (24 hours, 185 attempts), written out so that the template and deploy say them.
+DELIVERY_RETRY_POLICY = {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+
+
+@dataclass(frozen=True)
+class UndeliveredQueueDescription:
+    """The dead-letter queue of the rollback rule's and the drift schedule's targets: a rollback or a drift
+    check that could not be started lands here (with why), instead of being dropped without a word."""
+
+    name: str
+    policy: dict[str, Any]
+    retention_seconds: int = 14 * 24 * 3600  # SQS's longest: two weeks to notice and replay
+
+    def attributes(self) -> dict[str, str]:
+        """SQS CreateQueue/SetQueueAttributes attributes (the template's properties, typed)."""
+        return {
+            "MessageRetentionPeriod": str(self.retention_seconds),
+            "SqsManagedSseEnabled": "true",
+            "Policy": json.dumps(self.policy, sort_keys=True),
         }
 
 
@@ -142,9 +184,14 @@ class DriftScheduleDescription:
     description: str = "Scheduled drift check of the FileFerry tables and role"
     state: str = "ENABLED"
 
+    def target(self, state_machine_arn: Any, role_arn: Any, queue_arn: Any) -> dict[str, Any]:
+        """Scheduler's schedule target (also the template's)."""
+        return {"Arn": state_machine_arn, "RoleArn": role_arn, "Input": self.input,
+                "RetryPolicy": dict(DELIVERY_RETRY_POLICY), "DeadLetterConfig": {"Arn": queue_arn}}
+
 
 @dataclass(frozen=True)
-class DriftAlarmDescription:
+class AlarmDescription:
     name: str
     namespace: str
     alarm_actions: tuple[str, ...]
@@ -177,6 +224,22 @@ class DriftAlarmDescription:
 
 
 @dataclass(frozen=True)
+class LeaseTableDescription:
+    """The run lease (lambdas.core.run_lease): one item naming the run that changes resources."""
+
+    name: str
+    billing_mode: str = "PAY_PER_REQUEST"
+
+    def key(self) -> dict[str, Any]:
+        """DynamoDB's CreateTable KeySchema and AttributeDefinitions (also the template's properties)."""
+        return {
+            "KeySchema": [{"AttributeName": LEASE_KEY, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": LEASE_KEY, "AttributeType": "S"}],
+            "BillingMode": self.billing_mode,
+        }
+
+
+@dataclass(frozen=True)
 class Orchestrator:
     """Everything `deploy` creates for one provisioner, in the order it creates it."""
 
@@ -189,7 +252,15 @@ class Orchestrator:
     state_machine: StateMachineDescription
     rollback_rule: RollbackRuleDescription
     drift_schedule: DriftScheduleDescription
-    drift_alarm: DriftAlarmDescription
+    drift_alarm: AlarmDescription
+    lease_table: LeaseTableDescription
+    undelivered_queue: UndeliveredQueueDescription
+    # The runs nobody would see fail to start: undelivered events, and the rule's failed invocations.
+    delivery_alarms: tuple[AlarmDescription, ...]
+
+    @property
+    def alarms(self) -> tuple[AlarmDescription, ...]:
+        return (self.drift_alarm, *self.delivery_alarms)
 
     def role(self, key: str) -> RoleDescription:
         return next(role for role in self.roles if role.key == key)
@@ -224,6 +295,7 @@ def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns,
         for step in STEPS
     )
     p = settings.provisioner
+    topics = (p.alarm_topic_arn,) if p.alarm_topic_arn else ()
     return Orchestrator(
         name=name,
         arns=arns,
@@ -242,7 +314,23 @@ def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns,
         ),
         rollback_rule=RollbackRuleDescription(f"{name}-{ROLLBACK_TRIGGER}", "events"),
         drift_schedule=DriftScheduleDescription(f"{name}-{DRIFT_SCHEDULE}", "scheduler", p.drift_schedule),
-        drift_alarm=DriftAlarmDescription(
-            f"{name}-drift", desired.metrics_namespace, (p.alarm_topic_arn,) if p.alarm_topic_arn else ()
+        drift_alarm=AlarmDescription(f"{name}-drift", desired.metrics_namespace, topics),
+        lease_table=LeaseTableDescription(lease_table_name(name)),
+        undelivered_queue=UndeliveredQueueDescription(undelivered_queue_name(name), undelivered_queue_policy(arns)),
+        delivery_alarms=(
+            AlarmDescription(
+                f"{name}-undelivered", "AWS/SQS", topics,
+                description=("A rollback of an aborted run or a scheduled drift check could not be started: "
+                             f"read the message in SQS queue {undelivered_queue_name(name)} (why, and the event)"),
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions=(("QueueName", undelivered_queue_name(name)),), period=300,
+            ),
+            AlarmDescription(
+                f"{name}-rollback-rule-failed", "AWS/Events", topics,
+                description=(f"EventBridge rule {name}-{ROLLBACK_TRIGGER} failed to start the rollback of an aborted "
+                             "or timed-out run (it retries for a day, then the event goes to the undelivered queue)"),
+                metric_name="FailedInvocations", dimensions=(("RuleName", f"{name}-{ROLLBACK_TRIGGER}"),),
+                statistic="Sum", period=300,
+            ),
         ),
     )

@@ -347,11 +347,17 @@ def _show_differences(differences: list[dict[str, Any]]) -> None:
             click.echo(f"{'':<36} deferred: AWS allows this TTL change again by {d['possible_by']}")
 
 
-def _deploy(ctx: click.Context, factory: CLIFactory) -> Any:
+FORCE = click.option(
+    "--force", is_flag=True,
+    help="Deploy even while a run that changes resources is in flight (it may meet the new code; a warning says so).",
+)
+
+
+def _deploy(ctx: click.Context, factory: CLIFactory, force: bool = False) -> Any:
     if not ctx.obj["json"]:
         target = factory.resolved.aws.endpoint_url or factory.resolved.aws.region
         click.echo(f"Deploying {factory.settings.provisioner.name} to {target} ...")
-    deployment = factory.deployer().deploy()
+    deployment = factory.deployer().deploy(force=force)
     if not ctx.obj["json"]:
         click.echo(f"Deployed {deployment.state_machine_arn} ({len(deployment.changed)} changes)")
     return deployment
@@ -424,8 +430,10 @@ WAITING_INTERVAL = click.option(
 @_timing_options
 @_strictness_options
 @WAITING_INTERVAL
+@FORCE
 @click.pass_context
-def up(ctx: click.Context, local: bool, keep: bool, port: int, waiting_interval: float, **settings: float | None) -> None:
+def up(ctx: click.Context, local: bool, keep: bool, port: int, waiting_interval: float, force: bool,
+       **settings: float | None) -> None:
     """Deploy (idempotent), then run provisioning and follow it. Exit 0 iff verified."""
     factory = _factory(ctx)
     given = _timing(**settings)  # the embedded AWS's settings given on the command line
@@ -433,7 +441,7 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, waiting_interval:
         raise click.UsageError("--keep, --port, --create-latency, --backup-latency, --ttl-latency, "
                                "--consistency-lag, --chaos and --seed go with --local")
     if not local:
-        _provision_and_check(ctx, factory, _deploy(ctx, factory), waiting_interval)
+        _provision_and_check(ctx, factory, _deploy(ctx, factory, force), waiting_interval)
         return
     running = _embedded_aws_at(port)
     if running is not None:
@@ -444,7 +452,7 @@ def up(ctx: click.Context, local: bool, keep: bool, port: int, waiting_interval:
             _configure_embedded_aws(running, given)
         factory = factory.with_endpoint(running)
         ctx.obj["factory"] = factory
-        _provision_and_check(ctx, factory, _deploy(ctx, factory), waiting_interval)
+        _provision_and_check(ctx, factory, _deploy(ctx, factory, force), waiting_interval)
         return
     emulator = _embedded_aws(port=port, **given)
     with emulator:  # started already; stops on the way out
@@ -519,10 +527,13 @@ def local(port: int, faults: tuple[str, ...], **settings: float | None) -> None:
 
 
 @cli.command()
+@FORCE
 @click.pass_context
-def deploy(ctx: click.Context) -> None:
-    """Create or update the functions, roles, state machine, rollback rule, drift schedule and alarm."""
-    deployment = _deploy(ctx, _factory(ctx))
+def deploy(ctx: click.Context, force: bool) -> None:
+    """Create or update the functions, roles, state machine, rollback rule, drift schedule, alarm and run lease.
+
+    Refused (exit 1) while a provision, teardown, rollback or remediating drift check is in flight."""
+    deployment = _deploy(ctx, _factory(ctx), force)
     if ctx.obj["json"]:
         click.echo(json.dumps(deployment.as_dict(), indent=2))
 

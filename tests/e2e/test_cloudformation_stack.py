@@ -59,7 +59,8 @@ def test_a_provisioning_run_through_the_stack_deployed_orchestrator_succeeds(aws
     # Reads lag writes here (CONSISTENCY_LAG_SECONDS): each role's permissions are an AWS::IAM::RolePolicy its
     # users DependsOn, complete once IAM has propagated them; inline `Policies` would roll the stack back.
     assert created == {"AWS::IAM::Role", "AWS::IAM::RolePolicy", "AWS::Lambda::Function", "AWS::Logs::LogGroup", "AWS::StepFunctions::StateMachine",
-                       "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::CloudWatch::Alarm"}
+                       "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::CloudWatch::Alarm", "AWS::DynamoDB::Table",
+                       "AWS::SQS::Queue", "AWS::SQS::QueuePolicy"}
 
     # What the stack created is what render wrote (the documents deploy sends).
     iam = client("iam")
@@ -77,6 +78,12 @@ def test_a_provisioning_run_through_the_stack_deployed_orchestrator_succeeds(aws
     assert described["loggingConfiguration"]["level"] == "ERROR"
     targets = client("events").list_targets_by_rule(Rule="fileferry-provisioner-rollback-on-abort")["Targets"]
     assert [(t["Arn"], t["RoleArn"].split("/")[-1]) for t in targets] == [(machine["stateMachineArn"], "fileferry-provisioner-events")]
+    sqs = client("sqs")
+    queue = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="fileferry-provisioner-undelivered")["QueueUrl"],
+                                     AttributeNames=["QueueArn", "Policy"])["Attributes"]
+    assert targets[0]["DeadLetterConfig"] == {"Arn": queue["QueueArn"]}
+    (statement,) = json.loads(queue["Policy"])["Statement"]  # EventBridge may send the rule's undelivered events
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":rule/fileferry-provisioner-rollback-on-abort")
 
     settings = resolved.settings
     schedule = client("scheduler").get_schedule(Name=f"{settings.provisioner.name}-drift-check")

@@ -119,7 +119,8 @@ def test_provision_rerun_remediate_and_teardown_converge(strict, aws, run, clien
     assert _items(clients, "FileFerry-Restored") == user_context_with_items
 
 
-def _rollback_started_by_the_rule(sfn, state_machine_arn, aborted_arn):
+def _rollback_started_by_the_rule(aws, sfn, state_machine_arn, aborted_arn):
+    aws.clock.advance(aws.consistency.seconds)  # ListExecutions lists a run started moments ago only after the lag
     for execution in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]:
         started_with = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
         if started_with == {"action": "rollback", "execution_arn": aborted_arn}:
@@ -144,7 +145,7 @@ def test_a_failed_run_and_an_aborted_run_are_rolled_back_completely(
     arn = runs.start(sfn, deployed.state_machine_arn, {"action": "provision"})
     follow_until(arn, lambda line: line.startswith("step failed: Throttled: CreateRole"), "EnsureRole was throttled")
     sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by the test")
-    rollback_arn = _rollback_started_by_the_rule(sfn, deployed.state_machine_arn, arn)
+    rollback_arn = _rollback_started_by_the_rule(aws, sfn, deployed.state_machine_arn, arn)
     assert rollback_arn is not None
     _ok(runs.Follower(sfn, poll_seconds=0.2).follow(rollback_arn))
     assert _tables(clients) == [PRE_EXISTING] and not _role_exists(clients)

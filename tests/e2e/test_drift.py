@@ -225,6 +225,10 @@ def test_deploy_schedules_drift_checks_that_may_only_start_this_state_machine_an
     target = schedule["Target"]
     assert target["Arn"] == deployment.state_machine_arn
     assert json.loads(target["Input"]) == {"action": "drift-check"}
+    # A drift check Scheduler could not start goes to the dead-letter queue, sent with the schedule's role.
+    queue_url = clients.sqs.get_queue_url(QueueName="fileferry-provisioner-undelivered")["QueueUrl"]
+    queue_arn = clients.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert target["DeadLetterConfig"] == {"Arn": queue_arn}
     role_name = target["RoleArn"].split("/")[-1]
     trust = clients.iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     assert {s["Principal"]["Service"] for s in trust["Statement"]} == {"scheduler.amazonaws.com"}
@@ -234,8 +238,9 @@ def test_deploy_schedules_drift_checks_that_may_only_start_this_state_machine_an
         for name in policy_names
         for statement in canonical_statements(clients.iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
     ]
-    assert [(s["Effect"], s["Action"], s["Resource"]) for s in statements] == [
-        ("Allow", ["states:startexecution"], [deployment.state_machine_arn])
+    assert sorted((s["Effect"], s["Action"], s["Resource"]) for s in statements) == [
+        ("Allow", ["sqs:sendmessage"], [queue_arn]),
+        ("Allow", ["states:startexecution"], [deployment.state_machine_arn]),
     ]
     assert clients.iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
 

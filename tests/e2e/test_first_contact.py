@@ -135,6 +135,7 @@ def test_ctrl_c_while_following_a_run_under_json_names_the_run_on_stderr(aws, de
 
     captured = capsys.readouterr()
     assert (code, captured.out) == (130, "")
+    aws.clock.advance(aws.consistency.seconds)  # ListExecutions lists a run started moments ago only after the lag
     (arn,) = [e["executionArn"] for e in clients.stepfunctions.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]]
     assert any(line.startswith(f"Interrupted; execution {arn} keeps running: ") for line in captured.err.splitlines())
 

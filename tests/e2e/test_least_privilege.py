@@ -22,7 +22,7 @@ TRUST = {"Version": "2012-10-17", "Statement": [
 
 
 def _tables(clients) -> set[str]:
-    return set(clients.dynamodb.list_tables()["TableNames"])
+    return set([name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")])
 
 
 def test_withholding_one_permission_from_one_step_fails_that_step_with_access_denied(
@@ -78,6 +78,6 @@ def test_tables_under_a_customer_managed_key_are_provisioned(aws, config_path, b
 
     assert result.succeeded, (result.error, result.cause)
     dynamodb = factory.clients().dynamodb
-    assert set(dynamodb.list_tables()["TableNames"]) == TABLES
+    assert set([name for name in dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")]) == TABLES
     described = dynamodb.describe_table(TableName="FileFerry-ActiveSessions")["Table"]
     assert described["SSEDescription"]["SSEType"] == "KMS"

@@ -52,7 +52,7 @@ def test_logs_of_a_run_carry_its_execution_name_never_item_data_and_emit_filefer
     )
     torn_down = run({"action": "teardown", "confirm": "fileferry-provisioner"})
     assert torn_down.succeeded, torn_down.cause
-    assert clients.dynamodb.list_tables()["TableNames"] == []
+    assert [name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")] == []
     teardown_name = torn_down.execution_arn.split(":")[-1]
 
     logs = function_logs.new_lines()
@@ -117,4 +117,4 @@ def test_status_of_a_failed_run_names_the_failed_state_the_error_and_the_cause(r
         "Failed in state ValidateInput: InvalidInput: "
         "confirm: must be the provisioner name (fileferry-provisioner) to tear down"
     ) in out
-    assert clients.dynamodb.list_tables()["TableNames"] == []
+    assert [name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")] == []

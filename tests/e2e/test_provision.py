@@ -30,7 +30,7 @@ def test_up_provisions_the_spec_and_rerun_adopts(aws, cli, clients, factory):
     code, out = cli("up")
     assert code == 0, out
 
-    names = [n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")]
+    names = [n for n in [name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")] if n.startswith("FileFerry-")]
     assert sorted(names) == sorted(
         ["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning", "FileFerry-S3FileCache"]
     )
@@ -110,7 +110,7 @@ def test_unknown_action_fails_with_invalid_input_and_creates_nothing(run, client
     assert result.status == "FAILED"
     assert result.error == "InvalidInput"
     assert "action" in result.cause
-    assert clients.dynamodb.list_tables()["TableNames"] == []
+    assert [name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")] == []
     assert "FileFerryReadOnlyRole" not in [r["RoleName"] for r in clients.iam.list_roles()["Roles"]]
 
 
@@ -141,7 +141,7 @@ def test_destroy_removes_the_orchestrator_and_keeps_the_tables_and_the_role(cli,
     assert [r for r in roles if r.startswith("fileferry-provisioner-")] == []
     assert clients.events.list_rules(NamePrefix="fileferry-provisioner")["Rules"] == []
     assert "FileFerryReadOnlyRole" in roles
-    assert len([n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")]) == 5
+    assert len([n for n in [name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")] if n.startswith("FileFerry-")]) == 5
 
 
 def _states_entered(clients, execution_arn, name):

@@ -105,7 +105,8 @@ def _status_once_ended(sfn, execution_arn, within_seconds=30.0):
     return status
 
 
-def _rollback_started_by_the_rule(sfn, state_machine_arn, aborted_arn):
+def _rollback_started_by_the_rule(aws, sfn, state_machine_arn, aborted_arn):
+    aws.clock.advance(aws.consistency.seconds)  # ListExecutions lists a run started moments ago only after the lag
     for execution in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]:
         started_with = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
         if started_with == {"action": "rollback", "execution_arn": aborted_arn}:
@@ -137,7 +138,7 @@ def test_an_aborted_provisioning_run_is_rolled_back_by_the_rule_started_run(
 
     # DescribeExecution is eventually consistent (API reference): it may say RUNNING for a moment.
     assert _status_once_ended(sfn, arn) == "ABORTED"
-    rollback_arn = _rollback_started_by_the_rule(sfn, deployed.state_machine_arn, arn)
+    rollback_arn = _rollback_started_by_the_rule(aws, sfn, deployed.state_machine_arn, arn)
     assert rollback_arn is not None
     rollback = runs.Follower(sfn, poll_seconds=0.2).follow(rollback_arn)
     assert rollback.succeeded, rollback.cause

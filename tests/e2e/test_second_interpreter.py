@@ -294,7 +294,7 @@ def _resources(clients: Any) -> dict[str, Any]:
     """Every table and role on the embedded AWS, as boto3 reads them back (identifiers and dates left out)."""
     dynamodb, iam = clients.dynamodb, clients.iam
     tables = {}
-    for name in dynamodb.list_tables()["TableNames"]:
+    for name in [name for name in dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")]:
         table = dynamodb.describe_table(TableName=name)["Table"]
         ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         tables[name] = {

@@ -98,7 +98,8 @@ def test_a_failure_while_tables_are_creating_under_read_lag_deletes_every_table_
     assert not _role_exists(clients)
 
 
-def _rollback_started_by_the_rule(sfn, state_machine_arn, aborted_arn):
+def _rollback_started_by_the_rule(aws, sfn, state_machine_arn, aborted_arn):
+    aws.clock.advance(aws.consistency.seconds)  # ListExecutions lists a run started moments ago only after the lag
     for execution in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]:
         started_with = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
         if started_with == {"action": "rollback", "execution_arn": aborted_arn}:
@@ -117,7 +118,7 @@ def test_the_rule_started_rollback_of_an_aborted_run_is_not_refused_by_its_own_l
 
     sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by the test")
 
-    rollback_arn = _rollback_started_by_the_rule(sfn, deployed.state_machine_arn, arn)
+    rollback_arn = _rollback_started_by_the_rule(aws, sfn, deployed.state_machine_arn, arn)
     assert rollback_arn is not None
     rollback = runs.Follower(sfn, poll_seconds=0.2).follow(rollback_arn)
     assert rollback.succeeded, f"{rollback.error}: {rollback.cause}"

@@ -260,10 +260,11 @@ def _function_role_claims(policy: list[dict[str, Any]], me: str, name: str, step
         "rollback": [("dynamodb:DeleteTable", t) for t in tables] + [("iam:DeleteRole", "role")],
         "teardown-table": [("dynamodb:CreateBackup", t) for t in tables] + [("dynamodb:DeleteTable", t) for t in tables],
         "teardown-role": [("iam:DeleteRole", "role")],
-        "validate-input": [("states:ListExecutions", "machine")],
+        "validate-input": [("dynamodb:PutItem", "lease"), ("states:GetExecutionHistory", "executions")],
     }
     for action, target in jobs.get(step, []):
-        resource = managed if target == "role" else arn.state_machine() if target == "machine" else arn.table(target)
+        resource = {"role": managed, "machine": arn.state_machine(), "lease": arn.table(f"{orchestrator.name}-run-lease"),
+                    "executions": arn.execution()}.get(target) or arn.table(target)
         claim(f"may {action} on {resource.rsplit(':', 1)[-1]} (its job)", action, resource, ALLOWED)
     return claims
 

@@ -243,16 +243,22 @@ def test_the_rule_schedule_and_alarm_are_deploys(template: dict[str, Any], orche
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == machine and target["RoleArn"] == {"Fn::GetAtt": ["EventsRole", "Arn"]}
     assert target["InputTransformer"]["InputPathsMap"] == {"execution": "$.detail.executionArn"}
+    queue = {"Fn::GetAtt": ["UndeliveredQueue", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": queue}
     (schedule,) = _of_type(template, "AWS::Scheduler::Schedule").values()
     assert schedule["Properties"]["ScheduleExpression"] == orchestrator.drift_schedule.expression
     assert schedule["Properties"]["Target"] == {
         "Arn": machine,
         "RoleArn": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
         "Input": json.dumps({"action": "drift-check"}),
+        "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
+        "DeadLetterConfig": {"Arn": queue},
     }
-    (alarm,) = _of_type(template, "AWS::CloudWatch::Alarm").values()
-    assert alarm["Properties"] == orchestrator.drift_alarm.parameters()
-    assert alarm["Properties"]["Namespace"] == "FileFerry"
+    alarms = {alarm["Properties"]["AlarmName"]: alarm["Properties"] for alarm in _of_type(template, "AWS::CloudWatch::Alarm").values()}
+    assert alarms == {alarm.name: alarm.parameters() for alarm in orchestrator.alarms}
+    assert alarms[orchestrator.drift_alarm.name]["Namespace"] == "FileFerry"
+    (policy,) = _of_type(template, "AWS::SQS::QueuePolicy").values()
+    assert policy["Properties"] == {"Queues": [{"Ref": "UndeliveredQueue"}], "PolicyDocument": orchestrator.undelivered_queue.policy}
 
 
 def test_render_writes_the_zip_deploy_uploads(rendered: Path, resolved_settings) -> None:

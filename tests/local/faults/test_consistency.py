@@ -16,6 +16,8 @@ TABLE = {
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/{}"
 ROLE_ARN = "arn:aws:iam::123456789012:role/{}"
 PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+ONE_SECOND_MACHINE = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 1, "End": True}}}
+WAIT_MACHINE = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}}
 
 
 def trust(service):
@@ -150,11 +152,26 @@ def test_iam_reads_show_the_role_as_it_was_before_each_change(lagging, aws):
     assert role["Description"] == "now for Step Functions"
 
 
-def test_an_execution_that_just_ended_still_reads_running(lagging, aws, poll):
+def test_an_execution_started_moments_ago_is_not_listed_yet(lagging, aws):
     sfn = aws("stepfunctions")
-    machine = sfn.create_state_machine(name="quick", definition=json.dumps(PASS_MACHINE),
+    machine = sfn.create_state_machine(name="waits", definition=json.dumps(WAIT_MACHINE),
                                        roleArn=ROLE_ARN.format("sample-states-role"))["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
+    assert sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"] == []
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"  # only the listing lags
+    lagging.end_lag()
+    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]] == [execution]
+
+
+def test_an_execution_that_just_ended_still_reads_running(emulator, aws, poll):
+    sfn = aws("stepfunctions")
+    machine = sfn.create_state_machine(name="quick", definition=json.dumps(ONE_SECOND_MACHINE),
+                                       roleArn=ROLE_ARN.format("sample-states-role"))["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]  # listed at once: no lag yet
+    emulator.set_consistency_lag(LAG)  # ...but its end, a second later, lags
+    lagging = type("Lagging", (), {"end_lag": staticmethod(lambda: emulator.clock.advance(LAG))})
 
     def ended():  # the history is not one of the lagged reads
         events = sfn.get_execution_history(executionArn=execution)["events"]
