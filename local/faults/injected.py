@@ -29,7 +29,7 @@ HANDLER_USER_AGENT_APP_ID = "fileferry-lambda-runner"
 _HANDLER_USER_AGENT_MARK = f"app/{HANDLER_USER_AGENT_APP_ID}"
 
 _SPEC_PATTERN = re.compile(
-    r"(?P<service>[a-z0-9-]+):(?P<operation>[A-Za-z0-9]+)=(?P<code>[A-Za-z0-9]+)(?:\*(?P<count>[1-9][0-9]*))?"
+    r"(?P<service>[a-z0-9-]+):(?P<operation>[A-Za-z0-9]+)=(?P<code>[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)?)(?:\*(?P<count>[1-9][0-9]*))?"
 )
 
 # Service names as a spec may spell them -> the name the emulator uses (the SigV4 signing name,
@@ -70,8 +70,12 @@ class Fault:
                 "e.g. dynamodb:CreateTable=ThrottlingException*3"
             )
         count = match["count"]
+        service = canonical_service(match["service"])
+        if "." in match["code"] and ((service, match["operation"]) != ("lambda", "Invoke") or match["code"] not in FUNCTION_ERRORS):
+            raise ValueError(f"bad fault spec {spec!r}: a function error ({', '.join(FUNCTION_ERRORS)}) "
+                             "is a fault of lambda:Invoke only")
         return cls(
-            service=canonical_service(match["service"]),
+            service=service,
             operation=match["operation"],
             error_code=match["code"],
             remaining=int(count) if count else None,
@@ -149,6 +153,24 @@ def _status_for(error_code: str) -> int:
     return 400
 
 
+# What a function's invocation can end in without Lambda failing the call: Lambda answers HTTP 200 with
+# X-Amz-Function-Error: Unhandled and the error as the payload (Lambda API reference, Invoke; the
+# runtime's own error types: a function that ran past its timeout is Sandbox.Timedout). A fault
+# `lambda:Invoke=Sandbox.Timedout` is answered that way, as local/awslambda/runner.py answers a real timeout.
+FUNCTION_ERRORS = {
+    "Sandbox.Timedout": "Task timed out after {timeout} seconds",
+    "Runtime.ExitError": "Runtime exited without providing a reason",
+}
+
+
+def function_error_response(error_code: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Lambda's answer to an Invoke whose function failed with `error_code` (an injected fault)."""
+    message = FUNCTION_ERRORS[error_code].format(timeout="3.00")
+    body = json.dumps({"errorType": error_code, "errorMessage": f"RequestId: {uuid.uuid4()} Error: {message}"}).encode()
+    return 200, [("x-amzn-RequestId", str(uuid.uuid4())), ("X-Amz-Function-Error", "Unhandled"),
+                 ("Content-Type", "application/json")], body
+
+
 def error_response(
     protocol: str, service: str, operation: str, error_code: str, request_body: bytes = b"",
     message: str | None = None, status: int | None = None,
@@ -156,7 +178,10 @@ def error_response(
     """A well-formed AWS error response for the request's wire protocol: (status, headers, body).
 
     Without a message it is an injected fault's; without a status, the one AWS uses for the code.
+    A function error on lambda:Invoke (FUNCTION_ERRORS) is Lambda's 200 answer with the function's error.
     """
+    if (service, operation) == ("lambda", "Invoke") and error_code in FUNCTION_ERRORS and message is None:
+        return function_error_response(error_code)
     status = status or _status_for(error_code)
     request_id = str(uuid.uuid4())
     injected = message is None

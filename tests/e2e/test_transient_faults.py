@@ -32,3 +32,16 @@ def test_server_errors_and_iam_service_failures_are_retried_and_the_run_succeeds
     assert sorted(n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")) == TABLES
     assert clients.iam.get_role_policy(RoleName=ROLE, PolicyName="FileFerryReadOnlyPolicy")["PolicyDocument"]
     assert _retried_errors(clients, result.execution_arn).count("AwsUnavailable") >= 4
+
+
+def test_a_step_that_runs_out_of_time_is_retried_and_the_run_succeeds(aws, run, clients):
+    # Every step is idempotent (desired state, observed state, diff), so an attempt that ran out of time
+    # (Sandbox.Timedout, Lambda's answer for a function past its timeout) is retried, not the run's end.
+    aws.set_faults(["lambda:Invoke=Sandbox.Timedout*2"])
+
+    result = run({"action": "provision"})
+
+    assert result.succeeded and result.output["verified"] is True, f"{result.error}: {result.cause}"
+    assert sorted(n for n in clients.dynamodb.list_tables()["TableNames"] if n.startswith("FileFerry-")) == TABLES
+    retried = _retried_errors(clients, result.execution_arn)
+    assert retried.count("Sandbox.Timedout") == 2
