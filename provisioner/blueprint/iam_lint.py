@@ -60,9 +60,6 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("create-or-adopt-table-fn.policy", "UNKNOWN_CONDITION_FOR_ACTION", "kms:resourcealiases"): (
         "kms:ResourceAliases is a KMS condition key for every operation on a key; parliament's table lists it per service only"
     ),
-    ("validate-input-fn.policy", "RESOURCE_MISMATCH", "states:listexecutions on arn:*:states:*:*:maprun:*/*:*"): (
-        "ListExecutions is on the state machine; mapRun is the alternative resource for distributed Map, which this workflow has none of"
-    ),
     ("validate-input-fn.policy", "RESOURCE_MISMATCH", "states:describeexecution on arn:*:states:*:*:express:*:*:*"): (
         "the state machine is STANDARD; express executions are the alternative resource type"
     ),

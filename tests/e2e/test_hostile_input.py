@@ -47,7 +47,7 @@ HOSTILE_EXECUTION_INPUTS: list[tuple[Any, str]] = [
 def _resources(clients) -> dict[str, Any]:
     roles = [r["RoleName"] for r in clients.iam.list_roles()["Roles"]]
     return {
-        "tables": clients.dynamodb.list_tables()["TableNames"],
+        "tables": [name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")],
         "backups": clients.dynamodb.list_backups()["BackupSummaries"],
         "managed role": [name for name in roles if name == "FileFerryReadOnlyRole"],
     }

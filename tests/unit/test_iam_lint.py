@@ -32,6 +32,7 @@ TABLES = [
 TABLE_ARNS = [f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{name}" for name in TABLES]
 MANAGED_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/FileFerryReadOnlyRole"
 STATE_MACHINE_ARN = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{NAME}"
+LEASE_TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{NAME}-run-lease"
 # Actions whose AWS APIs support no resource-level permissions (so "*" is the only resource).
 RESOURCELESS = {
     "dynamodb:ListBackups",
@@ -130,6 +131,8 @@ def test_each_function_role_touches_only_the_configured_tables_and_the_managed_r
                 service = action.split(":")[0]
                 if service == "dynamodb" and action not in RESOURCELESS:
                     allowed = TABLE_ARNS + [f"{arn}/backup/*" for arn in TABLE_ARNS]
+                    if step.name == "validate-input":  # the orchestrator's own run-lease table, and only it
+                        allowed = [LEASE_TABLE_ARN]
                     assert set(resources) <= set(allowed), (step.name, action, resources)
                 if service == "iam":
                     assert resources == [MANAGED_ROLE_ARN], (step.name, action, resources)
@@ -152,12 +155,12 @@ def test_the_state_machine_role_only_invokes_its_functions_and_writes_logs_and_t
 
 @pytest.mark.parametrize("suffix, service", [("events", "events.amazonaws.com"), ("scheduler", "scheduler.amazonaws.com")])
 def test_the_rule_and_schedule_roles_may_only_start_this_state_machine(rendered: Path, suffix: str, service: str) -> None:
-    (statement,) = _statements(_doc(rendered, f"{NAME}-{suffix}.policy"))
-    assert (statement["Effect"], statement["Action"], statement["Resource"]) == (
-        "Allow",
-        ["states:StartExecution"],
-        [STATE_MACHINE_ARN],
-    )
+    statements = _statements(_doc(rendered, f"{NAME}-{suffix}.policy"))
+    assert [(s["Effect"], s["Action"], s["Resource"]) for s in statements] == [
+        ("Allow", ["states:StartExecution"], [STATE_MACHINE_ARN]),
+        # Scheduler sends what it could not deliver with the schedule's role; EventBridge by the queue's policy.
+        *([("Allow", ["sqs:SendMessage"], [f"arn:aws:sqs:us-east-1:{ACCOUNT}:{NAME}-undelivered"])] if suffix == "scheduler" else []),
+    ]
     (trust,) = _statements(_doc(rendered, f"{NAME}-{suffix}.trust"))
     assert trust["Principal"] == {"Service": service}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
