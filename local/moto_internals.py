@@ -41,6 +41,8 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         '(self, key_id: str) -> None',
     ('moto.kms.models:KmsBackend', 'enable_key'):
         '(self, key_id: str) -> None',
+    ('moto.kms.models:KmsBackend', 'cancel_key_deletion'):
+        '(self, key_id: str) -> None',
     ('moto.kms.models:KmsBackend', 'schedule_key_deletion'):
         '(self, key_id: str, pending_window_in_days: int) -> float',
     ('moto.dynamodb.models:DynamoDBBackend', 'put_item'):

@@ -169,6 +169,7 @@ def test_remediation_restores_what_can_change_in_place_and_reports_a_key_schema_
     assert second.succeeded and second.output["differences"] == [], second.output
 
     # A key schema change needs a new table: reported, never "fixed", and its data stays.
+    clients.dynamodb.update_table(TableName=LEARNING, DeletionProtectionEnabled=False)  # as whoever replaced it did
     clients.dynamodb.delete_table(TableName=LEARNING)
     clients.dynamodb.create_table(
         TableName=LEARNING,
