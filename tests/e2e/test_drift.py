@@ -189,10 +189,12 @@ def test_remediation_restores_what_can_change_in_place_and_reports_a_key_schema_
     remediation = json.loads(out)
     assert remediation["status"] == "SUCCEEDED", out
     output = remediation["output"]
-    assert set(_found(output)) == {(f"table/{LEARNING}", "key_schema")}
+    # The replaced table is left exactly as it is (it needs replacing), so its missing protection is reported too.
+    replaced = {(f"table/{LEARNING}", "key_schema"), (f"table/{LEARNING}", "deletion_protection"),
+                (f"table/{LEARNING}", "point_in_time_recovery")}
+    assert set(_found(output)) == replaced
     assert output["drifted"] is True and output["verified"] is False
-    assert {(d["resource"], d["property"]) for d in output["drift_before_remediation"]} == {
-        (f"table/{LEARNING}", "key_schema"),
+    assert {(d["resource"], d["property"]) for d in output["drift_before_remediation"]} == replaced | {
         (f"table/{SESSIONS}", "ttl"),
     }
     assert _ttl(clients, SESSIONS)["TimeToLiveStatus"] in ("ENABLING", "ENABLED")
