@@ -37,6 +37,28 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         '(self, name: str, attr_definitions: list[dict[str, str]], global_index: list[dict[str, typing.Any]], throughput: dict[str, typing.Any], billing_mode: str, stream_spec: dict[str, typing.Any], deletion_protection_enabled: bool | None, warm_throughput: dict[str, typing.Any] | None) -> moto.dynamodb.models.table.Table',
     ('moto.dynamodb.models:DynamoDBBackend', 'delete_table'):
         '(self, name: str) -> moto.dynamodb.models.table.Table',
+    ('moto.kms.models:KmsBackend', 'disable_key'):
+        '(self, key_id: str) -> None',
+    ('moto.kms.models:KmsBackend', 'enable_key'):
+        '(self, key_id: str) -> None',
+    ('moto.kms.models:KmsBackend', 'cancel_key_deletion'):
+        '(self, key_id: str) -> None',
+    ('moto.kms.models:KmsBackend', 'schedule_key_deletion'):
+        '(self, key_id: str, pending_window_in_days: int) -> float',
+    ('moto.dynamodb.models:DynamoDBBackend', 'put_item'):
+        '(self, table_name: str, item_attrs: dict[str, typing.Any], expected: dict[str, typing.Any] | None = None, condition_expression: str | None = None, expression_attribute_names: dict[str, typing.Any] | None = None, expression_attribute_values: dict[str, typing.Any] | None = None, overwrite: bool = False, return_values_on_condition_check_failure: str | None = None) -> moto.dynamodb.models.dynamo_type.Item',
+    ('moto.dynamodb.models:DynamoDBBackend', 'get_item'):
+        '(self, table_name: str, keys: dict[str, typing.Any], projection_expressions: list[list[str]] | None = None) -> moto.dynamodb.models.dynamo_type.Item | None',
+    ('moto.dynamodb.models:DynamoDBBackend', 'update_item'):
+        '(self, table_name: str, key: dict[str, dict[str, typing.Any]], update_expression: str, expression_attribute_names: dict[str, typing.Any], expression_attribute_values: dict[str, typing.Any], attribute_updates: dict[str, typing.Any] | None = None, expected: dict[str, typing.Any] | None = None, condition_expression: str | None = None, return_values_on_condition_check_failure: str | None = None) -> moto.dynamodb.models.dynamo_type.Item',
+    ('moto.dynamodb.models:DynamoDBBackend', 'delete_item'):
+        '(self, table_name: str, key: dict[str, typing.Any], expression_attribute_names: dict[str, typing.Any] | None = None, expression_attribute_values: dict[str, typing.Any] | None = None, condition_expression: str | None = None, return_values_on_condition_check_failure: str | None = None) -> moto.dynamodb.models.dynamo_type.Item | None',
+    ('moto.dynamodb.models:DynamoDBBackend', 'query'):
+        '(self, table_name: str, hash_key_dict: dict[str, typing.Any] | None, range_comparison: str | None, range_value_dicts: list[dict[str, typing.Any]], limit: int, exclusive_start_key: dict[str, typing.Any], scan_index_forward: bool, projection_expressions: list[list[str]] | None, index_name: str | None = None, consistent_read: bool = False, expr_names: dict[str, str] | None = None, expr_values: dict[str, dict[str, str]] | None = None, filter_expression: str | None = None, hash_key_conditions: list[tuple[str, dict[str, typing.Any]]] | None = None, range_key_conditions: list[tuple[str, str, list[dict[str, typing.Any]]]] | None = None, **filter_kwargs: Any) -> tuple[list[moto.dynamodb.models.dynamo_type.Item], int, dict[str, typing.Any] | None]',
+    ('moto.dynamodb.models:DynamoDBBackend', 'scan'):
+        '(self, table_name: str, filters: dict[str, typing.Any], limit: int, exclusive_start_key: dict[str, typing.Any], filter_expression: str | None, expr_names: dict[str, typing.Any], expr_values: dict[str, typing.Any], index_name: str, consistent_read: bool, projection_expression: list[list[str]] | None, segments: tuple[None, None] | tuple[int, int]) -> tuple[list[moto.dynamodb.models.dynamo_type.Item], int, dict[str, typing.Any] | None]',
+    ('moto.dynamodb.models:DynamoDBBackend', 'update_continuous_backups'):
+        '(self, table_name: str, point_in_time_spec: dict[str, typing.Any]) -> dict[str, typing.Any]',
     ('moto.dynamodb.models:DynamoDBBackend', 'update_time_to_live'):
         '(self, table_name: str, ttl_spec: dict[str, typing.Any]) -> None',
     ('moto.dynamodb.models:DynamoDBBackend', 'describe_time_to_live'):

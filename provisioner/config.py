@@ -51,6 +51,33 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+# The tables' config keys (the `dynamodb:` section), in the spec's order.
+TABLE_KEYS = ("active_sessions_table", "user_context_table", "transfer_requests_table", "agent_learning_table",
+              "s3_file_cache_table")
+# Off unless the table's own `tables:` entry turns them on: ActiveSessions holds short-lived AWS credentials
+# (35 days of restorable history of them is a liability, not a safeguard); S3FileCache is a cache the
+# application rebuilds.
+UNPROTECTED_BY_DEFAULT = ("active_sessions_table", "s3_file_cache_table")
+RECOVERY_PERIOD_DAYS = (1, 35)  # what UpdateContinuousBackups accepts (RecoveryPeriodInDays)
+
+
+class TableProtection(_Section):
+    """One table's override of the section's protection settings (a key left out: the default)."""
+
+    point_in_time_recovery: bool | None = None
+    deletion_protection: bool | None = None
+    recovery_period_days: Annotated[int, Field(ge=RECOVERY_PERIOD_DAYS[0], le=RECOVERY_PERIOD_DAYS[1])] | None = None
+
+
+@dataclass(frozen=True)
+class Protection:
+    """What a table gets: point-in-time recovery (with its period) and deletion protection."""
+
+    point_in_time_recovery: bool
+    recovery_period_days: int
+    deletion_protection: bool
+
+
 class DynamoDBSettings(_Section):
     active_sessions_table: _text(TABLE_NAME) = "FileFerry-ActiveSessions"
     user_context_table: _text(TABLE_NAME) = "FileFerry-UserContext"
@@ -59,6 +86,34 @@ class DynamoDBSettings(_Section):
     s3_file_cache_table: _text(TABLE_NAME) = "FileFerry-S3FileCache"
     region: _text(REGION) = "us-east-1"
     kms_key_id: str = ""
+    # Every table's protection, unless its `tables:` entry says otherwise (ActiveSessions and S3FileCache
+    # have neither unless theirs turns them on).
+    point_in_time_recovery: bool = True
+    deletion_protection: bool = True
+    recovery_period_days: Annotated[int, Field(ge=RECOVERY_PERIOD_DAYS[0], le=RECOVERY_PERIOD_DAYS[1])] = 35
+    tables: dict[str, TableProtection] = {}
+
+    @field_validator("tables")
+    @classmethod
+    def _table_keys(cls, value: dict[str, TableProtection]) -> dict[str, TableProtection]:
+        unknown = sorted(set(value) - set(TABLE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown table {unknown[0]!r}; the tables are {', '.join(TABLE_KEYS)}")
+        return value
+
+    def protection(self, table_key: str) -> Protection:
+        """The protection of the table the config key `table_key` names."""
+        override = self.tables.get(table_key) or TableProtection()
+        default_on = table_key not in UNPROTECTED_BY_DEFAULT
+
+        def chosen(own: bool | None, section: bool) -> bool:
+            return own if own is not None else (section and default_on)
+
+        return Protection(
+            point_in_time_recovery=chosen(override.point_in_time_recovery, self.point_in_time_recovery),
+            recovery_period_days=override.recovery_period_days or self.recovery_period_days,
+            deletion_protection=chosen(override.deletion_protection, self.deletion_protection),
+        )
 
     @field_validator("kms_key_id")
     @classmethod

@@ -286,6 +286,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         "outcome.$": "$.Payload.outcome",
         "ttl.$": "$.Payload.ttl",
         "ttl_change_possible_by.$": "$.Payload.ttl_change_possible_by",
+        "point_in_time_recovery.$": "$.Payload.point_in_time_recovery",
     }
     # The poll is a Retry, not a Wait/Task/Choice loop: each look after the first costs 3 history events
     # (TaskScheduled, TaskStarted, TaskFailed) and no state transition, against 9 events and 3 transitions
@@ -450,8 +451,10 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     teardown_table = lambda_task(
         "TeardownTable",
         "teardown-table",
-        {"table.$": "$.table", "execution_name.$": "$.execution_name"},
-        comment="Backs the table up if it holds items, then deletes it once the backup is AVAILABLE.",
+        {"table.$": "$.table", "execution_name.$": "$.execution_name",
+         "lift_deletion_protection.$": "$.lift_deletion_protection"},
+        comment=("Backs the table up if it holds items, then deletes it once the backup is AVAILABLE; a "
+                 "deletion-protected table is kept unless the input lifts its protection."),
         result_path="$.teardown",
         waits_for_tables=True,
     )
@@ -475,7 +478,8 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         "TeardownTables",
         comment="Every table, at most max_concurrency at a time.",
         items_path="$.tables",
-        parameters={"table.$": "$$.Map.Item.Value", "execution_name.$": "$.execution_name"},
+        parameters={"table.$": "$$.Map.Item.Value", "execution_name.$": "$.execution_name",
+                    "lift_deletion_protection.$": "$.lift_deletion_protection"},
         result_path="$.tables_result",
     )
     teardown_tables.attach_iterator(teardown_one_table)

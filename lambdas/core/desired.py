@@ -60,6 +60,11 @@ class TableSpec:
     sse_type: str = "KMS"
     kms_key_id: str | None = None  # None: the AWS-managed key (alias/aws/dynamodb)
     purpose: str = ""
+    # Protection (dynamodb.point_in_time_recovery / deletion_protection / recovery_period_days). A run only
+    # ever turns these on: a table protected beyond its config is not a difference.
+    point_in_time_recovery: bool = False
+    recovery_period_days: int = 35
+    deletion_protection: bool = False
 
     def attribute_definitions(self) -> list[dict[str, str]]:
         """Every key attribute of the table and its indexes, once each, sorted by name."""
@@ -102,6 +107,10 @@ class DesiredState:
 
     def table_names(self) -> list[str]:
         return [table.name for table in self.tables]
+
+    def customer_managed_key(self) -> str | None:
+        """The configured customer managed KMS key (dynamodb.kms_key_id), if any: its health is checked."""
+        return next((table.kms_key_id for table in self.tables if table.kms_key_id), None)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

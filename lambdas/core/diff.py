@@ -6,6 +6,7 @@ refuse) are computed from these differences.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -19,6 +20,10 @@ CREATE = "create"  # the resource is missing
 UPDATE = "update"  # changed in place, no data touched
 WAIT = "wait"  # AWS is still working on it (CREATING, UPDATING)
 REFUSE = "refuse"  # needs a new resource; never done automatically, data would be lost
+OPERATOR = "operator"  # only someone with other permissions can fix it (a KMS key's state); reported, never acted on
+# Differences a run cannot fix in place: they never block what it can fix, and are reported.
+NOT_FIXABLE_HERE = (REFUSE, OPERATOR)
+INACCESSIBLE = "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
 
 TTL_ON = ("ENABLED", "ENABLING")
 
@@ -69,7 +74,8 @@ def diff_table(spec: TableSpec, observed: ObservedTable) -> list[Difference]:
         if expected != actual:
             differences.append(Difference(resource, prop, expected, actual, remedy))
 
-    differ("status", "ACTIVE", observed.status, WAIT if observed.status in ("CREATING", "UPDATING") else REFUSE)
+    if observed.status != INACCESSIBLE:  # that one is the encryption_key difference below
+        differ("status", "ACTIVE", observed.status, WAIT if observed.status in ("CREATING", "UPDATING") else REFUSE)
     differ(
         "key_schema",
         {"hash": _key_text(spec.hash_key), "range": _key_text(spec.range_key)},
@@ -97,7 +103,44 @@ def diff_table(spec: TableSpec, observed: ObservedTable) -> list[Difference]:
     # ENABLING/DISABLING: AWS is still processing the last change and refuses another within its hour.
     in_transition = observed.ttl_status in ("ENABLING", "DISABLING")
     differ("ttl", expected_ttl, actual_ttl, REFUSE if moved else WAIT if in_transition else UPDATE)
+    # Protection is only ever added: a table protected beyond its config is the operator's choice, not drift.
+    if spec.deletion_protection and not observed.deletion_protection:
+        differ("deletion_protection", True, False, UPDATE)
+    if spec.point_in_time_recovery and observed.pitr_status is not None:
+        actual_pitr = {"status": observed.pitr_status}
+        if observed.pitr_status == "ENABLED":
+            actual_pitr["recovery_period_days"] = observed.recovery_period_days
+        differ("point_in_time_recovery", {"status": "ENABLED", "recovery_period_days": spec.recovery_period_days},
+               actual_pitr, UPDATE)
+    if observed.status == INACCESSIBLE:
+        since = _moment(observed.inaccessible_since)
+        archived = _moment(observed.inaccessible_since, ARCHIVED_AFTER)
+        differ("encryption_key", "accessible",
+               {"status": INACCESSIBLE, "since": since, "archived_by": archived, "kms_key": observed.kms_key_arn,
+                "what_to_do": KEY_ADVICE}, OPERATOR)
+    if observed.kms_key_state is not None and observed.kms_key_state != "Enabled":
+        found: dict[str, Any] = {"state": observed.kms_key_state, "kms_key": observed.kms_key_arn,
+                                 "what_to_do": KEY_ADVICE}
+        if observed.kms_key_deletion_date is not None:
+            found["deletion_date"] = _moment(observed.kms_key_deletion_date)
+        differ("kms_key_state", "Enabled", found, OPERATOR)
     return differences
+
+
+# AWS archives a table whose KMS key stays inaccessible for more than seven days (TableDescription.TableStatus).
+ARCHIVED_AFTER = datetime.timedelta(days=7)
+KEY_ADVICE = ("the table cannot be read or written while its KMS key is unusable: enable the key (kms enable-key) "
+              "or cancel its deletion (kms cancel-key-deletion, then enable-key); AWS archives a table whose key "
+              "stays inaccessible for seven days")
+
+
+def _moment(value: Any, later: datetime.timedelta | None = None) -> str | None:
+    """An ISO 8601 UTC time from boto3's datetime (or epoch seconds); None stays None."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime.datetime) else datetime.datetime.fromtimestamp(float(value), datetime.UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+    return (moment + (later or datetime.timedelta())).astimezone(datetime.UTC).replace(microsecond=0).isoformat()
 
 
 def canonical_statements(document: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -201,7 +244,7 @@ def plan_action(differences: list[Difference]) -> str:
     remedies = {difference.remedy for difference in differences}
     if CREATE in remedies:
         return "create"
-    if REFUSE in remedies:
+    if REFUSE in remedies or OPERATOR in remedies:
         return "refuse"
     if UPDATE in remedies:
         return "update"

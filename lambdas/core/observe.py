@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -26,6 +26,16 @@ class ObservedTable:
     ttl_status: str | None = None
     ttl_attribute: str | None = None
     deletion_protection: bool = False
+    # DescribeContinuousBackups: ENABLED / DISABLED (None: not readable yet, e.g. the table is CREATING).
+    pitr_status: str | None = None
+    recovery_period_days: int | None = None
+    # SSEDescription.InaccessibleEncryptionDateTime: when DynamoDB found the table's KMS key unusable (its
+    # status is then INACCESSIBLE_ENCRYPTION_CREDENTIALS).
+    inaccessible_since: datetime.datetime | None = None
+    # A customer managed key's KeyState (kms:DescribeKey): Enabled, Disabled, PendingDeletion (with its
+    # DeletionDate), ...; None when no customer managed key is configured (nothing was asked).
+    kms_key_state: str | None = None
+    kms_key_deletion_date: datetime.datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
     created_at: datetime.datetime | None = None  # CreationDateTime
 
@@ -82,6 +92,7 @@ def observe_table(client: Any, name: str, with_tags: bool = False) -> ObservedTa
         ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"DescribeTimeToLive {name}") from err
+    pitr = continuous_backups(client, name)
     tags: dict[str, str] = {}
     if with_tags:
         tags = list_table_tags(client, table["TableArn"])
@@ -99,9 +110,23 @@ def observe_table(client: Any, name: str, with_tags: bool = False) -> ObservedTa
         ttl_status=ttl.get("TimeToLiveStatus", "DISABLED"),
         ttl_attribute=ttl.get("AttributeName"),
         deletion_protection=bool(table.get("DeletionProtectionEnabled", False)),
+        pitr_status=pitr.get("PointInTimeRecoveryStatus"),
+        recovery_period_days=pitr.get("RecoveryPeriodInDays"),
+        inaccessible_since=sse.get("InaccessibleEncryptionDateTime"),
         tags=tags,
         created_at=table.get("CreationDateTime"),
     )
+
+
+def continuous_backups(client: Any, name: str) -> dict[str, Any]:
+    """The table's PointInTimeRecoveryDescription ({} while DynamoDB cannot describe its backups yet)."""
+    try:
+        described = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    except client.exceptions.TableNotFoundException:
+        return {}
+    except AWS_CALL_ERRORS as err:
+        raise as_provisioner_error(err, f"DescribeContinuousBackups {name}") from err
+    return described.get("PointInTimeRecoveryDescription") or {}
 
 
 def list_table_tags(client: Any, arn: str) -> dict[str, str]:
@@ -169,9 +194,24 @@ class ObservedState:
     role: ObservedRole
 
 
-def observe_state(dynamodb: Any, iam: Any, table_names: list[str], role_name: str) -> ObservedState:
-    """One pass of read-only calls over every resource in the spec."""
-    return ObservedState(
-        tables={name: observe_table(dynamodb, name) for name in table_names},
-        role=observe_role(iam, role_name),
-    )
+def observe_key(kms: Any, key_id: str) -> tuple[str | None, datetime.datetime | None]:
+    """A KMS key's (KeyState, DeletionDate), by ARN, id or alias."""
+    try:
+        metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    except kms.exceptions.NotFoundException:
+        return "NotFound", None
+    except AWS_CALL_ERRORS as err:
+        raise as_provisioner_error(err, f"DescribeKey {key_id}") from err
+    return metadata.get("KeyState"), metadata.get("DeletionDate")
+
+
+def observe_state(dynamodb: Any, iam: Any, table_names: list[str], role_name: str,
+                  kms: Any = None, kms_key_id: str | None = None) -> ObservedState:
+    """One pass of read-only calls over every resource in the spec; with `kms` and a customer managed
+    `kms_key_id`, also that key's state (once), for every table encrypted with it."""
+    tables = {name: observe_table(dynamodb, name) for name in table_names}
+    if kms is not None and kms_key_id:
+        state, deletion = observe_key(kms, kms_key_id)
+        tables = {name: replace(table, kms_key_state=state, kms_key_deletion_date=deletion) if table.exists else table
+                  for name, table in tables.items()}
+    return ObservedState(tables=tables, role=observe_role(iam, role_name))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.core.desired import DesiredState
-from lambdas.core.diff import REFUSE, Difference, diff_state, table_resource
+from lambdas.core.diff import NOT_FIXABLE_HERE, Difference, diff_state, table_resource
 from lambdas.core.errors import NotYetVisible, VerificationFailed
 from lambdas.core.observe import ObservedState, observe_state
 
 
-def observe_desired(dynamodb: Any, iam: Any, desired: DesiredState) -> ObservedState:
-    return observe_state(dynamodb, iam, desired.table_names(), desired.role.name)
+def observe_desired(dynamodb: Any, iam: Any, desired: DesiredState, kms: Any = None) -> ObservedState:
+    kms_key_id = desired.tables[0].kms_key_id if desired.tables else None
+    return observe_state(dynamodb, iam, desired.table_names(), desired.role.name, kms, kms_key_id)
 
 
 def verify(
@@ -22,6 +23,7 @@ def verify(
     role_outcome: dict[str, Any],
     drift_before: dict[str, Any] | None = None,
     final_attempt: bool = True,
+    kms: Any = None,
 ) -> dict[str, Any]:
     """The spec's verification steps; raises VerificationFailed naming every difference.
 
@@ -31,11 +33,11 @@ def verify(
     A TTL change the run had to defer (AWS's one-hour rule; the iteration's `ttl` is "deferred") is
     reported under `deferred` with when it becomes possible, not raised: the run is not rolled back for it.
     `drift_before` (the drift check's output) marks a remediating drift check: then the differences
-    that cannot be fixed in place (REFUSE, or any difference of a table create-or-adopt refused) are
+    that cannot be fixed in place (REFUSE, OPERATOR, or any difference of a table create-or-adopt refused) are
     reported, not raised, next to the drift found before remediation. Any other difference left over
     means remediation failed, and still raises.
     """
-    observed = observe_desired(dynamodb, iam, desired)
+    observed = observe_desired(dynamodb, iam, desired, kms)
     outcomes = {outcome["table"]: outcome for outcome in table_outcomes}
     deferred_by = {
         table_resource(name): outcome.get("ttl_change_possible_by")
@@ -49,7 +51,7 @@ def verify(
         else:
             differences.append(difference)
     refused = {table_resource(name) for name, outcome in outcomes.items() if outcome.get("outcome") == "refused"}
-    unexpected = differences if drift_before is None else [d for d in differences if d.remedy != REFUSE and d.resource not in refused]
+    unexpected = differences if drift_before is None else [d for d in differences if d.remedy not in NOT_FIXABLE_HERE and d.resource not in refused]
     if unexpected and not final_attempt:
         raise NotYetVisible("reads do not show every change yet: " + "; ".join(str(difference) for difference in unexpected))
     if drift_before is None:
@@ -95,9 +97,9 @@ def _resources(observed: ObservedState, outcomes: dict[str, dict[str, Any]], rol
     }
 
 
-def drift(dynamodb: Any, iam: Any, desired: DesiredState) -> dict[str, Any]:
-    """Every difference, as resource / property / expected / actual."""
-    observed = observe_desired(dynamodb, iam, desired)
+def drift(dynamodb: Any, iam: Any, desired: DesiredState, kms: Any = None) -> dict[str, Any]:
+    """Every difference, as resource / property / expected / actual (with `kms`, the key's health too)."""
+    observed = observe_desired(dynamodb, iam, desired, kms)
     differences: list[Difference] = diff_state(desired, observed.tables, observed.role)
     return {
         "drifted": bool(differences),

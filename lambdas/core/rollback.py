@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, reason
+from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, error_code, reason
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, created_by_value
 from lambdas.core.errors import (
     PERMANENT_ERRORS,
@@ -331,7 +331,7 @@ def _delete_table_not_described_yet(dynamodb: Any, name: str, what: str) -> None
     ResourceInUseException, still CREATING (retried); success, it was there and is being deleted now.
     """
     try:
-        dynamodb.delete_table(TableName=name)
+        _delete_lifting_protection(dynamodb, name)
     except dynamodb.exceptions.ResourceNotFoundException:
         return
     except dynamodb.exceptions.ResourceInUseException as err:
@@ -340,9 +340,26 @@ def _delete_table_not_described_yet(dynamodb: Any, name: str, what: str) -> None
         raise as_provisioner_error(err, f"DeleteTable {name}") from err
 
 
-def _delete_table(dynamodb: Any, name: str) -> None:
+def is_deletion_protected_refusal(err: BaseException) -> bool:
+    """DeleteTable's refusal of a table with deletion protection (a ValidationException, DeleteTable API reference)."""
+    return error_code(err) == "ValidationException" and "protect" in str(err).lower()
+
+
+def _delete_lifting_protection(dynamodb: Any, name: str) -> None:
+    """DeleteTable; a table this run created protected has its protection lifted first (only such a table
+    comes here: a rollback never unprotects a table that existed before the run)."""
     try:
         dynamodb.delete_table(TableName=name)
+    except dynamodb.exceptions.ClientError as err:
+        if not is_deletion_protected_refusal(err):
+            raise
+        dynamodb.update_table(TableName=name, DeletionProtectionEnabled=False)
+        dynamodb.delete_table(TableName=name)
+
+
+def _delete_table(dynamodb: Any, name: str) -> None:
+    try:
+        _delete_lifting_protection(dynamodb, name)
     except dynamodb.exceptions.ResourceNotFoundException:
         return
     except dynamodb.exceptions.ResourceInUseException as err:

@@ -19,7 +19,8 @@ ACTIONS = ("provision", "drift-check", "rollback", "teardown")
 _NAME = r"[^\s<>{}\[\]?*\"#%\\^|~`\x24&,;:/]{1,80}"  # \x24 is "$"
 EXECUTION_ARN = rf"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{{12}}:execution:{_NAME}:{_NAME}$"
 # Fields that belong to one action only.
-ONLY_WITH = {"remediate": "drift-check", "execution_arn": "rollback", "confirm": "teardown"}
+ONLY_WITH = {"remediate": "drift-check", "execution_arn": "rollback", "confirm": "teardown",
+             "lift_deletion_protection": "teardown"}
 
 
 INPUT_SCHEMA: dict[str, Any] = {
@@ -31,6 +32,7 @@ INPUT_SCHEMA: dict[str, Any] = {
         "remediate": {"type": "boolean"},
         "execution_arn": {"type": "string", "maxLength": 2048, "pattern": EXECUTION_ARN},
         "confirm": {"type": "string", "maxLength": 80},
+        "lift_deletion_protection": {"type": "boolean"},
     },
     "allOf": [
         {
@@ -139,6 +141,8 @@ def run_context(
         "target_execution_name": target_execution_name,
         # A rollback run only: the verified run that converged everything after the target ended (null: none).
         "superseded_by": superseded_by,
+        # A teardown only: delete deletion-protected tables too (after their backup), lifting the protection.
+        "lift_deletion_protection": request.get("lift_deletion_protection") is True,
         # Filled by DriftCheck; present from the start so Verify can always read it (null: not a drift check).
         "drift": None,
     }

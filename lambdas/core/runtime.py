@@ -73,6 +73,10 @@ class AwsClients:
     def cloudwatch(self) -> Any:
         return boto3.client("cloudwatch", config=_CLIENT_CONFIG)
 
+    @cached_property
+    def kms(self) -> Any:
+        return boto3.client("kms", config=_CLIENT_CONFIG)
+
 
 aws = AwsClients()
 

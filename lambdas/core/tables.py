@@ -9,9 +9,9 @@ from typing import Any
 
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, error_code
 from lambdas.core.desired import TableSpec
-from lambdas.core.diff import REFUSE, UPDATE, Difference, diff_table
+from lambdas.core.diff import NOT_FIXABLE_HERE, REFUSE, UPDATE, Difference, diff_table
 from lambdas.core.errors import NotYetVisible, ResourceBusy, ResourceConflict, TableStillCreating
-from lambdas.core.observe import observe_table, observe_table_status
+from lambdas.core.observe import continuous_backups, observe_table, observe_table_status
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ def create_table_request(spec: TableSpec, tags: dict[str, str]) -> dict[str, Any
         "BillingMode": spec.billing_mode,
         "SSESpecification": _sse_specification(spec),
         "Tags": [{"Key": key, "Value": value} for key, value in sorted(tags.items())],
+        # Protected from the start; a rollback of the run that created it lifts this, then deletes.
+        "DeletionProtectionEnabled": spec.deletion_protection,
     }
     if spec.indexes:
         request["GlobalSecondaryIndexes"] = [
@@ -81,8 +83,9 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], re
             raise as_provisioner_error(err, f"CreateTable {spec.name}") from err
     # TTL is the await-table step's job, once the table is ACTIVE.
     every_difference = diff_table(spec, observed)
-    differences = [d for d in every_difference if d.property not in ("ttl", "status")]
-    refused = [d for d in differences if d.remedy == REFUSE]
+    # TTL and point-in-time recovery are the await-table step's job, once the table is ACTIVE.
+    differences = [d for d in every_difference if d.property not in ("ttl", "status", "point_in_time_recovery")]
+    refused = [d for d in differences if d.remedy in NOT_FIXABLE_HERE]
     if remediate:
         # A TTL on another attribute cannot move in place either: skip the table rather than fail in AwaitTable.
         if refused or any(d.property == "ttl" and d.remedy == REFUSE for d in every_difference):
@@ -99,6 +102,8 @@ def create_or_adopt_table(client: Any, spec: TableSpec, tags: dict[str, str], re
         changes["BillingMode"] = spec.billing_mode
     if any(d.property in ("sse_type", "kms_key") for d in updates):
         changes["SSESpecification"] = _sse_specification(spec)
+    if any(d.property == "deletion_protection" for d in updates):
+        changes["DeletionProtectionEnabled"] = True
     try:
         updated = client.update_table(TableName=spec.name, **changes)["TableDescription"]
     except client.exceptions.ResourceInUseException as err:
@@ -117,6 +122,7 @@ class TableProgress:
     status: str  # always ACTIVE: a table that is not raises TableStillCreating
     ttl: str  # what ensure_ttl found or did
     ttl_change_possible_by: str | None = None  # when ttl is "deferred": by when AWS allows the change
+    point_in_time_recovery: str = "not-specified"  # what ensure_point_in_time_recovery found or did
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,7 +148,30 @@ def await_table(client: Any, spec: TableSpec, outcome: str, look: bool) -> Table
             )
     ttl = ensure_ttl(client, spec, just_created=just_created)
     possible_by = ttl_change_possible_by() if ttl == DEFERRED else None
-    return TableProgress(spec.name, outcome, "ACTIVE", ttl, possible_by)
+    pitr = ensure_point_in_time_recovery(client, spec)
+    return TableProgress(spec.name, outcome, "ACTIVE", ttl, possible_by, pitr)
+
+
+def ensure_point_in_time_recovery(client: Any, spec: TableSpec) -> str:
+    """Turn point-in-time recovery on (with the configured period) where the spec wants it; never off.
+
+    Right after a table becomes ACTIVE, DynamoDB may refuse with ContinuousBackupsUnavailableException
+    ("Backups have not yet been enabled for this table"): ResourceBusy, retried by the state machine.
+    """
+    if not spec.point_in_time_recovery:
+        return "not-specified"
+    described = continuous_backups(client, spec.name)
+    if described.get("PointInTimeRecoveryStatus") == "ENABLED" and \
+            described.get("RecoveryPeriodInDays", 35) == spec.recovery_period_days:
+        return "already-enabled"
+    try:
+        client.update_continuous_backups(TableName=spec.name, PointInTimeRecoverySpecification={
+            "PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": spec.recovery_period_days})
+    except (client.exceptions.ContinuousBackupsUnavailableException, client.exceptions.TableNotFoundException) as err:
+        raise ResourceBusy(f"UpdateContinuousBackups {spec.name}: backups are not available for the table yet") from err
+    except AWS_CALL_ERRORS as err:
+        raise as_provisioner_error(err, f"UpdateContinuousBackups {spec.name}") from err
+    return "enabled"
 
 
 def table_status(client: Any, name: str, just_created: bool = False) -> str:

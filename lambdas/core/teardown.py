@@ -36,8 +36,11 @@ def _backup(dynamodb: Any, table: str, name: str) -> dict[str, Any]:
     return dynamodb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
 
 
-def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_seconds: int = 1800) -> dict[str, Any]:
-    """Back up a table that holds items, then delete it; deletion protection is reported, not forced.
+def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_seconds: int = 1800,
+                   lift_deletion_protection: bool = False) -> dict[str, Any]:
+    """Back up a table that holds items, then delete it; a deletion-protected table is kept (and reported)
+    unless `lift_deletion_protection`: then it is backed up like any other, and its protection lifted just
+    before it is deleted.
 
     A table is deleted only once its backup is AVAILABLE. Until then the result is "backup-pending" (the
     state machine waits and asks again: waiting is not a failure); after `backup_wait_seconds` from the
@@ -46,8 +49,8 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_s
     observed = observe_table(dynamodb, table)
     if not observed.exists:
         return {"table": table, "result": "absent", "backup_arn": None}
-    if observed.deletion_protection:
-        return {"table": table, "result": "deletion-protected", "backup_arn": None}
+    if observed.deletion_protection and not lift_deletion_protection:
+        return {"table": table, "result": DELETION_PROTECTED, "backup_arn": None}
     if observed.status == "DELETING":
         return {"table": table, "result": "deleted", "backup_arn": None}
     if observed.status != "ACTIVE":
@@ -61,15 +64,19 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_s
                 wait = int(min(BACKUP_POLL_MAX_SECONDS, max(BACKUP_POLL_MIN_SECONDS, waited / 2)))
                 return {"table": table, "result": BACKUP_PENDING, "backup_arn": backup["BackupArn"], "wait_seconds": wait}
             return {"table": table, "result": "backup-not-available", "backup_arn": backup["BackupArn"]}
+        if observed.deletion_protection:  # the input asked for it; the backup, if any, is AVAILABLE
+            dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
         dynamodb.delete_table(TableName=table)
     except dynamodb.exceptions.ResourceInUseException as err:
         raise ResourceBusy(f"table {table} is busy") from err
     except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"teardown of table {table}") from err
-    return {"table": table, "result": "deleted", "backup_arn": backup["BackupArn"] if backup else None}
+    return {"table": table, "result": "deleted", "backup_arn": backup["BackupArn"] if backup else None,
+            "protection_lifted": observed.deletion_protection}
 
 
 BACKUP_PENDING = "backup-pending"
+DELETION_PROTECTED = "deletion-protected"
 BACKUP_POLL_MIN_SECONDS, BACKUP_POLL_MAX_SECONDS = 2, 30
 LEFT_RESULTS = ("backup-not-available", "failed")
 
@@ -83,7 +90,10 @@ def teardown_summary(tables: list[dict[str, Any]]) -> dict[str, Any]:
         backup = f", backup {entry['backup_arn']}" if entry.get("backup_arn") else ""
         parts.append(f"table {entry['table']} is kept: {why}{backup}")
     cause = "; ".join(parts) + "; run teardown again to finish" if parts else ""
-    return {"complete": not left, "left": [entry["table"] for entry in left], "cause": cause}
+    kept = [{"table": entry["table"], "why": "deletion protection is on (teardown with "
+             '"lift_deletion_protection": true deletes it, after its backup)'}
+            for entry in tables if entry.get("result") == DELETION_PROTECTED]
+    return {"complete": not left, "left": [entry["table"] for entry in left], "cause": cause, "kept": kept}
 
 
 def teardown_role(iam: Any, role: str) -> dict[str, Any]:

@@ -13,10 +13,12 @@ from lambdas.core.tables import await_table
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input: {"table", "execution_name", "outcome", "look"?: true}. Output: {"table",
     "outcome", "status": "ACTIVE", "ttl": enabled|already-enabled|disabled|not-specified|deferred,
-    "ttl_change_possible_by": ISO time when deferred, else null}.
+    "ttl_change_possible_by": ISO time when deferred, else null,
+    "point_in_time_recovery": enabled|already-enabled|not-specified}.
 
     With "look" it is a poll: DescribeTable first, and a table not ACTIVE yet raises TableStillCreating
-    (the state machine looks again later). Without, the table was already seen ACTIVE: TTL straight away.
+    (the state machine looks again later). Without, the table was already seen ACTIVE: TTL straight away,
+    then point-in-time recovery where the spec wants it.
     TTL that is already enabled is success, not ValidationException; a change AWS's one-hour rule
     refuses is "deferred", with the time by which it becomes possible.
     """

@@ -16,7 +16,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input: {"execution_name", "remediate"}. Output: {"drifted", "drifted_resources", "differences": [
     {"resource", "property", "expected", "actual", "remedy"}]}."""
     bind_execution(event["execution_name"])
-    result = drift(aws.dynamodb, aws.iam, desired())
+    state = desired()
+    result = drift(aws.dynamodb, aws.iam, state, aws.kms if state.customer_managed_key() else None)
     metrics.add_metric(name="DriftedResources", unit=MetricUnit.Count, value=result["drifted_resources"])
     logger.info("drift check", extra={"drifted_resources": result["drifted_resources"]})
     return result

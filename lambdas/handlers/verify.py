@@ -25,8 +25,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     drift_before = event.get("drift") if event.get("remediate") else None
     # Reads may lag the run's writes: every attempt but the last of the state machine's retries waits them out.
     final_attempt = event.get("retry_count", 0) >= event.get("max_retries", 0)
+    state = desired()
     report = verify(
-        aws.dynamodb, aws.iam, desired(), event["tables"], event["role"], drift_before=drift_before, final_attempt=final_attempt
+        aws.dynamodb, aws.iam, state, event["tables"], event["role"], drift_before=drift_before, final_attempt=final_attempt,
+        kms=aws.kms if state.customer_managed_key() else None,
     )
     metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)
     logger.info("verification done", extra={"remaining_differences": len(report["differences"])})

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from lambdas.core.desired import DesiredState, IndexSpec, KeyAttribute, RoleSpec, TableSpec
-from provisioner.config import Settings, check_history_budget, partition_for
+from provisioner.config import Protection, Settings, check_history_budget, partition_for
 
 INLINE_POLICY_NAME = "FileFerryReadOnlyPolicy"
 METRICS_NAMESPACE = "FileFerry"
@@ -60,7 +60,8 @@ def _key(pair: tuple[str, str] | None) -> KeyAttribute | None:
     return KeyAttribute(*pair) if pair else None
 
 
-def table_spec(name: str, data: dict[str, Any], kms_key_id: str | None) -> TableSpec:
+def table_spec(name: str, data: dict[str, Any], kms_key_id: str | None, protection: Protection | None = None) -> TableSpec:
+    protection = protection or Protection(point_in_time_recovery=False, recovery_period_days=35, deletion_protection=False)
     return TableSpec(
         name=name,
         hash_key=_key(data["hash_key"]),
@@ -72,6 +73,9 @@ def table_spec(name: str, data: dict[str, Any], kms_key_id: str | None) -> Table
         ttl_attribute=data.get("ttl_attribute"),
         kms_key_id=kms_key_id,
         purpose=data.get("purpose", ""),
+        point_in_time_recovery=protection.point_in_time_recovery,
+        recovery_period_days=protection.recovery_period_days,
+        deletion_protection=protection.deletion_protection,
     )
 
 
@@ -171,7 +175,8 @@ def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> 
     tables_given = tables is not None
     if tables is None:
         tables = [
-            table_spec(getattr(settings.dynamodb, key), data, kms_key_id) for key, data in FILEFERRY_TABLES.items()
+            table_spec(getattr(settings.dynamodb, key), data, kms_key_id, settings.dynamodb.protection(key))
+            for key, data in FILEFERRY_TABLES.items()
         ]
     arns = [table_arn(region, account_id, table.name, partition) for table in tables]
     role = RoleSpec(

@@ -16,7 +16,7 @@ from provisioner.config import dns_suffix_for, partition_for
 
 VERSION = "2012-10-17"
 
-TABLE_READ = ["dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"]
+TABLE_READ = ["dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"]
 ROLE_READ = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]
 ROLE_DELETE = ["iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"]
 
@@ -136,6 +136,20 @@ def _kms_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
     return [_statement("CustomerManagedKey", actions, [key], Condition={"StringEquals": through_dynamodb})]
 
 
+def _key_health_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
+    """kms:DescribeKey on the customer managed key: verify and the drift check read its state (disabled or
+    pending deletion makes the tables unreadable)."""
+    if not kms_key_id:
+        return []
+    alias = kms_key_id.split(":", 5)[5] if kms_key_id.startswith("arn:") else kms_key_id
+    if alias.startswith("alias/"):
+        keys = f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/*"
+        condition = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
+        return [_statement("ReadKeyState", ["kms:DescribeKey"], [keys], Condition=condition)]
+    key = kms_key_id if kms_key_id.startswith("arn:") else f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/{kms_key_id}"
+    return [_statement("ReadKeyState", ["kms:DescribeKey"], [key])]
+
+
 def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -> list[dict[str, Any]]:
     """What one step's function may do, beyond writing its own logs and traces."""
     tables, role = arns.tables(), [arns.managed_role()]
@@ -156,7 +170,9 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
         ],
         # The poll loop and TTL in one step: exactly what the poll (DescribeTable) and the TTL step
         # (DescribeTable, DescribeTimeToLive, UpdateTimeToLive) had, on the same tables.
-        "await-table": [_statement("AwaitTablesAndTimeToLive", TABLE_READ + ["dynamodb:UpdateTimeToLive"], tables)],
+        # ...and turns point-in-time recovery on where the config wants it (never off).
+        "await-table": [_statement("AwaitTablesAndTimeToLive", TABLE_READ + ["dynamodb:UpdateContinuousBackups",
+                                                                            "dynamodb:UpdateTimeToLive"], tables)],
         "ensure-role": [
             _statement(
                 "EnsureManagedRole",
@@ -178,13 +194,17 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
         "verify": [
             _statement("ReadTables", TABLE_READ, tables),
             _statement("ReadManagedRole", ROLE_READ, role),
+            *_key_health_statements(kms_key_id, arns),
         ],
         "drift-check": [
             _statement("ReadTables", TABLE_READ, tables),
             _statement("ReadManagedRole", ROLE_READ, role),
+            *_key_health_statements(kms_key_id, arns),
         ],
         "rollback": [
-            _statement("RollBackTables", TABLE_READ + ["dynamodb:DeleteTable", "dynamodb:ListTagsOfResource"], tables),
+            # UpdateTable lifts the deletion protection of a table the run created protected, to delete it.
+            _statement("RollBackTables", TABLE_READ + ["dynamodb:DeleteTable", "dynamodb:ListTagsOfResource",
+                                                       "dynamodb:UpdateTable"], tables),
             _statement(
                 "RollBackManagedRole",
                 ROLE_READ
@@ -197,7 +217,8 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
         "teardown-table": [
             _statement(
                 "BackUpAndDeleteTables",
-                TABLE_READ + ["dynamodb:CreateBackup", "dynamodb:DeleteTable", "dynamodb:Scan"],
+                # UpdateTable: lifting deletion protection, only when the teardown's input asks for it.
+                TABLE_READ + ["dynamodb:CreateBackup", "dynamodb:DeleteTable", "dynamodb:Scan", "dynamodb:UpdateTable"],
                 tables,
             ),
             # ListBackups supports no resource-level permissions.

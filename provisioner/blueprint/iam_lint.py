@@ -60,6 +60,12 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("create-or-adopt-table-fn.policy", "UNKNOWN_CONDITION_FOR_ACTION", "kms:resourcealiases"): (
         "kms:ResourceAliases is a KMS condition key for every operation on a key; parliament's table lists it per service only"
     ),
+    ("verify-fn.policy", "UNKNOWN_CONDITION_FOR_ACTION", "kms:resourcealiases"): (
+        "kms:ResourceAliases is a KMS condition key for every operation on a key (DescribeKey too); parliament lists it per service only"
+    ),
+    ("drift-check-fn.policy", "UNKNOWN_CONDITION_FOR_ACTION", "kms:resourcealiases"): (
+        "kms:ResourceAliases is a KMS condition key for every operation on a key (DescribeKey too); parliament lists it per service only"
+    ),
     ("validate-input-fn.policy", "RESOURCE_MISMATCH", "states:describeexecution on arn:*:states:*:*:express:*:*:*"): (
         "the state machine is STANDARD; express executions are the alternative resource type"
     ),

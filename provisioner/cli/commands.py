@@ -306,12 +306,14 @@ def _show_teardown(output: dict[str, Any]) -> None:
     click.echo("Teardown:")
     for table in output["tables"]:
         backup = f"  backup {table['backup_arn']}" if table.get("backup_arn") else ""
-        click.echo(f"  {table['table']:<34} {words.teardown_result(table['result'])}{backup}")
+        lifted = " (deletion protection lifted)" if table.get("protection_lifted") else ""
+        click.echo(f"  {table['table']:<34} {words.teardown_result(table['result'])}{lifted}{backup}")
     click.echo(f"  role {output['role']}: {words.teardown_result(output['result'])}")
     if any(table["result"] == "deletion-protected" for table in output["tables"]):
         click.echo(
-            "Next: tables with deletion protection were kept; turn it off "
-            "(aws dynamodb update-table --table-name NAME --no-deletion-protection-enabled) and run teardown again."
+            "Next: tables with deletion protection were kept, with every item in them; to delete them too "
+            "(after their backup), run teardown again with --input "
+            "'{\"confirm\": \"NAME\", \"lift_deletion_protection\": true}' (NAME: the provisioner name)."
         )
 
 

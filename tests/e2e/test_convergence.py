@@ -111,7 +111,14 @@ def test_provision_rerun_remediate_and_teardown_converge(strict, aws, run, clien
     assert canonical_statements(document) == canonical_statements(desired.role.inline_policy)
     assert _items(clients, PRE_EXISTING) == user_context_with_items
 
-    torn_down = run({"action": "teardown", "confirm": "fileferry-provisioner"})
+    # Tables that hold records are deletion-protected (adopted ones too): a teardown keeps them, items and all.
+    protected = sorted(["FileFerry-UserContext", "FileFerry-TransferRequests", "FileFerry-AgentLearning"])
+    kept = run({"action": "teardown", "confirm": "fileferry-provisioner"})
+    _ok(kept)
+    assert _tables(clients) == protected and not _role_exists(clients)
+    assert sorted(entry["table"] for entry in kept.output["kept"]) == protected
+    assert _items(clients, PRE_EXISTING) == user_context_with_items
+    torn_down = run({"action": "teardown", "confirm": "fileferry-provisioner", "lift_deletion_protection": True})
     _ok(torn_down)
     assert _tables(clients) == [] and not _role_exists(clients)
     (backup,) = clients.dynamodb.list_backups(TableName=PRE_EXISTING)["BackupSummaries"]

@@ -169,6 +169,7 @@ def test_remediation_restores_what_can_change_in_place_and_reports_a_key_schema_
     assert second.succeeded and second.output["differences"] == [], second.output
 
     # A key schema change needs a new table: reported, never "fixed", and its data stays.
+    clients.dynamodb.update_table(TableName=LEARNING, DeletionProtectionEnabled=False)  # as whoever replaced it did
     clients.dynamodb.delete_table(TableName=LEARNING)
     clients.dynamodb.create_table(
         TableName=LEARNING,
@@ -188,10 +189,12 @@ def test_remediation_restores_what_can_change_in_place_and_reports_a_key_schema_
     remediation = json.loads(out)
     assert remediation["status"] == "SUCCEEDED", out
     output = remediation["output"]
-    assert set(_found(output)) == {(f"table/{LEARNING}", "key_schema")}
+    # The replaced table is left exactly as it is (it needs replacing), so its missing protection is reported too.
+    replaced = {(f"table/{LEARNING}", "key_schema"), (f"table/{LEARNING}", "deletion_protection"),
+                (f"table/{LEARNING}", "point_in_time_recovery")}
+    assert set(_found(output)) == replaced
     assert output["drifted"] is True and output["verified"] is False
-    assert {(d["resource"], d["property"]) for d in output["drift_before_remediation"]} == {
-        (f"table/{LEARNING}", "key_schema"),
+    assert {(d["resource"], d["property"]) for d in output["drift_before_remediation"]} == replaced | {
         (f"table/{SESSIONS}", "ttl"),
     }
     assert _ttl(clients, SESSIONS)["TimeToLiveStatus"] in ("ENABLING", "ENABLED")

@@ -50,7 +50,7 @@ def test_logs_of_a_run_carry_its_execution_name_never_item_data_and_emit_filefer
         TableName="FileFerry-ActiveSessions",
         Item={"session_token": {"S": ITEM_MARKER}, "aws_secret_access_key": {"S": f"secret-{ITEM_MARKER}"}},
     )
-    torn_down = run({"action": "teardown", "confirm": "fileferry-provisioner"})
+    torn_down = run({"action": "teardown", "confirm": "fileferry-provisioner", "lift_deletion_protection": True})
     assert torn_down.succeeded, torn_down.cause
     assert [name for name in clients.dynamodb.list_tables()["TableNames"] if name.startswith("FileFerry-")] == []
     teardown_name = torn_down.execution_arn.split(":")[-1]

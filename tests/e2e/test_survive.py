@@ -284,7 +284,7 @@ def test_teardown_waits_for_a_slow_backup_and_deletes_the_table_only_once_it_is_
     aws, slow_backups, run, clients, deployed, follow_until
 ):
     items = _provisioned_with_items(run, clients)
-    arn = runs.start(clients.stepfunctions, deployed.state_machine_arn, {"action": "teardown", "confirm": "fileferry-provisioner"})
+    arn = runs.start(clients.stepfunctions, deployed.state_machine_arn, {"action": "teardown", "confirm": "fileferry-provisioner", "lift_deletion_protection": True})
     follow_until(arn, lambda line: "waiting for the backup" in line, "teardown waited for the backup")
     assert PRE_EXISTING in _tables(clients)  # not deleted while its backup is CREATING
 
@@ -307,7 +307,7 @@ def test_teardown_that_gives_up_on_a_backup_keeps_the_table_finishes_the_rest_an
     impatient.deployer().deploy()  # the same orchestrator, with a 10-second backup wait
 
     sfn = clients.stepfunctions
-    arn = runs.start(sfn, deployed.state_machine_arn, {"action": "teardown", "confirm": "fileferry-provisioner"})
+    arn = runs.start(sfn, deployed.state_machine_arn, {"action": "teardown", "confirm": "fileferry-provisioner", "lift_deletion_protection": True})
     result = runs.Follower(sfn, poll_seconds=0.2).follow(arn)
 
     assert (result.status, result.error) == ("FAILED", "TeardownIncomplete")

@@ -23,7 +23,7 @@ import lambdas.handlers
 from lambdas.core import runtime
 from lambdas.core.desired import DesiredState, load_packaged
 from lambdas.core.role import ensure_role
-from lambdas.core.tables import create_or_adopt_table, ensure_ttl
+from lambdas.core.tables import create_or_adopt_table, ensure_point_in_time_recovery, ensure_ttl
 from provisioner.config import load_settings
 from provisioner.blueprint.desired_state import desired_state
 
@@ -93,6 +93,7 @@ def provisioned(dynamodb: Any, iam: Any, desired: DesiredState, tags: dict[str, 
     for spec in desired.tables:
         outcomes.append(create_or_adopt_table(dynamodb, spec, tags).as_dict())
         ensure_ttl(dynamodb, spec)
+        ensure_point_in_time_recovery(dynamodb, spec)
     role = ensure_role(iam, desired.role, tags).as_dict()
     return {"tables": outcomes, "role": role}
 

@@ -26,6 +26,7 @@ def create_raw_table(dynamodb: Any, spec: TableSpec, **overrides: Any) -> None:
         "KeySchema": keys,
         "BillingMode": "PAY_PER_REQUEST",
         "SSESpecification": {"Enabled": True, "SSEType": "KMS"},
+        "DeletionProtectionEnabled": spec.deletion_protection,
     }
     if spec.indexes:
         request["GlobalSecondaryIndexes"] = [
@@ -43,6 +44,9 @@ def create_raw_table(dynamodb: Any, spec: TableSpec, **overrides: Any) -> None:
         else:
             request[name] = value
     dynamodb.create_table(**request)
+    if spec.point_in_time_recovery:
+        dynamodb.update_continuous_backups(TableName=spec.name, PointInTimeRecoverySpecification={
+            "PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": spec.recovery_period_days})
 
 
 def put_items(dynamodb: Any, spec: TableSpec, count: int) -> list[dict[str, Any]]:

@@ -32,8 +32,27 @@ def test_the_poll_that_sees_the_table_active_enables_its_ttl(dynamodb: Any, pack
 
     output = await_table.handler({"table": SESSIONS, "execution_name": "exec-1", "outcome": "created", "look": True}, context)
 
-    assert output == {"table": SESSIONS, "outcome": "created", "status": "ACTIVE", "ttl": "enabled", "ttl_change_possible_by": None}
+    assert output == {"table": SESSIONS, "outcome": "created", "status": "ACTIVE", "ttl": "enabled", "ttl_change_possible_by": None,
+                      "point_in_time_recovery": "not-specified"}  # ActiveSessions: off by default
     assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+
+
+def test_a_table_that_holds_records_is_created_protected_and_gets_point_in_time_recovery_once_active(
+    dynamodb: Any, packaged: Any, context: FakeLambdaContext
+) -> None:
+    table = "FileFerry-UserContext"
+    create_or_adopt_table.handler({"table": table, "execution_name": "exec-1"}, context)
+
+    output = await_table.handler({"table": table, "execution_name": "exec-1", "outcome": "created", "look": True}, context)
+    again = await_table.handler({"table": table, "execution_name": "exec-1", "outcome": "created", "look": True}, context)
+
+    assert (output["point_in_time_recovery"], again["point_in_time_recovery"]) == ("enabled", "already-enabled")
+    assert dynamodb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is True
+    pitr = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert (pitr["PointInTimeRecoveryStatus"], pitr["RecoveryPeriodInDays"]) == ("ENABLED", 35)
+    sessions = create_or_adopt_table.handler({"table": SESSIONS, "execution_name": "exec-1"}, context)
+    assert sessions["outcome"] == "created"
+    assert dynamodb.describe_table(TableName=SESSIONS)["Table"]["DeletionProtectionEnabled"] is False
 
 
 def test_an_adopted_active_table_gets_its_ttl_without_a_poll(dynamodb: Any, packaged: Any, context: FakeLambdaContext) -> None:
@@ -42,7 +61,8 @@ def test_an_adopted_active_table_gets_its_ttl_without_a_poll(dynamodb: Any, pack
 
     output = await_table.handler({"table": SESSIONS, "execution_name": "exec-2", "outcome": "adopted"}, context)
 
-    assert output == {"table": SESSIONS, "outcome": "adopted", "status": "ACTIVE", "ttl": "already-enabled", "ttl_change_possible_by": None}
+    assert output == {"table": SESSIONS, "outcome": "adopted", "status": "ACTIVE", "ttl": "already-enabled", "ttl_change_possible_by": None,
+                      "point_in_time_recovery": "not-specified"}
     assert ttl_of(dynamodb, SESSIONS) == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
 
 

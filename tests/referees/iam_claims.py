@@ -253,12 +253,16 @@ def _function_role_claims(policy: list[dict[str, Any]], me: str, name: str, step
     # What each step exists to do (docs/security.md), where the workflow has that step.
     jobs = {
         "create-or-adopt-table": [("dynamodb:CreateTable", t) for t in tables],
-        "await-table": [("dynamodb:DescribeTable", t) for t in tables] + [("dynamodb:UpdateTimeToLive", t) for t in tables],
+        "await-table": [("dynamodb:DescribeTable", t) for t in tables] + [("dynamodb:UpdateTimeToLive", t) for t in tables]
+        + [("dynamodb:UpdateContinuousBackups", t) for t in tables],
         "ensure-role": [("iam:CreateRole", "role"), ("iam:PutRolePolicy", "role")],
-        "verify": [("dynamodb:DescribeTable", t) for t in tables] + [("iam:GetRole", "role")],
+        "verify": [("dynamodb:DescribeTable", t) for t in tables] + [("iam:GetRole", "role")]
+        + [("dynamodb:DescribeContinuousBackups", t) for t in tables],
         "drift-check": [("dynamodb:DescribeTable", t) for t in tables] + [("iam:GetRole", "role")],
-        "rollback": [("dynamodb:DeleteTable", t) for t in tables] + [("iam:DeleteRole", "role")],
-        "teardown-table": [("dynamodb:CreateBackup", t) for t in tables] + [("dynamodb:DeleteTable", t) for t in tables],
+        "rollback": [("dynamodb:DeleteTable", t) for t in tables] + [("iam:DeleteRole", "role")]
+        + [("dynamodb:UpdateTable", t) for t in tables],
+        "teardown-table": [("dynamodb:CreateBackup", t) for t in tables] + [("dynamodb:DeleteTable", t) for t in tables]
+        + [("dynamodb:UpdateTable", t) for t in tables],
         "teardown-role": [("iam:DeleteRole", "role")],
         "validate-input": [("dynamodb:PutItem", "lease"), ("states:GetExecutionHistory", "executions")],
     }

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from provisioner.config import PACKAGED_CONFIG_PATH, ConfigError, load_settings, resolve
+from provisioner.blueprint.desired_state import desired_state
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 
@@ -362,3 +363,49 @@ def test_a_config_that_is_not_a_readable_text_file_is_a_config_error(tmp_path, c
     path.mkdir() if content is None else path.write_bytes(content)
     with pytest.raises(ConfigError, match="^" + re.escape(f"{path}: {problem}")):
         load_settings(path)
+
+
+# -- table protection ---------------------------------------------------------------------
+
+
+def test_tables_that_hold_records_are_protected_by_default_and_sessions_and_cache_are_not() -> None:
+    desired = desired_state(load_settings(PACKAGED_CONFIG_PATH))
+    protection = {t.name: (t.point_in_time_recovery, t.deletion_protection, t.recovery_period_days) for t in desired.tables}
+
+    assert protection == {
+        "FileFerry-ActiveSessions": (False, False, 35),
+        "FileFerry-UserContext": (True, True, 35),
+        "FileFerry-TransferRequests": (True, True, 35),
+        "FileFerry-AgentLearning": (True, True, 35),
+        "FileFerry-S3FileCache": (False, False, 35),
+    }
+
+
+def test_a_table_entry_overrides_the_section_for_that_table_only(config_file: Callable[..., Path]) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["dynamodb"]["recovery_period_days"] = 7
+        data["dynamodb"]["tables"] = {"active_sessions_table": {"point_in_time_recovery": True},
+                                      "agent_learning_table": {"deletion_protection": False, "recovery_period_days": 1}}
+
+    tables = {t.name: t for t in desired_state(load_settings(config_file(change))).tables}
+
+    assert (tables["FileFerry-ActiveSessions"].point_in_time_recovery, tables["FileFerry-ActiveSessions"].deletion_protection) == (True, False)
+    assert tables["FileFerry-ActiveSessions"].recovery_period_days == 7
+    assert (tables["FileFerry-AgentLearning"].deletion_protection, tables["FileFerry-AgentLearning"].recovery_period_days) == (False, 1)
+    assert (tables["FileFerry-UserContext"].deletion_protection, tables["FileFerry-UserContext"].recovery_period_days) == (True, 7)
+
+
+@pytest.mark.parametrize("key, value, named", [
+    ("dynamodb.point_in_time_recovery", "yes", "dynamodb.point_in_time_recovery"),
+    ("dynamodb.deletion_protection", 1, "dynamodb.deletion_protection"),
+    ("dynamodb.recovery_period_days", 36, "dynamodb.recovery_period_days"),
+    ("dynamodb.recovery_period_days", 0, "dynamodb.recovery_period_days"),
+    ("dynamodb.tables", {"sessions": {"deletion_protection": True}}, "unknown table 'sessions'"),
+    ("dynamodb.tables", {"user_context_table": {"backups": True}}, "dynamodb.tables.user_context_table.backups: unknown key"),
+    ("dynamodb.tables", {"user_context_table": {"recovery_period_days": 40}}, "recovery_period_days"),
+])
+def test_a_bad_protection_setting_is_one_error_naming_the_key(config_file: Callable[..., Path], key: str, value: Any, named: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config_file(_set(key, value)))
+
+    assert named in str(raised.value) and "\n" not in str(raised.value)

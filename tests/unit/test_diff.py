@@ -69,6 +69,9 @@ def observed_as_specified(spec: TableSpec) -> ObservedTable:
         kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
         ttl_status="ENABLED" if spec.ttl_attribute else "DISABLED",
         ttl_attribute=spec.ttl_attribute,
+        deletion_protection=spec.deletion_protection,
+        pitr_status="ENABLED" if spec.point_in_time_recovery else "DISABLED",
+        recovery_period_days=spec.recovery_period_days if spec.point_in_time_recovery else None,
     )
 
 
