@@ -27,6 +27,10 @@ TTL_RESULTS = {
     "not-specified": "no TTL (permanent table)",
     "deferred": "TTL change deferred: AWS allows one change an hour",
 }
+PITR_RESULTS = {  # "not-specified" (a table the config leaves without it) says nothing
+    "enabled": "point-in-time recovery turned on",
+    "already-enabled": "point-in-time recovery on",
+}
 TTL_STATUSES = {
     "ENABLED": "TTL on",
     "ENABLING": "TTL being turned on",

@@ -204,6 +204,9 @@ class RunProgress:
                 ttl = words.ttl_result(body["ttl"])
                 if body.get("ttl_change_possible_by"):
                     ttl += f" (possible by {body['ttl_change_possible_by']})"
+                pitr = words.PITR_RESULTS.get(str(body.get("point_in_time_recovery")))
+                if pitr:
+                    ttl += f", {pitr}"
                 return self._set(subject, f"{_outcome_prefix(body)}{ttl}", at, settled=True)
             if "result" in body:
                 backup = f" (backup {body['backup_arn']})" if body.get("backup_arn") else ""

@@ -36,6 +36,8 @@ def test_provisioning_protects_the_tables_that_hold_records_and_leaves_sessions_
     result = run({"action": "provision"})
 
     assert result.succeeded and result.output["verified"] is True, f"{result.error}: {result.cause}"
+    assert any(line.startswith("table FileFerry-UserContext: created") and "point-in-time recovery turned on" in line
+               for line in result.progress), result.progress
     for table in PROTECTED:
         assert _protected(clients, table) is True, table
         assert (_pitr(clients, table)["PointInTimeRecoveryStatus"], _pitr(clients, table)["RecoveryPeriodInDays"]) == ("ENABLED", 35)
