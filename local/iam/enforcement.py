@@ -283,10 +283,43 @@ def authorize(session: Session, call: AwsCall, environ: dict[str, Any],
         if request.action == "sts:AssumeRole":
             decision = _assume_role_decision(documents, session, full)
         else:
-            decision = evaluate(documents, full)
+            decision = _with_resource_policy(evaluate(documents, full), session, full)
         if decision.result != ALLOWED:
             return Denial(request.action, request.resource, _denial_message(session, request, decision))
     return None
+
+
+_TABLE_ARN = re.compile(r"^(arn:[^:]+:dynamodb:[^:]+:\d{12}:table/[^/]+)(/index/[^/]+)?$")
+
+
+def table_resource_policy(resource: str) -> str | None:
+    """The resource-based policy (PutResourcePolicy) of the DynamoDB table `resource` names (a table or one
+    of its indexes: the table's policy governs its indexes too); None when it has none."""
+    match = _TABLE_ARN.match(resource)
+    if match is None:
+        return None
+    from moto.dynamodb.models import dynamodb_backends
+
+    table_arn = match.group(1)
+    _, partition, _, region, account, _ = table_arn.split(":", 5)
+    try:
+        policy = dynamodb_backends[account][region].resource_policies.get(table_arn)
+    except Exception:
+        return None
+    return getattr(policy, "policy_doc", None) if policy is not None else None
+
+
+def _with_resource_policy(identity: Decision, session: Session, request: AuthRequest) -> Decision:
+    """A same-account request on a resource with a resource-based policy (a DynamoDB table's): an explicit
+    Deny in either policy denies, and an Allow in either suffices (IAM User Guide, "Policy evaluation logic":
+    requests within a single account)."""
+    document = table_resource_policy(request.resource)
+    if document is None or identity.result == EXPLICIT_DENY:
+        return identity
+    resource = evaluate_trust(document, {"AWS": [session.arn, session.role_arn]}, request)
+    if resource.result == EXPLICIT_DENY:
+        return resource
+    return identity if identity.allowed or not resource.allowed else resource
 
 
 def _assume_role_decision(documents: list[str], session: Session, request: AuthRequest) -> Decision:
@@ -303,7 +336,9 @@ def _assume_role_decision(documents: list[str], session: Session, request: AuthR
 
 def _denial_message(session: Session, request: AuthRequest, decision: Decision) -> str:
     # AWS's wording (IAM User Guide, "Troubleshoot access denied error messages").
-    why = ("with an explicit deny in an identity-based policy" if decision.result == EXPLICIT_DENY
+    # Only a resource-based policy's statements name a Principal.
+    kind = "a resource-based policy" if "Principal" in (decision.statement or {}) else "an identity-based policy"
+    why = (f"with an explicit deny in {kind}" if decision.result == EXPLICIT_DENY
            else f"because no identity-based policy allows the {request.action} action")
     return (f"User: {session.arn} is not authorized to perform: {request.action} "
             f"on resource: {request.resource} {why}")

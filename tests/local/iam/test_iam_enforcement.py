@@ -343,3 +343,34 @@ def test_a_request_signed_with_an_ended_assume_role_session_is_refused_as_expire
     assert (json_service["Error"]["Code"], json_service["ResponseMetadata"]["HTTPStatusCode"]) == ("ExpiredTokenException", 400)
     assert query_service["Error"]["Code"] == "ExpiredToken"
     assert aws("stepfunctions").list_state_machines()["stateMachines"] == []  # the operator's own keys still work
+
+
+def test_a_table_resource_policy_is_evaluated_with_the_roles_own_policies(aws, role_session):
+    # IAM User Guide, "Policy evaluation logic", within one account: an explicit Deny in either policy
+    # wins, and an Allow in either suffices. DynamoDB authorizes a write before it evaluates its condition.
+    owner = aws("dynamodb")
+    owner.create_table(TableName="records", **TABLE_KEY)
+    owner.put_item(TableName="records", Item={"pk": {"S": "kept"}})
+    items = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    writer = role_session("writer", policy(allow(items, table_arn("records"))))("dynamodb")
+    reader = role_session("no-grants", policy(allow("dynamodb:ListTables")))("dynamodb")
+    role = f"arn:aws:iam::{ACCOUNT}:role/writer"
+    owner.put_resource_policy(ResourceArn=table_arn("records"), Policy=json.dumps(policy(
+        {"Effect": "Deny", "Principal": {"AWS": role}, "Action": "dynamodb:PutItem", "Resource": table_arn("records")},
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/no-grants"}, "Action": "dynamodb:GetItem",
+         "Resource": table_arn("records")},
+    )))
+
+    denied = error_of(lambda: writer.put_item(TableName="records", Item={"pk": {"S": "new"}},
+                                              ConditionExpression="attribute_exists(pk) AND attribute_not_exists(pk)"))
+    assert denied["Error"]["Code"] == "AccessDeniedException"
+    assert denied["Error"]["Message"].endswith("with an explicit deny in a resource-based policy")
+    condition = error_of(lambda: writer.delete_item(TableName="records", Key={"pk": {"S": "kept"}},
+                                                    ConditionExpression="attribute_not_exists(pk)"))
+    assert condition["Error"]["Code"] == "ConditionalCheckFailedException"  # allowed: only the condition failed
+    assert reader.get_item(TableName="records", Key={"pk": {"S": "kept"}})["Item"] == {"pk": {"S": "kept"}}
+
+    owner.delete_resource_policy(ResourceArn=table_arn("records"))
+    writer.put_item(TableName="records", Item={"pk": {"S": "new"}})
+    assert error_of(lambda: reader.get_item(TableName="records", Key={"pk": {"S": "kept"}}))["Error"]["Code"] == "AccessDeniedException"
+    assert sorted(item["pk"]["S"] for item in owner.scan(TableName="records")["Items"]) == ["kept", "new"]
