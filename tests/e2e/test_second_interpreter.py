@@ -243,9 +243,10 @@ def _disable_ttl_add_a_statement_delete_a_table(clients: Any, emulator: Any) -> 
 def _user_context_with_items(clients: Any) -> None:
     """FileFerry-UserContext as someone created it before any run, holding data.
 
-    It matches the spec, TTL included, so the failing run changes nothing on it: how far the tables'
-    branch gets before the role's fault stops the Parallel (whether it reached this table's TTL) is
-    timing, and a TTL change is one a rollback cannot undo within the hour.
+    It matches the spec, TTL, deletion protection and point-in-time recovery included, so the failing run
+    changes nothing on it: how far the tables' branch gets before the role's fault stops the Parallel
+    (whether it reached this table's TTL) is timing, and a TTL change is one a rollback cannot undo
+    within the hour.
     """
     clients.dynamodb.create_table(
         TableName=CONTEXT,
@@ -253,7 +254,10 @@ def _user_context_with_items(clients: Any) -> None:
         KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
         SSESpecification={"Enabled": True, "SSEType": "KMS"},
+        DeletionProtectionEnabled=True,
     )
+    clients.dynamodb.update_continuous_backups(TableName=CONTEXT, PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 35})
     clients.dynamodb.update_time_to_live(TableName=CONTEXT, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
     for n in range(3):
         clients.dynamodb.put_item(TableName=CONTEXT, Item={"user_id": {"S": f"user-{n}"}})
@@ -305,6 +309,9 @@ def _resources(clients: Any) -> dict[str, Any]:
             "billing_mode": table.get("BillingModeSummary", {}).get("BillingMode"),
             "encryption": table.get("SSEDescription", {}).get("SSEType"),
             "ttl": (ttl["TimeToLiveStatus"], ttl.get("AttributeName")),
+            "deletion_protection": table.get("DeletionProtectionEnabled"),
+            "point_in_time_recovery": dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+            ["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"],
             "tags": {t["Key"]: t["Value"] for t in dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]},
             "items": sorted(json.dumps(item, sort_keys=True) for item in dynamodb.scan(TableName=name)["Items"]),
         }
