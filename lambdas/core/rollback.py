@@ -331,7 +331,7 @@ def _delete_table_not_described_yet(dynamodb: Any, name: str, what: str) -> None
     ResourceInUseException, still CREATING (retried); success, it was there and is being deleted now.
     """
     try:
-        _delete_lifting_protection(dynamodb, name)
+        delete_lifting_protection(dynamodb, name)
     except dynamodb.exceptions.ResourceNotFoundException:
         return
     except dynamodb.exceptions.ResourceInUseException as err:
@@ -345,9 +345,10 @@ def is_deletion_protected_refusal(err: BaseException) -> bool:
     return error_code(err) == "ValidationException" and "protect" in str(err).lower()
 
 
-def _delete_lifting_protection(dynamodb: Any, name: str) -> None:
-    """DeleteTable; a table this run created protected has its protection lifted first (only such a table
-    comes here: a rollback never unprotects a table that existed before the run)."""
+def delete_lifting_protection(dynamodb: Any, name: str) -> None:
+    """DeleteTable; a protected table has its protection lifted first. Only tables that may lose it come here:
+    a rollback's own (it never unprotects a table that existed before the run), a teardown's when its input
+    says so."""
     try:
         dynamodb.delete_table(TableName=name)
     except dynamodb.exceptions.ClientError as err:
@@ -359,7 +360,7 @@ def _delete_lifting_protection(dynamodb: Any, name: str) -> None:
 
 def _delete_table(dynamodb: Any, name: str) -> None:
     try:
-        _delete_lifting_protection(dynamodb, name)
+        delete_lifting_protection(dynamodb, name)
     except dynamodb.exceptions.ResourceNotFoundException:
         return
     except dynamodb.exceptions.ResourceInUseException as err:

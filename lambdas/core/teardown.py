@@ -9,7 +9,7 @@ from typing import Any
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
 from lambdas.core.errors import ResourceBusy, TableNotActive
 from lambdas.core.observe import observe_table
-from lambdas.core.rollback import delete_role
+from lambdas.core.rollback import delete_lifting_protection, delete_role
 
 
 def backup_name(table: str, execution_name: str) -> str:
@@ -64,9 +64,8 @@ def teardown_table(dynamodb: Any, table: str, execution_name: str, backup_wait_s
                 wait = int(min(BACKUP_POLL_MAX_SECONDS, max(BACKUP_POLL_MIN_SECONDS, waited / 2)))
                 return {"table": table, "result": BACKUP_PENDING, "backup_arn": backup["BackupArn"], "wait_seconds": wait}
             return {"table": table, "result": "backup-not-available", "backup_arn": backup["BackupArn"]}
-        if observed.deletion_protection:  # the input asked for it; the backup, if any, is AVAILABLE
-            dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
-        dynamodb.delete_table(TableName=table)
+        # A protected table gets here only when the input lifts its protection; its backup, if any, is AVAILABLE.
+        delete_lifting_protection(dynamodb, table)
     except dynamodb.exceptions.ResourceInUseException as err:
         raise ResourceBusy(f"table {table} is busy") from err
     except AWS_CALL_ERRORS as err:

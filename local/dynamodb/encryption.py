@@ -12,7 +12,6 @@ HTTP 400 ValidationException naming the key. EnableKey makes the table ACTIVE ag
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from moto.dynamodb.exceptions import MockValidationException

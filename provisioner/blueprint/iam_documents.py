@@ -113,6 +113,18 @@ def trust(service: str, arns: Arns | None = None) -> dict[str, Any]:
     return {"Version": VERSION, "Statement": [statement]}
 
 
+def _key_scope(kms_key_id: str, arns: Arns) -> tuple[str, dict[str, Any]]:
+    """The IAM resource a configured key (ARN, id or alias) is authorized on, and the condition that picks it.
+
+    IAM authorizes the key, never its alias: an alias allows this account's keys that carry it."""
+    alias = kms_key_id.split(":", 5)[5] if kms_key_id.startswith("arn:") else kms_key_id
+    if alias.startswith("alias/"):
+        return (f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/*",
+                {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}})
+    key = kms_key_id if kms_key_id.startswith("arn:") else f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/{kms_key_id}"
+    return key, {}
+
+
 def _kms_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
     """A customer-managed key, usable only through DynamoDB (it creates a grant for the table it encrypts)."""
     if not kms_key_id:
@@ -125,15 +137,9 @@ def _kms_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
         "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo",
     ]
     # kms:ViaService names the service's endpoint in its partition's domain (amazonaws.com.cn in China).
-    through_dynamodb = {"kms:ViaService": arns.service_endpoint("dynamodb")}
-    alias = kms_key_id.split(":", 5)[5] if kms_key_id.startswith("arn:") else kms_key_id
-    if alias.startswith("alias/"):
-        # IAM authorizes the key, never its alias: allow this account's keys that carry the alias.
-        keys = f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/*"
-        condition = {"StringEquals": through_dynamodb, "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
-        return [_statement("CustomerManagedKey", actions, [keys], Condition=condition)]
-    key = kms_key_id if kms_key_id.startswith("arn:") else f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/{kms_key_id}"
-    return [_statement("CustomerManagedKey", actions, [key], Condition={"StringEquals": through_dynamodb})]
+    key, condition = _key_scope(kms_key_id, arns)
+    condition = {"StringEquals": {"kms:ViaService": arns.service_endpoint("dynamodb")}, **condition}
+    return [_statement("CustomerManagedKey", actions, [key], Condition=condition)]
 
 
 def _key_health_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str, Any]]:
@@ -141,13 +147,8 @@ def _key_health_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str,
     pending deletion makes the tables unreadable)."""
     if not kms_key_id:
         return []
-    alias = kms_key_id.split(":", 5)[5] if kms_key_id.startswith("arn:") else kms_key_id
-    if alias.startswith("alias/"):
-        keys = f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/*"
-        condition = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
-        return [_statement("ReadKeyState", ["kms:DescribeKey"], [keys], Condition=condition)]
-    key = kms_key_id if kms_key_id.startswith("arn:") else f"arn:{arns.partition}:kms:{arns.region}:{arns.account_id}:key/{kms_key_id}"
-    return [_statement("ReadKeyState", ["kms:DescribeKey"], [key])]
+    key, condition = _key_scope(kms_key_id, arns)
+    return [_statement("ReadKeyState", ["kms:DescribeKey"], [key], **({"Condition": condition} if condition else {}))]
 
 
 def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -> list[dict[str, Any]]:
