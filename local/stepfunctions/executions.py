@@ -120,7 +120,8 @@ _HISTORY_ENDED = "_fileferry_history_ended"
 
 def _end_history_now(execution: Execution) -> None:
     # AWS ends the history of a stopped execution with ExecutionAborted when StopExecution answers, and
-    # records nothing after it (a Lambda invocation in flight goes on, its result unrecorded). moto's
+    # records nothing after it (a Lambda invocation in flight goes on, its result unrecorded; Step Functions
+    # API reference, StopExecution: the execution is ABORTED, and its history ends there). moto's
     # interpreter writes the end only when its current state returns, and that state's events before it.
     env = execution.exec_worker.env if execution.exec_worker is not None else None
     if env is None:
