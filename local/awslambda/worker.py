@@ -121,7 +121,7 @@ def _unhandled(error, request_id):
     while frames and frames[0].filename == __file__:  # the runtime's own frames, as Lambda drops them
         frames.pop(0)
     stack = traceback.format_list(frames)
-    print(f"[ERROR] {type(error).__name__}: {error}", file=sys.stderr)
+    sys.stderr.write(f"[ERROR] {type(error).__name__}: {error}\n")  # one write (see _invoke)
     traceback.print_exception(error, file=sys.stderr)
     return _lambda_error(str(error), type(error).__name__, stack, request_id)
 
@@ -193,11 +193,9 @@ def _invoke(handler, request):
             }
     sys.stdout.flush()
     duration_ms = (time.monotonic() - started) * 1000
-    print(
-        f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms",
-        file=sys.stderr,
-        flush=True,
-    )
+    # One write, its newline included: a line-buffered stream writes a text holding a newline at once.
+    sys.stderr.write(f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\n")
+    sys.stderr.flush()
     return reply
 
 
@@ -307,6 +305,12 @@ def main():
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
+    # Workers share the function's log file, where Lambda gives each environment a stream of its own:
+    # unbuffered (PYTHONUNBUFFERED, so a killed worker loses nothing), print()'s text and newline are two writes, and
+    # concurrent workers' lines interleave.  Line buffering makes each line one write (a line longer
+    # than the 8 KiB buffer may still be split); a line is still written as soon as it ends.
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True, write_through=False)
 
     handler, init_error = _load_handler(handler_name)
     _send(control, {"init_error": init_error} if init_error else {"ready": True})

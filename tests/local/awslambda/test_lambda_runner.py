@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import json
+import re
 import sys
 
 import pytest
@@ -60,6 +61,22 @@ def test_concurrent_invocations_each_get_a_worker_fresh_from_init(aws, deploy_fu
     assert [result["invocations"] for result in results] == [1, 1, 1]  # no module state shared
     assert again["pid"] in {result["pid"] for result in results}
     assert again["invocations"] == 2  # a warm worker kept its own
+
+
+def test_concurrent_invocations_write_whole_lines_to_the_log(emulator, aws, deploy_function, tmp_path):
+    # On Lambda each execution environment has a log stream of its own; here they share one file, where
+    # a line must still arrive whole (print() writes the text and its newline separately).
+    deploy_function("chatter", "chatter")
+    event = {"directory": str(tmp_path), "parties": 3, "lines": 3000}
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        results = [result for _, result in pool.map(lambda _: invoke(aws, "chatter", event), range(3))]
+
+    assert [result["met"] for result in results] == [3, 3, 3]
+    lines = emulator.lambda_runner.log_path("chatter").read_text().splitlines()
+    written = [line for line in lines if not line.startswith(("START RequestId:", "END RequestId:", "REPORT RequestId:"))]
+    assert [line for line in written if not re.fullmatch(r"chatter \d+ (out|err) \d+", line)] == []
+    assert len(written) == 3 * 2 * 3000
 
 
 def test_unhandled_exception_is_reported_like_lambda(aws, deploy_function):

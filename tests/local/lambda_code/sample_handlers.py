@@ -104,6 +104,17 @@ def rendezvous(event, context):
     return {"invocations": invocations, "pid": os.getpid(), "met": len(list(arrivals.iterdir()))}
 
 
+def chatter(event, context):
+    """Meets like rendezvous, then prints `lines` lines to stdout and to stderr, as print() writes them."""
+    import sys
+
+    met = rendezvous(event, context)
+    for number in range(event["lines"]):
+        print(f"chatter {os.getpid()} out {number}")
+        print(f"chatter {os.getpid()} err {number}", file=sys.stderr)
+    return met
+
+
 def exit_process(event, context):
     os._exit(3)
 
