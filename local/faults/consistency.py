@@ -337,8 +337,22 @@ class ConsistencyLag:
                 permissions = open_permissions.documents
             else:
                 permissions = _role_documents(*permissions_key)
+        # While moto writes, reads of these keys already answer with the state from before: the window opens
+        # before the write lands, so no read sees the new state and then, once the window is recorded, the old.
+        provisional = {key: _Window(self._written(), snapshot) for key, snapshot in before.items()}
+        with self._lock:
+            replaced = {key: self._windows.get(key) for key in keys}
+            self._windows.update(provisional)
         status, headers, body = _call(moto_app, environ)
-        if status.startswith("2"):
+        if not status.startswith("2"):
+            with self._lock:  # nothing was written: put back what was there, unless another write has since
+                for key, window in provisional.items():
+                    if self._windows.get(key) is window:
+                        if replaced[key] is None:
+                            del self._windows[key]
+                        else:
+                            self._windows[key] = replaced[key]
+        else:
             written_at = self._written()
             with self._lock:
                 for key, snapshot in before.items():

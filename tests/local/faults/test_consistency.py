@@ -282,3 +282,39 @@ def test_the_lag_is_set_over_http_and_a_bad_value_changes_nothing(emulator, aws)
         assert refused.value.code == 400
         assert "consistency lag" in json.load(refused.value)["error"]
     assert emulator.consistency.seconds == LAG
+
+
+def test_a_read_made_while_a_write_lands_already_answers_with_the_state_from_before_it():
+    # The window opens before the write lands: otherwise a read racing the write sees the new table, and
+    # every read after it (once the window is recorded) the old one, a table that appears, then vanishes.
+    from local.aws_calls import AwsCall
+    from local.faults.consistency import ConsistencyLag, _read_environ
+
+    lag = ConsistencyLag(seconds=5)
+    signed = {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/dynamodb/aws4_request"}
+    describe = AwsCall("dynamodb", "DescribeTable", "json", "test")
+    created, raced = [], []
+
+    def read_during_write() -> str:
+        answer = b"".join(lag.serve(describe, _read_environ(signed, "dynamodb", "DescribeTable", {"TableName": "orders"}),
+                                    lambda *args: None, moto))
+        return json.loads(answer).get("__type", "found")
+
+    def moto(environ, start_response):
+        operation = environ["HTTP_X_AMZ_TARGET"].split(".")[1]
+        if operation == "CreateTable":
+            created.append(True)  # moto has written the table...
+            raced.append(read_during_write())  # ...and a read arrives before CreateTable answers
+            start_response("200 OK", [])
+            return [b'{"TableDescription": {"TableStatus": "CREATING"}}']
+        if created:
+            start_response("200 OK", [])
+            return [b'{"Table": {"TableName": "orders"}}']
+        start_response("400 Bad Request", [])
+        return [b'{"__type": "ResourceNotFoundException"}']
+
+    create = AwsCall("dynamodb", "CreateTable", "json", "test")
+    b"".join(lag.serve(create, _read_environ(signed, "dynamodb", "CreateTable", {"TableName": "orders"}), lambda *args: None, moto))
+
+    assert raced == ["ResourceNotFoundException"]
+    assert read_during_write() == "ResourceNotFoundException"
