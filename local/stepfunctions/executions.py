@@ -116,6 +116,7 @@ def _execution_stop(self: Execution, stop_date: Any, error: str | None, cause: s
 
 
 _HISTORY_ENDED = "_fileferry_history_ended"
+_HISTORY_LOCK = "_fileferry_history_lock"
 
 
 def _end_history_now(execution: Execution) -> None:
@@ -138,13 +139,16 @@ def _end_history_now(execution: Execution) -> None:
 
 def _add_event(self: EventManager, context: Any, event_type: Any, event_details: Any = None,
                timestamp: Any = None, update_source_event_id: bool = True) -> int:
-    if getattr(self, _HISTORY_ENDED, False):
-        return context.last_published_event_id  # the execution has ended: AWS records nothing more
-    event_id = _original(EventManager, "add_event")(self, context, event_type, event_details, timestamp,
-                                                   update_source_event_id)
-    if event_type == HistoryEventType.ExecutionAborted:
-        setattr(self, _HISTORY_ENDED, True)
-    return event_id
+    # One lock per history, around the check and the add: a Map iteration's event must not slip in after
+    # ExecutionAborted between another thread's check and its mark.
+    with self.__dict__.setdefault(_HISTORY_LOCK, threading.RLock()):
+        if getattr(self, _HISTORY_ENDED, False):
+            return context.last_published_event_id  # the execution has ended: AWS records nothing more
+        event_id = _original(EventManager, "add_event")(self, context, event_type, event_details, timestamp,
+                                                       update_source_event_id)
+        if event_type == HistoryEventType.ExecutionAborted:
+            setattr(self, _HISTORY_ENDED, True)
+        return event_id
 
 
 def _program_started(worker: Any) -> bool:
