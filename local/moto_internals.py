@@ -96,6 +96,7 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         '(self, arn: str, tags: dict[str, str]) -> None',
     ('moto.iam.models:IAMBackend', 'create_role'):
         "(self, role_name: 'str', assume_role_policy_document: 'str', path: 'str', permissions_boundary: 'str | None', description: 'str', tags: 'list[dict[str, str]]', max_session_duration: 'str | None', linked_service: 'str | None' = None) -> 'Role'",
+    ('moto.iam.responses:IamResponse', 'simulate_principal_policy'): ABSENT,
     ('moto.iam.models:IAMBackend', 'tag_role'):
         "(self, role_name: 'str', tags: 'list[dict[str, str]]') -> 'None'",
     ('moto.stepfunctions.responses:StepFunctionResponse', 'get_execution_history'):

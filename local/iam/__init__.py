@@ -1,12 +1,13 @@
 """IAM as AWS enforces it: policy evaluation (``policy``), what each request asks (``requests``), who may call
-(``enforcement``, applied to every request by the emulator), sessions on the emulator's clock (``sessions``), and the tag values IAM refuses (``tags``)."""
+(``enforcement``, applied to every request by the emulator), sessions on the emulator's clock (``sessions``), the tag values IAM refuses (``tags``), and the policy simulator
+(``simulation``: SimulatePrincipalPolicy)."""
 
 
 def install() -> None:
     """Patch moto with this service's behaviours (an Emulator's start; local/patching.py undoes them)."""
     # Imported here, so that importing the package patches nothing and loads no moto.
-    from local.iam import sessions, tags
+    from local.iam import sessions, simulation, tags
 
     # In this order: wrappers of one moto method stack, the last one outermost.
-    for behaviour in (tags, sessions):
+    for behaviour in (tags, sessions, simulation):
         behaviour.install()

@@ -84,19 +84,22 @@ def evaluate_trust(document: str | Mapping[str, Any], principal: Mapping[str, An
     """
     allowing = None
     for statement in statements_of(document):
-        if "Principal" in statement:
-            named = _principal_matches(statement["Principal"], principal)
-        elif "NotPrincipal" in statement:
-            named = not _principal_matches(statement["NotPrincipal"], principal)
-        else:
-            named = False
-        if not named or not statement_applies(statement, request):
+        if not names_principal(statement, principal) or not statement_applies(statement, request):
             continue
         if statement.get("Effect") == "Deny":
             return Decision(EXPLICIT_DENY, statement)
         if statement.get("Effect") == "Allow" and allowing is None:
             allowing = statement
     return Decision(ALLOWED, allowing) if allowing is not None else Decision(IMPLICIT_DENY)
+
+
+def names_principal(statement: Mapping[str, Any], principal: Mapping[str, Any]) -> bool:
+    """Does a resource-based policy's statement apply to `principal` (its Principal or NotPrincipal)?"""
+    if "Principal" in statement:
+        return _principal_matches(statement["Principal"], principal)
+    if "NotPrincipal" in statement:
+        return not _principal_matches(statement["NotPrincipal"], principal)
+    return False
 
 
 def _principal_matches(element: Any, principal: Mapping[str, Any], directly: bool = False) -> bool:
@@ -253,7 +256,7 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _date(value: Any) -> datetime.datetime:
+def as_date(value: Any) -> datetime.datetime:
     text = _text(value)
     if re.fullmatch(r"-?\d+(\.\d+)?", text):  # epoch seconds
         return datetime.datetime.fromtimestamp(float(text), datetime.UTC)
@@ -291,12 +294,12 @@ _OPERATORS: dict[str, tuple[Any, bool]] = {
     "NumericLessThanEquals": (lambda w, v: _number(v) <= _number(w), False),
     "NumericGreaterThan": (lambda w, v: _number(v) > _number(w), False),
     "NumericGreaterThanEquals": (lambda w, v: _number(v) >= _number(w), False),
-    "DateEquals": (lambda w, v: _date(w) == _date(v), False),
-    "DateNotEquals": (lambda w, v: _date(w) == _date(v), True),
-    "DateLessThan": (lambda w, v: _date(v) < _date(w), False),
-    "DateLessThanEquals": (lambda w, v: _date(v) <= _date(w), False),
-    "DateGreaterThan": (lambda w, v: _date(v) > _date(w), False),
-    "DateGreaterThanEquals": (lambda w, v: _date(v) >= _date(w), False),
+    "DateEquals": (lambda w, v: as_date(w) == as_date(v), False),
+    "DateNotEquals": (lambda w, v: as_date(w) == as_date(v), True),
+    "DateLessThan": (lambda w, v: as_date(v) < as_date(w), False),
+    "DateLessThanEquals": (lambda w, v: as_date(v) <= as_date(w), False),
+    "DateGreaterThan": (lambda w, v: as_date(v) > as_date(w), False),
+    "DateGreaterThanEquals": (lambda w, v: as_date(v) >= as_date(w), False),
     "Bool": (lambda w, v: _text(w).lower() == _text(v).lower(), False),
     "BinaryEquals": (_binary_equals, False),
     "IpAddress": (_ip_in, False),
@@ -309,6 +312,6 @@ _OPERATORS: dict[str, tuple[Any, bool]] = {
 
 __all__ = [
     "ALLOWED", "EXPLICIT_DENY", "IMPLICIT_DENY", "AuthRequest", "Decision", "evaluate",
-    "evaluate_trust", "evaluate_assume_role", "statement_applies", "action_matches", "resource_matches", "conditions_hold",
-    "statements_of",
+    "evaluate_trust", "evaluate_assume_role", "names_principal", "statement_applies", "action_matches", "resource_matches", "conditions_hold",
+    "statements_of", "as_date",
 ]

@@ -7,8 +7,10 @@ Logs / AWS KMS ...").  moto's access control passes "*" for most services; here 
 from the request's own parameters (read from the wire, before moto sees the request):
 
 - DynamoDB: table/NAME, table/NAME/index/INDEX (Query/Scan with IndexName), the backup ARN
-  (table/NAME/backup/ID), ResourceArn for tagging, every table of a batch or transaction;
-- IAM: role/PATH+NAME (the path of the stored role), user, group, instance profile, policy ARN;
+  (table/NAME/backup/ID), ResourceArn for tagging and resource policies, every table of a batch or
+  transaction;
+- IAM: role/PATH+NAME (the path of the stored role), user, group, instance profile, policy ARN, the
+  PolicySourceArn of SimulatePrincipalPolicy;
 - STS: the RoleArn of AssumeRole, with sts:ExternalId and sts:RoleSessionName;
 - Step Functions: stateMachine:NAME, execution:MACHINE:NAME (by the ARN the request names);
 - Lambda: function:NAME[:QUALIFIER] (from a name, a partial or a full ARN), action
@@ -183,7 +185,8 @@ _DYNAMODB_UNSCOPED = {"ListTables", "ListBackups", "DescribeLimits", "DescribeEn
 def _dynamodb(operation: str, params: dict[str, Any], scope: Scope, role_path: Any) -> tuple[list[str], dict]:
     if operation in _DYNAMODB_UNSCOPED:
         return ["*"], {}
-    if operation in ("TagResource", "UntagResource", "ListTagsOfResource"):
+    if operation in ("TagResource", "UntagResource", "ListTagsOfResource",
+                     "GetResourcePolicy", "PutResourcePolicy", "DeleteResourcePolicy"):
         return [params["ResourceArn"]], {}
     if operation in ("DescribeBackup", "DeleteBackup"):
         return [params["BackupArn"]], {}
@@ -212,6 +215,9 @@ def _iam(operation: str, params: dict[str, Any], scope: Scope, role_path: Any) -
                                                  "DetachUserPolicy", "AttachGroupPolicy", "DetachGroupPolicy",
                                                  "PutRolePermissionsBoundary", "PutUserPermissionsBoundary"):
         context["iam:PolicyARN"] = params["PolicyArn"]
+    if operation == "SimulatePrincipalPolicy":
+        # Its resource types are user, group and role: the entity whose policies are simulated.
+        return [params["PolicySourceArn"]], context
     if params.get("RoleName"):
         path = params.get("Path") or "/" if operation == "CreateRole" else role_path(params["RoleName"])
         return [f"{account}:role{path}{params['RoleName']}"], context

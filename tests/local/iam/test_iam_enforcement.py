@@ -26,31 +26,6 @@ TABLE_KEY = {
 }
 
 
-@pytest.fixture
-def role_session(aws, emulator):
-    """role_session(name, policy_document, service=...) -> a client factory signed as that role (via STS)."""
-    iam, sts = aws("iam"), aws("sts")
-
-    def make(name, policy, service="lambda.amazonaws.com"):
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(service))
-        iam.put_role_policy(RoleName=name, PolicyName="under-test", PolicyDocument=json.dumps(policy))
-        credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}",
-                                      RoleSessionName="test-session")["Credentials"]
-
-        def client(service_name):
-            return boto3.client(
-                service_name, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                config=Config(retries={"total_max_attempts": 1}),
-            )
-
-        return client
-
-    return make
-
-
 def policy(*statements):
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
@@ -374,3 +349,59 @@ def test_a_table_resource_policy_is_evaluated_with_the_roles_own_policies(aws, r
     writer.put_item(TableName="records", Item={"pk": {"S": "new"}})
     assert error_of(lambda: reader.get_item(TableName="records", Key={"pk": {"S": "kept"}}))["Error"]["Code"] == "AccessDeniedException"
     assert sorted(item["pk"]["S"] for item in owner.scan(TableName="records")["Items"]) == ["kept", "new"]
+
+
+ALWAYS_FALSE = {"ConditionExpression": "attribute_exists(#k) AND attribute_not_exists(#k)",
+                "ExpressionAttributeNames": {"#k": "pk"}}
+
+
+def test_a_conditional_write_is_authorized_before_its_condition_is_evaluated(aws, role_session):
+    # DynamoDB authorizes the request first: a caller denied PutItem learns nothing from the condition.
+    owner = aws("dynamodb")
+    for name in ("by-identity", "by-table-policy"):
+        owner.create_table(TableName=name, **TABLE_KEY)
+    put_items = allow("dynamodb:PutItem", [table_arn("by-identity"), table_arn("by-table-policy")])
+    no_grant = role_session("no-put", policy(allow("dynamodb:GetItem", table_arn("*"))))("dynamodb")
+    table_denied = role_session("table-denied", policy(put_items))("dynamodb")
+    allowed = role_session("may-put", policy(put_items))("dynamodb")
+    owner.put_resource_policy(ResourceArn=table_arn("by-table-policy"), Policy=json.dumps(policy(
+        {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/table-denied"},
+         "Action": "dynamodb:PutItem", "Resource": table_arn("by-table-policy")})))
+    item = {"pk": {"S": "never-written"}}
+
+    by_identity = error_of(lambda: no_grant.put_item(TableName="by-identity", Item=item, **ALWAYS_FALSE))
+    by_table_policy = error_of(lambda: table_denied.put_item(TableName="by-table-policy", Item=item, **ALWAYS_FALSE))
+    failed_conditions = [error_of(lambda name=name: allowed.put_item(TableName=name, Item=item, **ALWAYS_FALSE))
+                         for name in ("by-identity", "by-table-policy")]
+
+    assert by_identity["Error"]["Code"] == "AccessDeniedException"
+    assert by_identity["Error"]["Message"].endswith("because no identity-based policy allows the dynamodb:PutItem action")
+    assert by_table_policy["Error"]["Code"] == "AccessDeniedException"
+    assert by_table_policy["Error"]["Message"].endswith("with an explicit deny in a resource-based policy")
+    assert [e["Error"]["Code"] for e in failed_conditions] == ["ConditionalCheckFailedException"] * 2
+    assert owner.scan(TableName="by-identity")["Items"] == owner.scan(TableName="by-table-policy")["Items"] == []
+
+
+def test_a_table_resource_policy_is_read_and_written_with_permission_on_that_table(aws, role_session):
+    # DynamoDB's GetResourcePolicy, PutResourcePolicy and DeleteResourcePolicy act on the ResourceArn.
+    owner = aws("dynamodb")
+    for name in ("governed", "elsewhere"):
+        owner.create_table(TableName=name, **TABLE_KEY)
+    document = json.dumps(policy({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                  "Action": "dynamodb:GetItem", "Resource": table_arn("governed")}))
+    owner.put_resource_policy(ResourceArn=table_arn("elsewhere"), Policy=document.replace("governed", "elsewhere"))
+    actions = ["dynamodb:GetResourcePolicy", "dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy"]
+    dynamodb = role_session("policy-admin", policy(allow(actions, table_arn("governed"))))("dynamodb")
+
+    dynamodb.put_resource_policy(ResourceArn=table_arn("governed"), Policy=document)
+    read = dynamodb.get_resource_policy(ResourceArn=table_arn("governed"))
+    refused = [error_of(lambda: dynamodb.get_resource_policy(ResourceArn=table_arn("elsewhere"))),
+               error_of(lambda: dynamodb.delete_resource_policy(ResourceArn=table_arn("elsewhere")))]
+    dynamodb.delete_resource_policy(ResourceArn=table_arn("governed"))
+
+    assert json.loads(read["Policy"]) == json.loads(document)
+    assert [e["Error"]["Code"] for e in refused] == ["AccessDeniedException"] * 2
+    assert f"on resource: {table_arn('elsewhere')}" in refused[0]["Error"]["Message"]
+    assert owner.get_resource_policy(ResourceArn=table_arn("elsewhere"))["Policy"]  # still there
+    assert error_of(lambda: owner.get_resource_policy(ResourceArn=table_arn("governed")))["Error"]["Code"] == \
+        "PolicyNotFoundException"
