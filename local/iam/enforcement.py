@@ -19,8 +19,11 @@ AWS behaviour reproduced (IAM User Guide, "Policy evaluation logic"; Lambda Deve
   make are not always immediately visible"): while it propagates, the role's sessions are evaluated
   with the policies from before it (`permissions_before`, from local/faults/consistency.py).
 
+- A role's permissions boundary caps its sessions: the boundary must allow the request too, and a Deny
+  in it denies ("with an explicit deny in a permissions boundary").
+
 Requests signed with any other key (deploy.py, the AWS CLI, tests: the account's operator) are not
-evaluated.  Not emulated: permission boundaries, session policies, SCPs, resource-based policies
+evaluated.  Not emulated: session policies, SCPs, resource-based policies
 other than trust policies (KMS key policies are taken to be the default, which delegates to IAM),
 aws:ResourceTag/aws:RequestTag condition keys.
 """
@@ -286,7 +289,42 @@ def authorize(session: Session, call: AwsCall, environ: dict[str, Any],
             decision = _with_resource_policy(evaluate(documents, full), session, full)
         if decision.result != ALLOWED:
             return Denial(request.action, request.resource, _denial_message(session, request, decision))
+        bounded = _within_boundary(role, full)
+        if bounded is not None:
+            return Denial(request.action, request.resource, _boundary_message(session, request, bounded))
     return None
+
+
+def boundary_document(role: Any) -> Any | None:
+    """The default version of the role's permissions boundary (a managed policy), if it has one."""
+    arn = getattr(role, "permissions_boundary_arn", None)
+    if not arn:
+        return None
+    from moto.iam.models import iam_backends
+
+    try:
+        policy = iam_backends[role.arn.split(":")[4]][arn.split(":")[1]].get_policy(arn)
+    except Exception:
+        return {"Version": "2012-10-17", "Statement": []}  # a boundary whose policy is gone allows nothing
+    return next((version.document for version in policy.versions if version.is_default), {"Statement": []})
+
+
+def _within_boundary(role: Any, request: AuthRequest) -> Decision | None:
+    """None if the role's permissions boundary (if any) allows the request; else its decision (IAM User Guide,
+    "Permissions boundaries for IAM entities": the effective permissions are where the identity policies and
+    the boundary both allow; an explicit Deny in the boundary denies)."""
+    document = boundary_document(role)
+    if document is None:
+        return None
+    decision = evaluate([document], request)
+    return None if decision.allowed else decision
+
+
+def _boundary_message(session: Session, request: AuthRequest, decision: Decision) -> str:
+    why = ("with an explicit deny in a permissions boundary" if decision.result == EXPLICIT_DENY
+           else f"because no permissions boundary allows the {request.action} action")
+    return (f"User: {session.arn} is not authorized to perform: {request.action} "
+            f"on resource: {request.resource} {why}")
 
 
 _TABLE_ARN = re.compile(r"^(arn:[^:]+:dynamodb:[^:]+:\d{12}:table/[^/]+)(/index/[^/]+)?$")
