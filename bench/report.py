@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from bench.history import HISTORY_EVENT_LIMIT
+from lambdas.core.access import ACCESS_BATCHES
 from state_machine.history_model import worst_case_history
 
 TRANSITIONS_PER_TABLE = 8
 FIXED_PROVISION_TRANSITIONS = 12
-DRIFT_MAX_TRANSITIONS = 6
-DRIFT_MAX_INVOCATIONS = 2
+# A drift check: ValidateInput, RouteAction, DriftCheck, RemediateDrift, DriftCheckDone, and the access check
+# (ProveDriftAccess, its Map, one iteration per batch of tables: at most ACCESS_BATCHES, whatever N).
+DRIFT_MAX_TRANSITIONS = 7 + ACCESS_BATCHES
+DRIFT_MAX_INVOCATIONS = 3 + ACCESS_BATCHES
 DRIFT_TARGET_MAX_TABLES = 100
 # Per table, besides the polls: CreateOrAdoptTable, the TTL check once ACTIVE and Verify each observe it once.
 DESCRIBES_PER_TABLE_BESIDES_POLLS = 3

@@ -386,6 +386,45 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     provision.add_branch(ensure_role)
     provision.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=rollback_on_failure))
     extras["Provision"] = {"ResultSelector": {"tables.$": "$[0]", "role.$": "$[1]"}}
+    # -- effective access: a session of the read-only role proves each grant, writing nothing --------
+    # First the role-wide checks, which also wait while IAM propagates a role the run just created or
+    # changed; then each batch of tables in a Map (about ten calls a table; five tables are five batches
+    # of one), reporting what it sees: each attempt is small, so a transient fault retries one batch.
+    def prove_access(prefix: str, role_outcome: dict[str, Any]) -> tuple[Any, Any]:
+        role_grants = lambda_task(
+            prefix,
+            "prove-access",
+            {"kind": "role", "execution_name.$": "$.execution_name", **role_outcome,
+             "retry_count.$": "$$.State.RetryCount", "max_retries": RETRY_MAX_ATTEMPTS},
+            comment=("Assumes the read-only role (waiting while IAM propagates it); a wrong ExternalId must be refused; "
+                     "SimulatePrincipalPolicy for what cannot be probed safely."),
+            result_selector={"kind.$": "$.Payload.kind", "role.$": "$.Payload.role", "grants.$": "$.Payload.grants"},
+            result_path="$.access_role",
+        )
+        table_grants = lambda_task(
+            f"{prefix}TableGrants",
+            "prove-access",
+            {"kind": "tables", "tables.$": "$.tables", "execution_name.$": "$.execution_name"},
+            comment="Assumes the read-only role with the ExternalId; reads at a reserved key, conditional writes that cannot succeed.",
+            output_path="$.Payload",
+        )
+        tables = sdk.Map(
+            f"{prefix}Tables",
+            comment="Every table's grants, in at most eight batches (a run's history grows with its tables' polls, not with this).",
+            items_path="$.access_batches",
+            parameters={"tables.$": "$$.Map.Item.Value", "execution_name.$": "$.execution_name"},
+            result_path="$.access_tables",
+        )
+        tables.attach_iterator(table_grants)
+        extras[f"{prefix}Tables"] = {"MaxConcurrencyPath": "$.max_concurrency"}
+        role_grants.next(tables)
+        return role_grants, tables
+
+    prove_provisioned_access, provisioned_access_proven = prove_access(
+        "ProveAccess", {"role_outcome.$": "$.provisioned.role.outcome"})
+    for proving in (prove_provisioned_access, provisioned_access_proven):
+        proving.add_catch(sdk.Catch(error_equals=[ALL_ERRORS], result_path="$.error", next_step=rollback_on_failure))
+    access = {"role.$": "$.access_role", "tables.$": "$.access_tables"}
     verify = lambda_task(
         "Verify",
         "verify",
@@ -395,6 +434,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
             "role.$": "$.provisioned.role",
             "remediate.$": "$.remediate",
             "drift.$": "$.drift",
+            "access": access,
             # Reads may lag the run's writes: Verify raises NotYetVisible (retried) until its last attempt.
             "retry_count.$": "$$.State.RetryCount",
             "max_retries": RETRY_MAX_ATTEMPTS,
@@ -406,21 +446,26 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         output_path="$.Payload",
         catch_to=rollback_on_failure,
     )
-    sdk.Chain([provision, verify, sdk.Succeed("ProvisionSucceeded")])
+    provision.next(prove_provisioned_access)
+    sdk.Chain([provisioned_access_proven, verify, sdk.Succeed("ProvisionSucceeded")])
 
     # -- drift check ----------------------------------------------------------------------
     drift_check = lambda_task(
         "DriftCheck",
         "drift-check",
-        {"execution_name.$": "$.execution_name", "remediate.$": "$.remediate"},
-        comment="Observes and diffs only; emits the drift metric.",
+        {"execution_name.$": "$.execution_name", "remediate.$": "$.remediate", "access": access},
+        comment="Observes and diffs only (with what ProveDriftAccess showed); emits the drift metric.",
         result_selector={
             "drifted.$": "$.Payload.drifted",
             "differences.$": "$.Payload.differences",
             "drifted_resources.$": "$.Payload.drifted_resources",
+            "access.$": "$.Payload.access",
         },
         result_path="$.drift",
     )
+    # A drift check reports what it sees at once: no role change of its own is propagating.
+    prove_drift_access, drift_access_proven = prove_access("ProveDriftAccess", {"role_outcome": "observed"})
+    drift_access_proven.next(drift_check)
     remediate_drift = sdk.Choice("RemediateDrift", comment="With remediate, converge like provision.")
     remediate_drift.add_choice(
         sdk.ChoiceRule.And(
@@ -504,7 +549,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     # -- entry --------------------------------------------------------------------------------
     route_action = sdk.Choice("RouteAction", comment="One state machine, one input contract.")
     route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "provision"), provision)
-    route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "drift-check"), drift_check)
+    route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "drift-check"), prove_drift_access)
     route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "rollback"), rollback_execution)
     route_action.add_choice(sdk.ChoiceRule.StringEquals("$.action", "teardown"), teardown_tables)
     route_action.default_choice(

@@ -27,6 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lambdas.core.access import ACCESS_BATCHES
 from state_machine.asl import configure_polling, is_transient_retrier, load_definition
 
 HISTORY_EVENT_LIMIT = 25_000
@@ -41,6 +42,7 @@ FAIL_STATE_EVENTS = 1  # FailStateEntered
 CONTAINER_EVENTS = 4  # Map/Parallel: Entered, Started, Succeeded | Failed, Exited
 ITERATION_EVENTS = 2  # MapIterationStarted, MapIterationSucceeded | MapIterationFailed
 DEFAULT_MAX_ATTEMPTS = 3  # States Language: a retrier without MaxAttempts
+ACCESS_BATCHES_PATH = "$.access_batches"  # the access check's Map: at most ACCESS_BATCHES items, not one per table
 
 
 def counted_retries(state: Mapping[str, Any]) -> int:
@@ -99,7 +101,8 @@ class _Longest:
             return FAIL_STATE_EVENTS
         if kind == "Map":
             processor = state.get("ItemProcessor") or state["Iterator"]
-            return CONTAINER_EVENTS + self.tables * (ITERATION_EVENTS + self.machine(processor))
+            items = min(self.tables, ACCESS_BATCHES) if state.get("ItemsPath") == ACCESS_BATCHES_PATH else self.tables
+            return CONTAINER_EVENTS + items * (ITERATION_EVENTS + self.machine(processor))
         if kind == "Parallel":
             return CONTAINER_EVENTS + sum(self.machine(branch) for branch in state["Branches"])
         return ENTER_EXIT_EVENTS  # Pass, Choice, Wait, Succeed

@@ -249,3 +249,34 @@ def plan_action(differences: list[Difference]) -> str:
     if UPDATE in remedies:
         return "update"
     return "adopt"
+
+
+ACCESS = "access"  # a Difference's property prefix for a grant of the role that is not as the spec says
+NOT_CHECKED = "not-checked"  # a grant the access check could not prove either way (its proof says why)
+
+
+def access_grants(access: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every grant the access check proved (the ProveAccess states' output: {"tables": [...], "role": {...}})."""
+    if not access:
+        return []
+    results = list(access.get("tables") or []) + ([access["role"]] if access.get("role") else [])
+    return [grant for result in results for grant in result.get("grants", [])]
+
+
+def diff_access(access: dict[str, Any] | None) -> list[Difference]:
+    """A grant that is not as the spec says: someone with other permissions fixes what causes it (a table's
+    resource policy, an attached policy, a boundary, the trust policy); a run never acts on it. A grant not
+    checked is none: what stopped the check (a missing table, a role that cannot be assumed) is its own
+    difference."""
+    differences = []
+    for grant in access_grants(access):
+        if grant["expected"] == grant["actual"] or grant["actual"] == NOT_CHECKED:
+            continue
+        actual = f"{grant['actual']}: {grant['proof']}" + (f"; likely cause: {grant['cause']}" if grant.get("cause") else "")
+        differences.append(Difference(grant["resource"], f"{ACCESS} {grant['action']}", grant["expected"], actual, OPERATOR))
+    return differences
+
+
+def unproven_access(access: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The grants the access check could not prove: a provisioning run is not verified with any."""
+    return [grant for grant in access_grants(access) if grant["actual"] == NOT_CHECKED]

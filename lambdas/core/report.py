@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.core.desired import DesiredState
-from lambdas.core.diff import NOT_FIXABLE_HERE, Difference, diff_state, table_resource
+from lambdas.core.diff import (
+    NOT_FIXABLE_HERE,
+    Difference,
+    access_grants,
+    diff_access,
+    diff_state,
+    table_resource,
+    unproven_access,
+)
 from lambdas.core.errors import NotYetVisible, VerificationFailed
 from lambdas.core.observe import ObservedState, observe_state
 
@@ -24,8 +32,13 @@ def verify(
     drift_before: dict[str, Any] | None = None,
     final_attempt: bool = True,
     kms: Any = None,
+    access: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The spec's verification steps; raises VerificationFailed naming every difference.
+
+    `access` is what the access check proved with a session of the role (lambdas.core.access): a grant that
+    is not as the spec says is reported (verified false), never raised: its cause is outside the role's
+    documents (a table's resource policy, an SCP), so rolling the run back would not fix it.
 
     Reads may lag the writes the run just made (IAM is eventually consistent; so is DescribeTable right
     after CreateTable): unless `final_attempt`, a difference raises NotYetVisible, which the state
@@ -50,6 +63,7 @@ def verify(
             deferred.append({**difference.as_dict(), "possible_by": deferred_by[difference.resource]})
         else:
             differences.append(difference)
+    findings = diff_access(access)
     refused = {table_resource(name) for name, outcome in outcomes.items() if outcome.get("outcome") == "refused"}
     unexpected = differences if drift_before is None else [d for d in differences if d.remedy not in NOT_FIXABLE_HERE and d.resource not in refused]
     if unexpected and not final_attempt:
@@ -58,13 +72,15 @@ def verify(
         if differences:
             raise VerificationFailed("; ".join(str(difference) for difference in differences))
         return {
-            "verified": not deferred,
+            "verified": not deferred and not findings and not unproven_access(access),
             **_resources(observed, outcomes, role_outcome),
-            "differences": deferred,
+            "differences": deferred + [finding.as_dict() for finding in findings],
             "deferred": deferred,
+            "access": access_grants(access),
         }
     if unexpected:
         raise VerificationFailed("remediation left: " + "; ".join(str(difference) for difference in unexpected))
+    differences += findings
     return {
         "verified": not differences and not deferred,
         "remediated": True,
@@ -74,6 +90,7 @@ def verify(
         "deferred": deferred,
         "drift_before_remediation": drift_before.get("differences", []),
         **_resources(observed, outcomes, role_outcome),
+        "access": access_grants(access),
     }
 
 
@@ -97,12 +114,14 @@ def _resources(observed: ObservedState, outcomes: dict[str, dict[str, Any]], rol
     }
 
 
-def drift(dynamodb: Any, iam: Any, desired: DesiredState, kms: Any = None) -> dict[str, Any]:
-    """Every difference, as resource / property / expected / actual (with `kms`, the key's health too)."""
+def drift(dynamodb: Any, iam: Any, desired: DesiredState, kms: Any = None, access: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every difference, as resource / property / expected / actual (with `kms`, the key's health too), and
+    every grant of the role the access check found not as the spec says."""
     observed = observe_desired(dynamodb, iam, desired, kms)
-    differences: list[Difference] = diff_state(desired, observed.tables, observed.role)
+    differences: list[Difference] = diff_state(desired, observed.tables, observed.role) + diff_access(access)
     return {
         "drifted": bool(differences),
         "drifted_resources": len({difference.resource for difference in differences}),
         "differences": [difference.as_dict() for difference in differences],
+        "access": access_grants(access),
     }

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.validation import validate
 from aws_lambda_powertools.utilities.validation.exceptions import InvalidSchemaFormatError, SchemaValidationError
 
+from lambdas.core.access import access_batches
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
 from lambdas.core.desired import DesiredState
 from lambdas.core.errors import InvalidInput
@@ -136,6 +137,8 @@ def run_context(
         "action": action,
         "execution_name": execution_name,
         "tables": desired.table_names(),
+        # The access check's Map: the tables in at most eight batches (lambdas.core.access).
+        "access_batches": access_batches(desired.table_names()),
         "max_concurrency": desired.max_concurrency,
         "remediate": remediate,
         "target_execution_name": target_execution_name,

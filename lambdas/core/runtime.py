@@ -77,6 +77,15 @@ class AwsClients:
     def kms(self) -> Any:
         return boto3.client("kms", config=_CLIENT_CONFIG)
 
+    @cached_property
+    def sts(self) -> Any:
+        return boto3.client("sts", config=_CLIENT_CONFIG)
+
+    @staticmethod
+    def session_dynamodb(credentials: dict[str, str]) -> Any:
+        """A DynamoDB client signed with another role's session (the access check's)."""
+        return boto3.client("dynamodb", config=_CLIENT_CONFIG, **credentials)
+
 
 aws = AwsClients()
 

@@ -30,6 +30,7 @@ STEPS: tuple[Step, ...] = (
     Step("create-or-adopt-table", "lambdas.handlers.create_or_adopt_table.handler"),
     Step("await-table", "lambdas.handlers.await_table.handler"),
     Step("ensure-role", "lambdas.handlers.ensure_role.handler"),
+    Step("prove-access", "lambdas.handlers.prove_access.handler"),
     Step("verify", "lambdas.handlers.verify.handler"),
     Step("rollback", "lambdas.handlers.rollback.handler", timeout_seconds=120),
     Step("drift-check", "lambdas.handlers.drift_check.handler", timeout_seconds=120),

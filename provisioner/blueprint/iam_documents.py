@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.core.access import wrong_external_id
 from lambdas.core.desired import DesiredState
 from lambdas.core.run_lease import lease_table_name
 from lambdas.core.steps import STEPS
@@ -151,7 +152,19 @@ def _key_health_statements(kms_key_id: str | None, arns: Arns) -> list[dict[str,
     return [_statement("ReadKeyState", ["kms:DescribeKey"], [key], **({"Condition": condition} if condition else {}))]
 
 
-def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -> list[dict[str, Any]]:
+def _access_check_statements(arns: Arns, external_id: str) -> list[dict[str, Any]]:
+    """The effective-access check (lambdas.core.access): assume the read-only role with the ExternalId (and with
+    the one wrong ExternalId it proves the trust policy refuses), read the tables' resource policies, and ask
+    IAM's evaluator about the role."""
+    return [
+        _statement("AssumeReadOnlyRole", ["sts:AssumeRole"], [arns.managed_role()],
+                   Condition={"StringEquals": {"sts:ExternalId": sorted([external_id, wrong_external_id(external_id)])}}),
+        _statement("ReadTablePolicies", ["dynamodb:GetResourcePolicy"], arns.tables()),
+        _statement("SimulateReadOnlyRole", ["iam:SimulatePrincipalPolicy"], [arns.managed_role()]),
+    ]
+
+
+def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None, external_id: str = "") -> list[dict[str, Any]]:
     """What one step's function may do, beyond writing its own logs and traces."""
     tables, role = arns.tables(), [arns.managed_role()]
     by_step: dict[str, list[dict[str, Any]]] = {
@@ -192,6 +205,7 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
                 role,
             )
         ],
+        "prove-access": _access_check_statements(arns, external_id),
         "verify": [
             _statement("ReadTables", TABLE_READ, tables),
             _statement("ReadManagedRole", ROLE_READ, role),
@@ -231,12 +245,12 @@ def step_statements(step_name: str, arns: Arns, kms_key_id: str | None = None) -
     return by_step[step_name]
 
 
-def function_policy(step_name: str, arns: Arns, kms_key_id: str | None = None) -> dict[str, Any]:
+def function_policy(step_name: str, arns: Arns, kms_key_id: str | None = None, external_id: str = "") -> dict[str, Any]:
     log_group = arns.function_log_group(step_name)
     return {
         "Version": VERSION,
         "Statement": [
-            *step_statements(step_name, arns, kms_key_id),
+            *step_statements(step_name, arns, kms_key_id, external_id),
             _statement("OwnLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [log_group, f"{log_group}:*"]),
             # X-Ray's trace APIs support no resource-level permissions.
             _statement("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
@@ -304,10 +318,11 @@ class OrchestratorRole:
     policy: dict[str, Any]
 
 
-def orchestrator_roles(arns: Arns, kms_key_id: str | None = None) -> list[OrchestratorRole]:
-    """Every role deploy creates for the orchestrator."""
+def orchestrator_roles(arns: Arns, kms_key_id: str | None = None, external_id: str = "") -> list[OrchestratorRole]:
+    """Every role deploy creates for the orchestrator; `external_id`: the one the read-only role requires."""
     roles = [
-        OrchestratorRole(f"{step.name}-fn", trust("lambda.amazonaws.com", arns), function_policy(step.name, arns, kms_key_id))
+        OrchestratorRole(f"{step.name}-fn", trust("lambda.amazonaws.com", arns),
+                         function_policy(step.name, arns, kms_key_id, external_id))
         for step in STEPS
     ]
     roles.append(OrchestratorRole("states", trust("states.amazonaws.com", arns), state_machine_policy(arns)))

@@ -66,6 +66,13 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("drift-check-fn.policy", "UNKNOWN_CONDITION_FOR_ACTION", "kms:resourcealiases"): (
         "kms:ResourceAliases is a KMS condition key for every operation on a key (DescribeKey too); parliament lists it per service only"
     ),
+    ("prove-access-fn.policy", "CREDENTIALS_EXPOSURE", "sts:assumerole"): (
+        "the access check assumes the read-only role (its ARN only, with the configured ExternalId or the one wrong "
+        "ExternalId whose refusal it proves) for reads at a reserved key and conditional writes that cannot succeed"
+    ),
+    ("prove-access-fn.policy", "RESOURCE_MISMATCH", "dynamodb:getresourcepolicy on arn:*:dynamodb:*:*:table/*/stream/*"): (
+        "reads the tables' resource policies; a stream is GetResourcePolicy's other resource type"
+    ),
     ("validate-input-fn.policy", "RESOURCE_MISMATCH", "states:describeexecution on arn:*:states:*:*:express:*:*:*"): (
         "the state machine is STANDARD; express executions are the alternative resource type"
     ),

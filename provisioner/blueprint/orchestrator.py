@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.core.access import configured_external_id
 from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
 from lambdas.core.run_lease import LEASE_KEY, lease_table_name
 from lambdas.core.steps import STEPS
@@ -272,7 +273,7 @@ def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns,
     kms_key_id = desired.tables[0].kms_key_id if desired.tables else None
     roles = tuple(
         RoleDescription(role.suffix, role_name(name, role.suffix), role.trust_policy, POLICY_NAME, role.policy)
-        for role in orchestrator_roles(arns, kms_key_id)
+        for role in orchestrator_roles(arns, kms_key_id, configured_external_id(desired))
     )
     environment = {
         "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,

@@ -24,6 +24,8 @@ CACHE = "FileFerry-S3FileCache"
 LEARNING = "FileFerry-AgentLearning"
 ADDED_STATEMENT = {"Sid": "Added", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}
 READ_ONLY_PREFIXES = ("Describe", "Get", "List")
+ACCESS_PROBES = {"dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                 "dynamodb:DeleteItem", "iam:SimulatePrincipalPolicy"}
 
 
 @pytest.fixture
@@ -108,6 +110,8 @@ def test_drift_check_finds_exactly_each_change_made_by_hand_and_changes_nothing(
         (f"role/{ROLE}", f"inline_policy:{POLICY}"),
         (f"role/{ROLE}", "attached_policies"),
         (f"role/{ROLE}", "trust_policy"),
+        # The trust policy without its condition: using the role shows it is open to a wrong ExternalId.
+        (f"role/{ROLE}", "access sts:AssumeRole with a wrong ExternalId"),
     }
     assert found[(f"table/{SESSIONS}", "ttl")] == ({"status": "ENABLED", "attribute": "ttl"}, {"status": "DISABLED"})
     assert found[(f"table/{CONTEXT}", "billing_mode")] == ("PAY_PER_REQUEST", "PROVISIONED")
@@ -118,15 +122,19 @@ def test_drift_check_finds_exactly_each_change_made_by_hand_and_changes_nothing(
     assert missing == with_condition and len(unexpected) == 1 and "Condition" not in unexpected[0]
     assert output["drifted"] is True and output["drifted_resources"] == 4
 
-    # A drift check only reads: every DynamoDB and IAM call it made was a Describe, Get or List,
-    # and everything drifted is still drifted.
-    writes = [c for c in calls if c.split(":")[0] in ("dynamodb", "iam") and not c.split(":")[1].startswith(READ_ONLY_PREFIXES)]
+    # A drift check only reads: every DynamoDB and IAM call it made was a Describe, Get or List, or one of
+    # the access check's probes (reads at a reserved key, conditional writes that cannot succeed, the IAM
+    # simulator; tests/e2e/test_access.py compares every item before and after), and everything drifted is
+    # still drifted.
+    writes = [c for c in calls if c.split(":")[0] in ("dynamodb", "iam")
+              and not c.split(":")[1].startswith(READ_ONLY_PREFIXES) and c not in ACCESS_PROBES]
     assert writes == [] and any(c.startswith("dynamodb:") for c in calls), calls
     assert _ttl(clients, SESSIONS)["TimeToLiveStatus"] == "DISABLED"
     assert CACHE not in clients.dynamodb.list_tables()["TableNames"]
 
-    # Cheap: the drift-only path is 5 states and 2 Lambda invocations, drift or not.
-    assert _cost(_history(clients, result["execution_arn"])) == (5, 2)
+    # Cheap: the drift-only path is 5 states and 2 Lambda invocations, drift or not, and the access check's
+    # 2 states and 1 + 5 invocations (the role, and one batch per table: at most 8 batches).
+    assert _cost(_history(clients, result["execution_arn"])) == (5 + 2 + 5, 2 + 1 + 5)
 
     code, out = cli("run", "drift-check")
     assert code == 3

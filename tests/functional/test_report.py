@@ -37,7 +37,7 @@ def test_everything_provisioned_verifies(dynamodb: Any, iam: Any, desired: Desir
 def test_everything_provisioned_has_no_drift(dynamodb: Any, iam: Any, desired: DesiredState, provisioned: dict[str, Any]) -> None:
     result = drift(dynamodb, iam, desired)
 
-    assert result == {"drifted": False, "drifted_resources": 0, "differences": []}
+    assert result == {"drifted": False, "drifted_resources": 0, "differences": [], "access": []}
 
 
 def test_ttl_disabled_by_hand_is_exactly_one_drift(dynamodb: Any, iam: Any, desired: DesiredState, provisioned: dict[str, Any]) -> None:

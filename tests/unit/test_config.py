@@ -154,16 +154,16 @@ def test_an_unquoted_account_id_asks_for_quotes(config_file: Callable[..., Path]
 
 
 def test_polling_that_could_outgrow_the_history_limit_is_refused_with_the_numbers(config_file: Callable[..., Path]) -> None:
-    path = config_file(_set("provisioner.max_polls", 806))
+    path = config_file(_set("provisioner.max_polls", 801))
 
     with pytest.raises(ConfigError) as raised:
         load_settings(path)
 
     message = str(raised.value)
-    assert message.startswith(f"{path}: provisioner.max_polls 806 ")
-    assert "5 tables write up to 12501 Step Functions history events (2433 per table), more than 12500" in message
-    assert message.endswith("max_polls may be at most 805")
-    assert load_settings(config_file(_set("provisioner.max_polls", 805))).provisioner.max_polls == 805
+    assert message.startswith(f"{path}: provisioner.max_polls 801 ")
+    assert "5 tables write up to 12514 Step Functions history events (2418 per table), more than 12500" in message
+    assert message.endswith("max_polls may be at most 800")
+    assert load_settings(config_file(_set("provisioner.max_polls", 800))).provisioner.max_polls == 800
 
 
 def test_a_table_name_used_twice_is_a_config_error_naming_section_and_name(config_file: Callable[..., Path]) -> None:

@@ -298,7 +298,7 @@ def test_route_action_routes_every_action_and_rejects_the_rest(states: dict[str,
     routes = {c["StringEquals"]: c["Next"] for c in route["Choices"] if c.get("Variable") == "$.action"}
     assert routes == {
         "provision": "Provision",
-        "drift-check": "DriftCheck",
+        "drift-check": "ProveDriftAccess",
         "rollback": "RollbackExecution",
         "teardown": "TeardownTables",
     }
@@ -309,14 +309,16 @@ def test_route_action_routes_every_action_and_rejects_the_rest(states: dict[str,
 
 def test_maps_use_item_processor_item_selector_and_max_concurrency_path(states: dict[str, dict[str, Any]]) -> None:
     maps = {name: s for name, s in states.items() if s["Type"] == "Map"}
-    assert set(maps) == {"ProvisionTables", "TeardownTables"}
+    assert set(maps) == {"ProvisionTables", "TeardownTables", "ProveAccessTables", "ProveDriftAccessTables"}
     for name, state in maps.items():
         assert state["MaxConcurrencyPath"] == "$.max_concurrency", name
         assert "MaxConcurrency" not in state, name
         assert "Iterator" not in state and "Parameters" not in state, name
         assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}, name
-        assert state["ItemsPath"] == "$.tables", name
-        assert state["ItemSelector"]["table.$"] == "$$.Map.Item.Value", name
+        # The access check's Maps take the tables in batches (at most eight: lambdas.core.access).
+        items, key = ("$.access_batches", "tables.$") if name.startswith("Prove") else ("$.tables", "table.$")
+        assert state["ItemsPath"] == items, name
+        assert state["ItemSelector"][key] == "$$.Map.Item.Value", name
     assert states["TeardownTables"]["ResultPath"] == "$.tables_result"
     # Inside the Parallel, the Map's output (one result per table) is its branch's output.
     assert "ResultPath" not in states["ProvisionTables"]
@@ -325,7 +327,7 @@ def test_maps_use_item_processor_item_selector_and_max_concurrency_path(states: 
 def test_every_task_on_the_provisioning_path_is_caught_to_rollback(asl: dict[str, Any]) -> None:
     top = asl["States"]
     path = reachable(asl, "Provision", with_catch=False)
-    assert path == ["Provision", "Verify", "ProvisionSucceeded"]
+    assert path == ["Provision", "ProveAccess", "ProveAccessTables", "Verify", "ProvisionSucceeded"]
     assert ROLLBACK_STATE not in path
     for name in path:
         state = top[name]
@@ -442,9 +444,12 @@ def test_drift_check_path_is_short_and_can_remediate(states: dict[str, dict[str,
     path = ["ValidateInput", "RouteAction"]
     path.append(next(c["Next"] for c in route["Choices"] if c.get("StringEquals") == "drift-check"))
     path.append(states[path[-1]]["Next"])
+    path.append(states[path[-1]]["Next"])
+    path.append(states[path[-1]]["Next"])
     path.append(states[path[-1]]["Default"])
-    assert path == ["ValidateInput", "RouteAction", "DriftCheck", "RemediateDrift", "DriftCheckDone"]
-    assert len(path) <= 6
+    assert path == ["ValidateInput", "RouteAction", "ProveDriftAccess", "ProveDriftAccessTables", "DriftCheck",
+                    "RemediateDrift", "DriftCheckDone"]
+    assert states["DriftCheck"]["Parameters"]["Payload"]["access"] == {"role.$": "$.access_role", "tables.$": "$.access_tables"}
     done = states["DriftCheckDone"]
     assert done["Type"] == "Succeed" and done["OutputPath"] == "$.drift"
     assert states["DriftCheck"]["ResultPath"] == "$.drift"
@@ -456,9 +461,13 @@ def test_drift_check_path_is_short_and_can_remediate(states: dict[str, dict[str,
     }
 
 
-def test_drift_check_only_path_invokes_two_lambdas(states: dict[str, dict[str, Any]]) -> None:
-    path = ["ValidateInput", "RouteAction", "DriftCheck", "RemediateDrift", "DriftCheckDone"]
-    assert [name for name in path if states[name]["Type"] == "Task"] == ["ValidateInput", "DriftCheck"]
+def test_drift_check_only_path_invokes_validate_prove_access_and_drift_check(states: dict[str, dict[str, Any]]) -> None:
+    path = ["ValidateInput", "RouteAction", "ProveDriftAccess", "ProveDriftAccessTables", "DriftCheck", "RemediateDrift",
+            "DriftCheckDone"]
+    assert [name for name in path if states[name]["Type"] == "Task"] == ["ValidateInput", "ProveDriftAccess", "DriftCheck"]
+    assert states["ProveDriftAccess"]["Parameters"]["FunctionName"] == step("prove-access").placeholder
+    iteration = states["ProveDriftAccessTables"]["ItemProcessor"]["States"]
+    assert {s["Parameters"]["FunctionName"] for s in iteration.values()} == {step("prove-access").placeholder}
     assert states["DriftCheck"]["Parameters"]["FunctionName"] == step("drift-check").placeholder
 
 
