@@ -300,6 +300,11 @@ def _show_resources(output: dict[str, Any], permanent: set[str]) -> None:
     role = output.get("role", {})
     arn = f" ({role['arn']})" if role.get("arn") else ""
     click.echo(f"  role {role.get('role')}: {words.outcome(role.get('outcome'))}{arn}")
+    grants = output.get("access") or []
+    if grants:
+        proven = sum(1 for grant in grants if grant["expected"] == grant["actual"])
+        click.echo(f"  access: {proven} of {len(grants)} grants proven as the spec says, with a session of the role "
+                   "(reads at a reserved key, conditional writes that cannot succeed, IAM's simulator; nothing written)")
 
 
 def _show_teardown(output: dict[str, Any]) -> None:

@@ -47,8 +47,10 @@ def provisioned(run, clients):
     return result
 
 
-def test_provision_proves_every_grant_with_a_session_of_the_role(provisioned):
+def test_provision_proves_every_grant_with_a_session_of_the_role(provisioned, cli):
     output = provisioned.output
+    code, shown = cli("status", provisioned.execution_arn)
+    assert code == 0 and f"access: {len(output['access'])} of {len(output['access'])} grants proven" in shown, shown
     assert output["verified"] is True
     grants = output["access"]
     assert all(g["expected"] == g["actual"] for g in grants), [g for g in grants if g["expected"] != g["actual"]]

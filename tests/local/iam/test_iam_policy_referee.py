@@ -38,11 +38,14 @@ ASSUMER = f"arn:aws:iam::{ACCOUNT}:role/sso-handler"
 
 
 def step(name, kms_key_id=None):
-    return iam_documents.function_policy(name, ARNS, kms_key_id)
+    return iam_documents.function_policy(name, ARNS, kms_key_id, EXTERNAL_ID)
+
+
+EXTERNAL_ID = "the-external-id"
 
 
 READ_ONLY = read_only_policy([table_arn(REGION, ACCOUNT, t) for t in TABLES], ["fileferry-files"], "FileFerry")
-READ_ONLY_TRUST = trust_policy(ACCOUNT, "the-external-id")
+READ_ONLY_TRUST = trust_policy(ACCOUNT, EXTERNAL_ID)
 ORCHESTRATOR_TRUST = iam_documents.trust("lambda.amazonaws.com", ARNS)
 STATES_TRUST = iam_documents.trust("states.amazonaws.com", ARNS)
 MAY_ASSUME = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
@@ -124,6 +127,21 @@ ROWS = [
     Row("scan a spec table", step("teardown-table"), "dynamodb:Scan", SESSIONS),
     Row("no index scan in teardown", step("teardown-table"), "dynamodb:Scan", f"{TRANSFERS}/index/UserIdIndex",
         expected=IMPLICITLY_DENIED),
+    # prove-access: the managed role, with the ExternalId or the one wrong value it proves is refused.
+    Row("assume the read-only role with the ExternalId", step("prove-access"), "sts:AssumeRole", MANAGED_ROLE,
+        {"sts:ExternalId": EXTERNAL_ID}),
+    Row("assume it with the wrong ExternalId it probes", step("prove-access"), "sts:AssumeRole", MANAGED_ROLE,
+        {"sts:ExternalId": f"not-{EXTERNAL_ID}"}),
+    Row("assume it with any other ExternalId", step("prove-access"), "sts:AssumeRole", MANAGED_ROLE,
+        {"sts:ExternalId": "guess"}, expected=IMPLICITLY_DENIED),
+    Row("assume it without an ExternalId", step("prove-access"), "sts:AssumeRole", MANAGED_ROLE, expected=IMPLICITLY_DENIED),
+    Row("assume another role", step("prove-access"), "sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/Admin",
+        {"sts:ExternalId": EXTERNAL_ID}, expected=IMPLICITLY_DENIED),
+    Row("simulate the read-only role", step("prove-access"), "iam:SimulatePrincipalPolicy", MANAGED_ROLE),
+    Row("simulate another role", step("prove-access"), "iam:SimulatePrincipalPolicy", f"arn:aws:iam::{ACCOUNT}:role/Admin",
+        expected=IMPLICITLY_DENIED),
+    Row("read a spec table's resource policy", step("prove-access"), "dynamodb:GetResourcePolicy", TRANSFERS),
+    Row("no items for the checker itself", step("prove-access"), "dynamodb:PutItem", TRANSFERS, expected=IMPLICITLY_DENIED),
     # ensure-role and rollback: the managed role only.
     Row("ensure-role re-attaches", step("ensure-role"), "iam:AttachRolePolicy", MANAGED_ROLE),
     Row("ensure-role on another role", step("ensure-role"), "iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/Admin",
