@@ -43,6 +43,8 @@ STEP_WORDS = {
 RUN_STEPS = {
     "DriftCheck": ("drift check", "comparing every table and the role with the spec"),
     "Verify": ("verification", "checking every table and the role against the spec"),
+    "ProveAccess": ("access", "using the role as the SSO handler will (writing nothing)"),
+    "ProveDriftAccess": ("access", "using the role as the SSO handler will (writing nothing)"),
     "RollbackOnFailure": ("rollback", "undoing what this run created or changed"),
     "RollbackExecution": ("rollback", "undoing what that run created or changed"),
 }
