@@ -132,3 +132,20 @@ def test_a_permissions_boundary_denying_a_write_is_found_though_no_document_the_
     assert _off(result) == {(f"table/{t}", "dynamodb:DeleteItem"): "denied" for t in TABLES}
     finding = next(d for d in result["differences"] if d["property"] == "access dynamodb:DeleteItem")
     assert "permissions boundary" in finding["actual"]
+
+
+def test_a_role_deleted_by_hand_is_its_missing_role_and_one_refused_assume_role_not_a_finding_per_grant(provisioned, cli, clients):
+    iam = clients.iam
+    for name in iam.list_role_policies(RoleName=ROLE)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=ROLE, PolicyName=name)
+    iam.delete_role(RoleName=ROLE)
+
+    code, out = cli("--json", "run", "drift-check")
+
+    assert code == 3, out
+    result = json.loads(out)["output"]
+    access = [(d["resource"], d["property"]) for d in result["differences"] if d["property"].startswith("access ")]
+    assert access == [(f"role/{ROLE}", "access sts:AssumeRole with the ExternalId")]
+    assert (f"role/{ROLE}", "exists") in {(d["resource"], d["property"]) for d in result["differences"]}
+    assert {g["actual"] for g in result["access"] if g["resource"].startswith("table/")} == {"not-checked"}
+    assert result["drifted_resources"] == 1
