@@ -97,7 +97,7 @@ class Account:
         try:
             arn = sts.get_caller_identity()["Arn"]
         except (ClientError, BotoCoreError) as err:
-            raise _transient_or(err, "GetCallerIdentity") from err
+            raise as_provisioner_error(err, "GetCallerIdentity") from err
         parts = arn.split(":")
         return cls(parts[4], parts[1])
 
@@ -120,10 +120,6 @@ class Grant:
     cause: str | None = None  # the likely cause of a finding, where it can be seen
     kind: str = "access"
 
-    @property
-    def holds(self) -> bool:
-        return self.expected == self.actual
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -140,18 +136,11 @@ def assume(sts: Any, role_arn: str, external_id: str | None) -> tuple[dict[str, 
     except ClientError as err:
         if error_code(err) in ACCESS_DENIED_CODES:
             return None, _refusal(err)
-        raise _transient_or(err, "AssumeRole") from err
+        raise as_provisioner_error(err, "AssumeRole") from err
     except BotoCoreError as err:
-        raise _transient_or(err, "AssumeRole") from err
+        raise as_provisioner_error(err, "AssumeRole") from err
     return {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
             "aws_session_token": credentials["SessionToken"]}, "AssumeRole answered with credentials"
-
-
-def _transient_or(err: BaseException, call: str) -> BaseException:
-    converted = as_provisioner_error(err, call)
-    if isinstance(converted, ProvisionerError) and converted.transient:
-        return converted
-    return converted if isinstance(converted, ProvisionerError) else err
 
 
 def _refusal(err: ClientError) -> str:
@@ -250,49 +239,35 @@ def _probe(client: Any, what: str, call: Callable[[Any], Any]) -> tuple[str, str
             raise converted from err
         return NOT_CHECKED, f"{what}: {code}"
     except BotoCoreError as err:
-        raise _transient_or(err, what) from err
+        raise as_provisioner_error(err, what) from err
     return ALLOWED, f"{what} answered"
 
 
-def prove_table_access(sts: Any, dynamodb: Any, session_client: Callable[[dict[str, str]], Any], desired: DesiredState,
-                       table: str, account: Account, external_id: str, wait_for_propagation: bool) -> dict[str, Any]:
-    """Every grant of the spec on one table, proven with a session of the role; nothing is written.
+def prove_tables_access(sts: Any, dynamodb: Any, session_client: Callable[[dict[str, str]], Any], desired: DesiredState,
+                        tables: list[str], account: Account, external_id: str) -> dict[str, Any]:
+    """One batch of tables (access_batches): every grant of the spec on each, proven with one session of the
+    role; nothing is written. It runs after the role's check, which waited for IAM: it reports what it sees.
 
     `dynamodb` is the function's own client (GetResourcePolicy); `session_client(credentials)` makes a
-    DynamoDB client of the role's session. With `wait_for_propagation` (the run has just created or changed
-    the role), a refusal raises NotYetVisible so the state machine asks again once IAM has propagated it.
+    DynamoDB client of the role's session.
     """
-    spec = desired.table(table)
-    resource, role_arn = table_resource(table), account.role_arn(desired.role.name)
-    policy = resource_policy(dynamodb, account.table_arn(desired.region, table), table)
-    grants = policy_findings(resource, policy, role_arn, account.id) if policy else []
+    role_arn = account.role_arn(desired.role.name)
     credentials, proof = assume(sts, role_arn, external_id)
-    if credentials is None:
-        if wait_for_propagation:
-            raise NotYetVisible(f"the role cannot be assumed yet ({proof}); IAM may still be propagating it")
-        return _table_result(table, grants + [Grant(resource, action, ALLOWED, NOT_CHECKED, f"AssumeRole refused: {proof}",
-                                                    "the role's trust policy, or the ExternalId it requires")
-                                              for action, _, _ in _probes(spec)])
-    client = session_client(credentials)
-    for action, what, call in _probes(spec):
-        actual, shown = _probe(client, what, call)
-        if actual == DENIED and wait_for_propagation:
-            raise NotYetVisible(f"{shown}; the role's permissions may still be propagating")
-        grants.append(Grant(resource, action, ALLOWED, actual, shown,
-                            None if actual == ALLOWED else likely_cause(shown, has_resource_policy=policy is not None)))
-    return _table_result(table, grants)
-
-
-def _table_result(table: str, grants: list[Grant]) -> dict[str, Any]:
-    return {"kind": "table-access", "table": table, "grants": [grant.as_dict() for grant in grants]}
-
-
-def prove_tables_access(sts: Any, dynamodb: Any, session_client: Callable[[dict[str, str]], Any], desired: DesiredState,
-                        tables: list[str], account: Account, external_id: str, wait_for_propagation: bool) -> dict[str, Any]:
-    """One batch of tables (access_batches): every grant of each, in one list."""
-    results = [prove_table_access(sts, dynamodb, session_client, desired, table, account, external_id, wait_for_propagation)
-               for table in tables]
-    return {"kind": "tables-access", "tables": tables, "grants": [grant for result in results for grant in result["grants"]]}
+    client = session_client(credentials) if credentials is not None else None
+    grants: list[Grant] = []
+    for table in tables:
+        spec, resource = desired.table(table), table_resource(table)
+        policy = resource_policy(dynamodb, account.table_arn(desired.region, table), table)
+        grants += policy_findings(resource, policy, role_arn, account.id) if policy else []
+        for action, what, call in _probes(spec):
+            if client is None:
+                grants.append(Grant(resource, action, ALLOWED, NOT_CHECKED, f"AssumeRole refused: {proof}",
+                                    "the role's trust policy, or the ExternalId it requires"))
+                continue
+            actual, shown = _probe(client, what, call)
+            grants.append(Grant(resource, action, ALLOWED, actual, shown,
+                                None if actual == ALLOWED else likely_cause(shown, has_resource_policy=policy is not None)))
+    return {"kind": "tables-access", "tables": tables, "grants": [grant.as_dict() for grant in grants]}
 
 
 def resource_policy(dynamodb: Any, table_arn: str, table: str) -> dict[str, Any] | None:
@@ -302,9 +277,9 @@ def resource_policy(dynamodb: Any, table_arn: str, table: str) -> dict[str, Any]
     except ClientError as err:
         if error_code(err) in ("PolicyNotFoundException", "ResourceNotFoundException"):
             return None
-        raise _transient_or(err, f"GetResourcePolicy {table}") from err
+        raise as_provisioner_error(err, f"GetResourcePolicy {table}") from err
     except BotoCoreError as err:
-        raise _transient_or(err, f"GetResourcePolicy {table}") from err
+        raise as_provisioner_error(err, f"GetResourcePolicy {table}") from err
     try:
         document = json.loads(text)
     except ValueError:
@@ -330,7 +305,7 @@ def _covers_role(principal: Any, role_arn: str, account_id: str) -> str | None:
     for value in _as_list(principal.get("AWS", [])):
         if value == "*":
             return "anyone"
-        if value in (account_id, f"arn:aws:iam::{account_id}:root") or re.fullmatch(rf"arn:[^:]+:iam::{account_id}:root", value or ""):
+        if value == account_id or re.fullmatch(rf"arn:[^:]+:iam::{account_id}:root", value or ""):
             return "the account"
         if value == role_arn or (isinstance(value, str) and value.startswith(role_arn.replace(":role/", ":assumed-role/", 1) + "/")):
             return "the role"
@@ -445,9 +420,9 @@ def simulate(iam: Any, role_arn: str, question: Question) -> list[Grant]:
             return [Grant(report[arn], f"{action}{context}", expected, NOT_CHECKED, f"SimulatePrincipalPolicy: {_refusal(err)}",
                           "the role does not exist" if error_code(err) == "NoSuchEntity" else None)
                     for action, expected in sorted(question.expected.items()) for arn in arns]
-        raise _transient_or(err, "SimulatePrincipalPolicy") from err
+        raise as_provisioner_error(err, "SimulatePrincipalPolicy") from err
     except BotoCoreError as err:
-        raise _transient_or(err, "SimulatePrincipalPolicy") from err
+        raise as_provisioner_error(err, "SimulatePrincipalPolicy") from err
     grants = []
     for result in results:
         # One result per action; with resource ARNs, each one's decision is in ResourceSpecificResults.

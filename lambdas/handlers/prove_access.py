@@ -29,7 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     external_id = configured_external_id(state)
     if event["kind"] == "tables":  # after the role's check, which waited for IAM: report what is seen
         result = prove_tables_access(aws.sts, aws.dynamodb, aws.session_dynamodb, state, event["tables"], account,
-                                     external_id, wait_for_propagation=False)
+                                     external_id)
     else:
         result = prove_role_access(aws.sts, aws.iam, aws.session_dynamodb, state, account, external_id, wait)
     off = [grant for grant in result["grants"] if grant["expected"] != grant["actual"]]
