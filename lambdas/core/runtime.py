@@ -11,6 +11,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from botocore.config import Config
 
+from lambdas.core.target import Target, for_target
 from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, created_by_value, load_packaged
 
 SERVICE = "fileferry-provisioner"
@@ -91,7 +92,17 @@ aws = AwsClients()
 
 
 def desired() -> DesiredState:
-    return load_packaged()
+    """The package's desired state, for the account, Region and settings of the target the function runs for."""
+    packaged, target = load_packaged(), Target.from_environment()
+    if target is None:
+        return packaged
+    global _resolved
+    if _resolved is None or _resolved[0] is not packaged or _resolved[1] != target:
+        _resolved = (packaged, target, for_target(packaged, target))  # once per warm function
+    return _resolved[2]
+
+
+_resolved: tuple[DesiredState, Target, DesiredState] | None = None
 
 
 def ownership_tags(state: DesiredState, execution_name: str) -> dict[str, str]:

@@ -1,30 +1,43 @@
-"""The orchestrator as a CloudFormation template, made from the description `deploy` uses.
+"""The orchestrator as one CloudFormation template for any account and Region, made from the description `deploy` uses.
 
-For accounts that accept only CloudFormation (and StackSets): `render --out DIR` writes
-DIR/cloudformation/template.yaml and the Lambda zip it names by a relative path, ready for
+For accounts that accept only CloudFormation, and for StackSets (docs/fleet.md): `render --out DIR` writes
+DIR/cloudformation/template.yaml and the Lambda zip it deploys. The template names no account or Region:
+every ARN is built from AWS::Partition, AWS::Region and AWS::AccountId, and what a target may hold
+differently (the ExternalId, readable buckets, KMS key, protected tables, drift schedule, alarm topic) is a
+Parameter whose default is the config's value. The functions' code comes from the bucket
+`<CodeBucketPrefix>-<Region>` (Lambda reads code only from a bucket in the function's own Region), at
+`CodeKey`, whose default names the zip by its content:
 
-    aws cloudformation package --template-file DIR/cloudformation/template.yaml --s3-bucket BUCKET --output-template-file packaged.yaml
-    aws cloudformation deploy --template-file packaged.yaml --stack-name NAME --capabilities CAPABILITY_NAMED_IAM --s3-bucket BUCKET
+    aws s3 cp DIR/cloudformation/lambda.zip s3://PREFIX-REGION/KEY        (KEY: the CodeKey default)
+    aws cloudformation deploy --template-file DIR/cloudformation/template.yaml --stack-name NAME \
+        --capabilities CAPABILITY_NAMED_IAM --s3-bucket PREFIX-REGION --parameter-overrides CodeBucketPrefix=PREFIX
 
 (the template is over CloudFormation's 51,200-byte limit for an inline body, so deploy uploads it too).
 
-Every setting and document comes from `provisioner.orchestrator.describe_orchestrator`; the
-template only adds CloudFormation's wiring (logical ids, Ref/GetAtt, dependencies).
+Every setting and document comes from `provisioner.orchestrator.describe_orchestrator`, described for a
+symbolic target (`${AWS::AccountId}`, `${ExternalId}`, ...); the template only adds CloudFormation's wiring
+(logical ids, Ref/GetAtt/Fn::Sub, conditions, dependencies).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from typing import Any
 
 import yaml
 
+from lambdas.core.desired import DesiredState
 from lambdas.core.steps import STEPS_BY_NAME
-from provisioner.blueprint.orchestrator import Orchestrator
+from lambdas.core.target import Target, for_target
+from provisioner.blueprint.iam_documents import Arns
+from provisioner.blueprint.orchestrator import Orchestrator, describe_orchestrator
+from provisioner.config import Settings
 from state_machine.asl import load_definition
 
 TEMPLATE_FILE = "template.yaml"
-LAMBDA_ZIP = "lambda.zip"  # next to the template; `aws cloudformation package` uploads it
+LAMBDA_ZIP = "lambda.zip"  # next to the template; uploaded to each Region's code bucket
 STATE_MACHINE = "StateMachine"
 _SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
 
@@ -142,7 +155,7 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
             "DependsOn": [log_group, _policy(function.role)],
             "Properties": {
                 "FunctionName": function.name,
-                "Code": LAMBDA_ZIP,
+                "Code": {"S3Bucket": "${CodeBucketPrefix}-${AWS::Region}", "S3Key": {"Ref": "CodeKey"}},
                 **function.configuration(_get_arn(logical_id(function.role, "Role"))),
                 "Tags": _tags(orchestrator),
             },
@@ -224,31 +237,148 @@ def _resources(orchestrator: Orchestrator) -> dict[str, Any]:
     return resources
 
 
-def template(orchestrator: Orchestrator) -> dict[str, Any]:
+# The symbolic target the template is described for: CloudFormation fills each in per stack (Fn::Sub).
+PARTITION, REGION, ACCOUNT = "${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}"
+TEMPLATE_TARGET = Target(
+    account_id=ACCOUNT, region=REGION, external_id="${ExternalId}", readable_buckets=("${ReadableBuckets}",),
+    kms_key_id="${KmsKeyId}", point_in_time_recovery_tables=("${PointInTimeRecoveryTables}",),
+    deletion_protected_tables=("${DeletionProtectedTables}",),
+)
+# The KMS key decides statements, not only values (none without a key; an alias is matched by condition):
+# the policies are described for each kind of key, with these standing in for the parameter.
+_KMS_KEY_ARN = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-00000000c0de"
+_KMS_ALIAS = "alias/fileferry-template-kms-key-parameter"
+_BUCKET = r"(\*|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])"
+_KMS_PARAMETER = r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$|^alias/[A-Za-z0-9/_-]+$"
+CODE_BUCKET_PREFIX = r"^[a-z0-9][a-z0-9.-]{1,46}[a-z0-9]$"  # <prefix>-<region> within S3's 63 characters
+# Keys of the strings CloudFormation must not substitute: the definition's ${...} are DefinitionSubstitutions.
+_LITERAL_KEYS = {"DefinitionString"}
+
+
+def _listed(names: list[str]) -> str:
+    """AllowedPattern of a comma-separated list of some of `names` (empty allowed)."""
+    one = "(" + "|".join(re.escape(name) for name in names) + ")"
+    return f"^({one}(,{one})*)?$"
+
+
+def default_kms_key(settings: Settings, desired: DesiredState) -> str:
+    """The config's key as the KmsKeyId parameter takes it: a key ARN or an alias name (or empty)."""
+    key = settings.dynamodb.kms_key_id
+    if not key or key.startswith("alias/"):
+        return key
+    if key.startswith("arn:"):
+        resource = key.split(":", 5)[5]
+        return resource if resource.startswith("alias/") else key  # an alias ARN: its alias in each account
+    return f"arn:{Arns.for_state(desired, desired.account_id).partition}:kms:{desired.region}:{desired.account_id}:key/{key}"
+
+
+def code_key(name: str, zip_sha256_hex: str) -> str:
+    """Where the zip lives in each code bucket: named by its content, so a new zip is a change CloudFormation sees."""
+    return f"{name}/lambda-{zip_sha256_hex[:20]}.zip"
+
+
+def parameters(settings: Settings, desired: DesiredState, zip_sha256_hex: str) -> dict[str, Any]:
+    tables = desired.table_names()
+    target = Target.of(desired)
+    return {
+        "CodeBucketPrefix": {
+            "Type": "String", "AllowedPattern": CODE_BUCKET_PREFIX,
+            "Description": "The functions' code is read from the bucket <CodeBucketPrefix>-<Region> of each target Region",
+            "ConstraintDescription": "3-48 lowercase letters, digits, dots and hyphens (the Region is appended)",
+        },
+        "CodeKey": {"Type": "String", "Default": code_key(desired.provisioner_name, zip_sha256_hex), "MinLength": 1,
+                    "Description": "The Lambda zip's key in each code bucket"},
+        "ExternalId": {"Type": "String", "Default": target.external_id, "MinLength": 2, "MaxLength": 1224,
+                       "AllowedPattern": r"^[A-Za-z0-9_+=,.@:/-]+$",
+                       "Description": "The ExternalId FileFerryReadOnlyRole's trust policy requires (sso.external_id)"},
+        "ReadableBuckets": {"Type": "String", "Default": ",".join(target.readable_buckets),
+                            "AllowedPattern": f"^{_BUCKET}(,{_BUCKET})*$",
+                            "Description": "Comma-separated buckets the role may read, or * (sso.readable_buckets)"},
+        "KmsKeyId": {"Type": "String", "Default": default_kms_key(settings, desired), "AllowedPattern": _KMS_PARAMETER,
+                     "Description": "The tables' customer managed key (a key ARN or alias/NAME); empty: the AWS managed key"},
+        "PointInTimeRecoveryTables": {
+            "Type": "String", "Default": ",".join(target.point_in_time_recovery_tables), "AllowedPattern": _listed(tables),
+            "Description": "Comma-separated tables with point-in-time recovery (dynamodb.point_in_time_recovery)"},
+        "DeletionProtectedTables": {
+            "Type": "String", "Default": ",".join(target.deletion_protected_tables), "AllowedPattern": _listed(tables),
+            "Description": "Comma-separated tables with deletion protection (dynamodb.deletion_protection)"},
+        "DriftSchedule": {"Type": "String", "Default": settings.provisioner.drift_schedule,
+                          "AllowedPattern": r"^(rate|cron)\(.+\)$",
+                          "Description": "When the drift check runs: an EventBridge Scheduler rate(...) or cron(...)"},
+        "AlarmTopicArn": {"Type": "String", "Default": settings.provisioner.alarm_topic_arn,
+                          "AllowedPattern": r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$",
+                          "Description": "SNS topic the alarms notify; empty: alarm only (provisioner.alarm_topic_arn)"},
+    }
+
+
+CONDITIONS = {
+    "HasKmsKey": {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyId"}, ""]}]},
+    "KmsKeyIsAlias": {"Fn::Equals": [{"Fn::Select": [0, {"Fn::Split": ["/", {"Ref": "KmsKeyId"}]}]}, "alias"]},
+    "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]},
+}
+
+
+def describe_for_template(settings: Settings, desired: DesiredState, kms_key_id: str | None = _KMS_KEY_ARN) -> Orchestrator:
+    """The orchestrator described for the symbolic target, with `kms_key_id` standing in for the KmsKeyId parameter."""
+    state = for_target(desired, dataclasses.replace(TEMPLATE_TARGET, kms_key_id=kms_key_id), partition=PARTITION, check=False)
+    arns = Arns.for_state(state, ACCOUNT, PARTITION)
+    return describe_orchestrator(settings, state, arns, target=TEMPLATE_TARGET)
+
+
+def _kms_parameter(document: Any) -> Any:
+    text = json.dumps(document).replace(_KMS_KEY_ARN, "${KmsKeyId}").replace(_KMS_ALIAS, "${KmsKeyId}")
+    return json.loads(text)
+
+
+def _policies_by_key(settings: Settings, desired: DesiredState) -> dict[str, Any]:
+    """Each role's policy document, as one for every kind of key where the kind matters (Fn::If)."""
+    without = {r.key: r.policy for r in describe_for_template(settings, desired, None).roles}
+    by_arn = {r.key: _kms_parameter(r.policy) for r in describe_for_template(settings, desired, _KMS_KEY_ARN).roles}
+    by_alias = {r.key: _kms_parameter(r.policy) for r in describe_for_template(settings, desired, _KMS_ALIAS).roles}
+    chosen: dict[str, Any] = {}
+    for key, policy in without.items():
+        if policy == by_arn[key] == by_alias[key]:
+            chosen[key] = policy
+        else:
+            chosen[key] = {"Fn::If": ["HasKmsKey", {"Fn::If": ["KmsKeyIsAlias", by_alias[key], by_arn[key]]}, policy]}
+    return chosen
+
+
+def _substituted(value: Any, key: str | None = None) -> Any:
+    """Every string that names a pseudo parameter or a Parameter (`${...}`) as an Fn::Sub."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("Fn::Sub", "Ref", "Fn::GetAtt"):
+            return value
+        return {k: (item if k in _LITERAL_KEYS else _substituted(item, k)) for k, item in value.items()}
+    if isinstance(value, list):
+        return [_substituted(item, key) for item in value]
+    if isinstance(value, str) and "${" in value:
+        return {"Fn::Sub": value}
+    return value
+
+
+def template(settings: Settings, desired: DesiredState, zip_sha256_hex: str) -> dict[str, Any]:
     """The template as data (see `template_yaml` for the text `render` writes)."""
-    arns = orchestrator.arns
+    orchestrator = describe_for_template(settings, desired, None)
+    resources = _resources(orchestrator)
+    for key, policy in _policies_by_key(settings, desired).items():
+        resources[_policy(key)]["Properties"]["PolicyDocument"] = policy
+    for function in orchestrator.functions:
+        environment = resources[logical_id(function.step, "Function")]["Properties"]["Environment"]["Variables"]
+        environment.update(TEMPLATE_TARGET.environment())
+    resources["DriftCheckSchedule"]["Properties"]["ScheduleExpression"] = {"Ref": "DriftSchedule"}
+    for alarm in resources.values():
+        if alarm["Type"] == "AWS::CloudWatch::Alarm":
+            alarm["Properties"]["AlarmActions"] = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], []]}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": (
-            f"FileFerry provisioner orchestrator {orchestrator.name!r} for account {arns.account_id}, region "
-            f"{arns.region} (written by `deploy.py render`; what `deploy.py deploy` creates)"
+            f"FileFerry provisioner orchestrator {orchestrator.name!r}, for any account and Region (written by "
+            "`deploy.py render`; what `deploy.py deploy` creates; a StackSet's template for `deploy.py fleet`)"
         ),
-        # Every policy and ARN in the template names the configured account and region.
-        "Rules": {
-            "ConfiguredAccountAndRegion": {
-                "Assertions": [
-                    {
-                        "Assert": {"Fn::Equals": [{"Ref": "AWS::AccountId"}, arns.account_id]},
-                        "AssertDescription": f"the template was rendered for account {arns.account_id} (sso.account_id)",
-                    },
-                    {
-                        "Assert": {"Fn::Equals": [{"Ref": "AWS::Region"}, arns.region]},
-                        "AssertDescription": f"the template was rendered for region {arns.region} (dynamodb.region)",
-                    },
-                ]
-            }
-        },
-        "Resources": _resources(orchestrator),
+        "Parameters": parameters(settings, desired, zip_sha256_hex),
+        "Conditions": CONDITIONS,
+        "Resources": _substituted(resources),
         "Outputs": {
             "StateMachineArn": {"Description": "Start provisioning runs here", "Value": {"Ref": STATE_MACHINE}},
         },
@@ -267,5 +397,6 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _text)
 
 
-def template_yaml(orchestrator: Orchestrator) -> str:
-    return yaml.dump(template(orchestrator), Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=False)
+def template_yaml(settings: Settings, desired: DesiredState, zip_sha256_hex: str) -> str:
+    return yaml.dump(template(settings, desired, zip_sha256_hex), Dumper=_Dumper, sort_keys=False, width=120,
+                     allow_unicode=False)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from lambdas.core.desired import DesiredState, IndexSpec, KeyAttribute, RoleSpec, TableSpec
+from lambdas.core.read_only_role import (  # noqa: F401  (also imported from here)
+    DYNAMODB_ITEM_ACTIONS,
+    INLINE_POLICY_QUOTA,
+    TABLE_RESOURCES_BUDGET,
+    read_only_policy,
+    table_arn,
+    table_resources,
+    trust_policy,
+)
 from provisioner.config import Protection, Settings, check_history_budget, partition_for
 
 INLINE_POLICY_NAME = "FileFerryReadOnlyPolicy"
@@ -43,17 +50,6 @@ FILEFERRY_TABLES: dict[str, dict[str, Any]] = {
     },
 }
 
-DYNAMODB_ITEM_ACTIONS = [
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:UpdateItem",
-]
 
 
 def _key(pair: tuple[str, str] | None) -> KeyAttribute | None:
@@ -77,93 +73,6 @@ def table_spec(name: str, data: dict[str, Any], kms_key_id: str | None, protecti
         recovery_period_days=protection.recovery_period_days,
         deletion_protection=protection.deletion_protection,
     )
-
-
-def table_arn(region: str, account_id: str, name: str, partition: str = "aws") -> str:
-    return f"arn:{partition}:dynamodb:{region}:{account_id}:table/{name}"
-
-
-def trust_policy(account_id: str, external_id: str, partition: str = "aws") -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "LambdaService",
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            },
-            {
-                "Sid": "AccountWithExternalId",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
-            },
-        ],
-    }
-
-
-# IAM's quota for a role's inline policies, counted without white space.
-INLINE_POLICY_QUOTA = 10_240
-# Room left for the rest of the read-only policy when the table ARNs are listed one by one.
-TABLE_RESOURCES_BUDGET = 7_000
-
-
-def table_resources(table_arns: list[str]) -> list[str]:
-    """Each table and its indexes, or, when that list would not fit IAM's quota, their common prefix."""
-    explicit = sorted(table_arns + [f"{arn}/index/*" for arn in table_arns])
-    if len(json.dumps(explicit, separators=(",", ":"))) <= TABLE_RESOURCES_BUDGET:
-        return explicit
-    prefix = os.path.commonprefix(table_arns)
-    return [f"{prefix}*"]  # covers the tables and their /index/* too
-
-
-def read_only_policy(
-    table_arns: list[str], buckets: list[str], namespace: str, partition: str = "aws"
-) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ListReadableBuckets",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": [f"arn:{partition}:s3:::{bucket}" for bucket in buckets],
-            },
-            {
-                "Sid": "ReadObjects",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": [f"arn:{partition}:s3:::{bucket}/*" for bucket in buckets],
-            },
-            {
-                "Sid": "DenyS3Writes",
-                "Effect": "Deny",
-                "Action": ["s3:DeleteObject", "s3:PutObject"],
-                "Resource": "*",
-            },
-            {
-                "Sid": "FileFerryTables",
-                "Effect": "Allow",
-                "Action": DYNAMODB_ITEM_ACTIONS,
-                "Resource": table_resources(table_arns),
-            },
-            {
-                "Sid": "FileFerryMetrics",
-                "Effect": "Allow",
-                "Action": "cloudwatch:PutMetricData",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
-            },
-            {
-                "Sid": "XRayTracing",
-                "Effect": "Allow",
-                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-                "Resource": "*",
-            },
-        ],
-    }
 
 
 def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> DesiredState:

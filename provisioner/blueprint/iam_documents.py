@@ -42,6 +42,8 @@ class Arns:
     @property
     def dns_suffix(self) -> str:
         """The Region's service domain: dynamodb.cn-north-1.amazonaws.com.cn, not .amazonaws.com."""
+        if self.region.startswith("${"):  # the template's symbolic Region: CloudFormation knows its domain
+            return "${AWS::URLSuffix}"
         return dns_suffix_for(self.region)
 
     def service_endpoint(self, service: str) -> str:

@@ -7,6 +7,7 @@ setting or a document of its own, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from lambdas.core.access import configured_external_id
 from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
 from lambdas.core.run_lease import LEASE_KEY, lease_table_name
 from lambdas.core.steps import STEPS
+from lambdas.core.target import Target
 from provisioner.config import Settings
 from provisioner.blueprint.iam_documents import (
     Arns,
@@ -267,9 +269,12 @@ class Orchestrator:
         return next(role for role in self.roles if role.key == key)
 
 
-def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns, tracing: bool = True) -> Orchestrator:
-    """The orchestrator for `desired`, scoped to `arns` (the caller's account for deploy, the configured one for render)."""
+def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns, tracing: bool = True,
+                          target: Target | None = None) -> Orchestrator:
+    """The orchestrator for `desired`, scoped to `arns` (the caller's account for deploy, the configured one for
+    render); `target`: what its functions' environment names (default: `desired`'s, in `arns`'s account)."""
     name = desired.provisioner_name
+    target = target or dataclasses.replace(Target.of(desired), account_id=arns.account_id, region=arns.region)
     kms_key_id = desired.tables[0].kms_key_id if desired.tables else None
     roles = tuple(
         RoleDescription(role.suffix, role_name(name, role.suffix), role.trust_policy, POLICY_NAME, role.policy)
@@ -279,6 +284,7 @@ def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns,
         "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": desired.metrics_namespace,
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        **target.environment(),
     }
     if not tracing:
         environment["POWERTOOLS_TRACE_DISABLED"] = "true"

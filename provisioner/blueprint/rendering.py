@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ def render_documents(resolved: Resolved, out_dir: Path) -> list[Path]:
         written.append(_write(out_dir / "iam" / f"{role.name}.policy.json", role.policy))
     written.append(_write(out_dir / "iam" / f"{desired.role.name}.trust.json", desired.role.trust_policy))
     written.append(_write(out_dir / "iam" / f"{desired.role.name}.policy.json", desired.role.inline_policy))
-    written.append(_write(out_dir / "cloudformation" / TEMPLATE_FILE, template_yaml(orchestrator)))
-    written.append(_write(out_dir / "cloudformation" / LAMBDA_ZIP, build_package(desired).zip_bytes))
+    package = build_package(desired)
+    written.append(_write(out_dir / "cloudformation" / TEMPLATE_FILE,
+                          template_yaml(resolved.settings, desired, hashlib.sha256(package.zip_bytes).hexdigest())))
+    written.append(_write(out_dir / "cloudformation" / LAMBDA_ZIP, package.zip_bytes))
     return written

@@ -1,6 +1,7 @@
-"""The orchestrator deployed from render's CloudFormation template, with the plain AWS CLI's
-`cloudformation package` / `deploy`, provisions the spec on the embedded AWS; what the stack created
-is read back from AWS and compared with what render wrote (the documents and settings deploy uses).
+"""The orchestrator deployed from render's CloudFormation template, with the plain AWS CLI (`s3 cp` of the
+zip to the Region's code bucket, `cloudformation deploy`), provisions the spec on the embedded AWS; what
+the stack created is read back from AWS and compared with what render wrote (the documents and settings
+deploy uses).
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import sys
 from pathlib import Path
 
 import boto3
+import yaml
 
 from provisioner.runs import executions as runs
 from provisioner.config import resolve
 from provisioner.blueprint.rendering import render_documents
 
 STACK = "fileferry-orchestrator"
-BUCKET = "fileferry-artifacts"
+CODE_BUCKET_PREFIX = "fileferry-code"
+BUCKET = f"{CODE_BUCKET_PREFIX}-us-east-1"  # <CodeBucketPrefix>-<Region>
 
 
 def _aws_cli(env: dict[str, str], *args: str) -> str:
@@ -45,12 +48,12 @@ def test_a_provisioning_run_through_the_stack_deployed_orchestrator_succeeds(aws
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     env.pop("AWS_PROFILE", None)
-    packaged = tmp_path / "packaged.yaml"
     template = out / "cloudformation" / "template.yaml"
-    _aws_cli(env, "cloudformation", "package", "--template-file", str(template), "--s3-bucket", BUCKET,
-             "--output-template-file", str(packaged))
-    _aws_cli(env, "cloudformation", "deploy", "--template-file", str(packaged), "--stack-name", STACK,
-             "--capabilities", "CAPABILITY_NAMED_IAM", "--s3-bucket", BUCKET)
+    code_key = yaml.safe_load(template.read_text())["Parameters"]["CodeKey"]["Default"]
+    _aws_cli(env, "s3", "cp", str(out / "cloudformation" / "lambda.zip"), f"s3://{BUCKET}/{code_key}")
+    _aws_cli(env, "cloudformation", "deploy", "--template-file", str(template), "--stack-name", STACK,
+             "--capabilities", "CAPABILITY_NAMED_IAM", "--s3-bucket", BUCKET,
+             "--parameter-overrides", f"CodeBucketPrefix={CODE_BUCKET_PREFIX}")
 
     cloudformation = client("cloudformation")
     assert cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
