@@ -26,8 +26,14 @@ class Clients:
         """Whether the credential chain (or the embedded AWS's keys) gives any; a missing --profile raises ProfileNotFound."""
         return self._session.get_credentials() is not None
 
-    def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.target.endpoint_url, config=_CONFIG)
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A client of `service` in the configured Region, or in `region`."""
+        return self._session.client(service, endpoint_url=self.target.endpoint_url, config=_CONFIG,
+                                    **({"region_name": region} if region else {}))
+
+    @cached_property
+    def cloudformation(self) -> Any:
+        return self.client("cloudformation")
 
     @cached_property
     def sts(self) -> Any:
@@ -80,6 +86,15 @@ class Clients:
     @property
     def partition(self) -> str:
         return self._caller_identity["Arn"].split(":")[1]
+
+
+def session_client(service: str, credentials: dict[str, Any], region: str, endpoint_url: str | None) -> Any:
+    """A client signed with an assumed role's credentials (STS AssumeRole's `Credentials`), in `region`."""
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"], region_name=region,
+    )
+    return session.client(service, endpoint_url=endpoint_url, config=_CONFIG)
 
 
 def is_embedded_aws(url: str) -> bool:

@@ -190,11 +190,76 @@ class ProvisionerSettings(_Section):
         return value
 
 
+class FleetSettings(_Section):
+    """`deploy.py fleet`: the orchestrator in many accounts and Regions through one CloudFormation StackSet."""
+
+    # "ACCOUNT/REGION", e.g. "111111111111/eu-west-1" (--target on the command line replaces the list).
+    targets: list[str] = []
+    # Self-managed StackSet permissions: the administration role in the operator's account, the execution
+    # role in each target (docs/fleet.md says what each must allow).
+    administration_role_name: _text(ROLE_NAME) = "AWSCloudFormationStackSetAdministrationRole"
+    execution_role_name: _text(ROLE_NAME) = "AWSCloudFormationStackSetExecutionRole"
+    # StackSets' MaxConcurrentCount and FailureToleranceCount; `fleet run` applies the same two bounds.
+    max_concurrent: Annotated[int, Field(ge=1, le=100)] = 1
+    failure_tolerance: Annotated[int, Field(ge=0, le=100)] = 0
+    # The code buckets are "<prefix>-<region>" in the operator's account; empty: fileferry-code-<account>.
+    code_bucket_prefix: _text(r"^([a-z0-9][a-z0-9.-]{1,46}[a-z0-9])?$") = ""
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, value: list[str]) -> list[str]:
+        for target in value:
+            fleet_target(target)  # ValueError names the problem
+        return value
+
+
+@dataclass(frozen=True, order=True)
+class FleetTarget:
+    """One account and Region of the fleet."""
+
+    account_id: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.region}"
+
+
+def fleet_target(text: str) -> FleetTarget:
+    """`ACCOUNT/REGION` as a target; ValueError naming what is wrong."""
+    if not isinstance(text, str) or text.count("/") != 1:
+        raise ValueError(f"target {text!r} is not ACCOUNT/REGION (e.g. 111111111111/eu-west-1)")
+    account, region = text.split("/")
+    if not re.match(ACCOUNT_ID, account):
+        raise ValueError(f"target {text!r}: the account must be 12 digits")
+    if not re.match(REGION, region) or region not in known_regions():
+        close = difflib.get_close_matches(region, sorted(known_regions()), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(f"target {text!r}: {region!r} is not an AWS Region that offers DynamoDB{hint}")
+    return FleetTarget(account, region)
+
+
+def fleet_targets(given: list[str] | tuple[str, ...], source: str) -> list[FleetTarget]:
+    """Targets, each checked, none twice, in the order given; ConfigError naming `source` and the problem."""
+    targets: list[FleetTarget] = []
+    for text in given:
+        try:
+            target = fleet_target(text)
+        except ValueError as err:
+            raise ConfigError(f"{source}: {err}") from None
+        if target in targets:
+            raise ConfigError(f"{source}: target {target} is listed twice")
+        targets.append(target)
+    if not targets:
+        raise ConfigError(f"{source}: no targets; give --target ACCOUNT/REGION (repeatable) or list fleet.targets in the config")
+    return targets
+
+
 class Settings(_Section):
     dynamodb: DynamoDBSettings = DynamoDBSettings()
     sso: SSOSettings
     agent: AgentSettings = AgentSettings()
     provisioner: ProvisionerSettings = ProvisionerSettings()
+    fleet: FleetSettings = FleetSettings()
 
     def table_names(self) -> list[str]:
         d = self.dynamodb
@@ -244,7 +309,7 @@ def load_settings(path: Path) -> Settings:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: must be a mapping of sections (dynamodb, sso, agent, provisioner)")
+        raise ConfigError(f"{path}: must be a mapping of sections (dynamodb, sso, agent, provisioner, fleet)")
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:

@@ -40,12 +40,14 @@ class CLIFactory:
             self._desired = desired_state(self.settings)
         return self._desired
 
-    def clients(self) -> Clients:
+    def clients(self, operator_of_a_fleet: bool = False) -> Clients:
+        """The clients; `operator_of_a_fleet`: the credentials' account need not be sso.account_id (the fleet's
+        operator works from their own account, the targets are others)."""
         if self._clients is None:
             self._clients = Clients(self.resolved.aws, local=self.local)
             if not self.local and self._embedded_aws_without_credentials(self._clients):
                 self._clients = Clients(self.resolved.aws, local=True)
-            if not self.local:
+            if not self.local and not operator_of_a_fleet:
                 self._check_account(self._clients)
         return self._clients
 
@@ -78,6 +80,28 @@ class CLIFactory:
     def state_machine_arn(self) -> str:
         clients = self.clients()
         return Arns.for_state(self.desired(), clients.account_id, clients.partition).state_machine()
+
+    def stack_set_deployment(self, progress: Callable[[str], None]) -> Any:
+        from provisioner.fleet.stack_set import StackSetDeployment  # packaging and the template: fleet deploy only
+
+        return StackSetDeployment(self.clients(operator_of_a_fleet=True), self.settings, self.desired(),
+                                  sleep=self.sleep, progress=progress)
+
+    def _target_sessions(self) -> Any:
+        from provisioner.fleet.runs import TargetSessions
+
+        return TargetSessions(self.clients(operator_of_a_fleet=True), self.settings.fleet.execution_role_name)
+
+    def fleet_run(self, max_concurrent: int, failure_tolerance: int, on_end: Callable[[Any], None]) -> Any:
+        from provisioner.fleet.runs import FleetRun
+
+        return FleetRun(self._target_sessions(), self.settings.provisioner.name, max_concurrent, failure_tolerance,
+                        sleep=self.sleep, on_end=on_end)
+
+    def fleet_last_runs(self, targets: list[Any]) -> list[Any]:
+        from provisioner.fleet.runs import last_runs
+
+        return last_runs(self._target_sessions(), self.settings.provisioner.name, targets)
 
     def follower(self, view: View | None = None) -> Follower:
         return Follower(self.clients().stepfunctions, view=view, sleep=self.sleep, role_name=self.desired().role.name)

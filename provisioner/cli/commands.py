@@ -118,7 +118,11 @@ def _global_params() -> list[click.Parameter]:
 
 def global_options(ctx: click.Context) -> dict[str, Any]:
     """The global options given before and after the command, merged; two different values are a usage error."""
-    contexts = [c for c in (ctx.parent, ctx) if c is not None]
+    contexts: list[click.Context] = []
+    node: click.Context | None = ctx
+    while node is not None:  # the group, a sub-group (fleet), the command
+        contexts.insert(0, node)
+        node = node.parent
     merged: dict[str, Any] = {}
     for flag, name, _ in GLOBAL_OPTIONS:
         values = list(dict.fromkeys(value for c in contexts for value in c.params.get(name) or ()))
@@ -756,6 +760,15 @@ def _botocore_error_line(err: BotoCoreError) -> str:
         return (f"error: {err}; start the embedded AWS there ({_me()} local --port PORT) "
                 "or check --endpoint-url / AWS_ENDPOINT_URL")
     return f"error: {err}"
+
+
+def _add_fleet() -> None:
+    from provisioner.cli.fleet import fleet  # its module builds on this one's
+
+    cli.add_command(fleet)
+
+
+_add_fleet()
 
 
 def main(argv: list[str] | None = None) -> int:
