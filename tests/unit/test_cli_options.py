@@ -119,3 +119,20 @@ def test_the_configured_poll_reaches_the_definition_and_too_many_polls_are_refus
     (line,) = refused.stderr.splitlines()
     assert "provisioner.max_polls 1000 lets a provisioning run of 5 tables write up to 15499" in line
     assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize("args, named", [
+    (["fleet", "run", "drift-check", "--target", "12345/us-east-1"], "the account must be 12 digits"),
+    (["fleet", "deploy", "--target", "222222222222/moon-1"], "is not an AWS Region"),
+    (["fleet", "status", "--target", "222222222222/eu-west-1", "--target", "222222222222/eu-west-1"], "listed twice"),
+    (["fleet", "run", "drift-check", "--target", "222222222222"], "is not ACCOUNT/REGION"),
+    (["fleet", "run", "teardown", "--target", "222222222222/eu-west-1"], "confirm with --input"),
+    (["fleet", "run", "drift-check", "--input", '{"remediate": "yes"}', "--target", "222222222222/eu-west-1"], "remediate"),
+    (["fleet", "deploy"], "no targets"),
+])
+def test_bad_fleet_targets_and_input_exit_2_with_one_line_before_any_aws_call(args: list[str], named: str) -> None:
+    # No endpoint and no credentials: any AWS call would fail another way (exit 1).
+    completed = deploy_py("--endpoint-url", "http://127.0.0.1:9", *args)
+    assert completed.returncode == 2, completed.stderr
+    (line,) = completed.stderr.strip().splitlines()
+    assert named in line

@@ -122,6 +122,11 @@ INVALID = {
     "backup_wait_seconds 2 hours": (_set("provisioner.backup_wait_seconds", 7200), "provisioner.backup_wait_seconds"),
     "log_retention_days 10": (_set("provisioner.log_retention_days", 10), "provisioner.log_retention_days"),
     "bad region": (_set("dynamodb.region", "us-east"), "dynamodb.region"),
+    "fleet target without a Region": (_set("fleet.targets", ["222222222222"]), "fleet.targets"),
+    "fleet target of 11 digits": (_set("fleet.targets", ["22222222222/us-east-1"]), "fleet.targets"),
+    "fleet target in no Region": (_set("fleet.targets", ["222222222222/us-mars-1"]), "fleet.targets"),
+    "fleet max_concurrent 0": (_set("fleet.max_concurrent", 0), "fleet.max_concurrent"),
+    "fleet code bucket prefix with capitals": (_set("fleet.code_bucket_prefix", "Code"), "fleet.code_bucket_prefix"),
 }
 
 
@@ -409,3 +414,19 @@ def test_a_bad_protection_setting_is_one_error_naming_the_key(config_file: Calla
         load_settings(config_file(_set(key, value)))
 
     assert named in str(raised.value) and "\n" not in str(raised.value)
+
+
+# -- the fleet's targets -------------------------------------------------------------------
+
+
+def test_fleet_targets_are_refused_by_name_when_listed_twice_or_missing() -> None:
+    from provisioner.config import FleetTarget, fleet_targets
+
+    assert fleet_targets(["222222222222/eu-west-1", "222222222222/us-east-1"], "--target") == [
+        FleetTarget("222222222222", "eu-west-1"), FleetTarget("222222222222", "us-east-1")]
+    with pytest.raises(ConfigError, match="--target: target 222222222222/eu-west-1 is listed twice"):
+        fleet_targets(["222222222222/eu-west-1", "222222222222/eu-west-1"], "--target")
+    with pytest.raises(ConfigError, match="no targets"):
+        fleet_targets([], "config.yaml: fleet.targets")
+    with pytest.raises(ConfigError, match="did you mean eu-west-1"):
+        fleet_targets(["222222222222/eu-wset-1"], "--target")
