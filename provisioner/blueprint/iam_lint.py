@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,61 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {
     ("validate-input-fn.policy", "RESOURCE_MISMATCH", "states:describeexecution on arn:*:states:*:*:express:*:*:*"): (
         "the state machine is STANDARD; express executions are the alternative resource type"
     ),
+    # The operator's credentials (operator.policy) and the StackSet roles of a fleet (fleet-*): what deploy and a
+    # fleet's CloudFormation stacks create is the orchestrator's own IAM roles, so writing them is their job.
+    **{(document, "PERMISSIONS_MANAGEMENT_ACTIONS", action): reason
+       for document in ("operator.policy", "fleet-execution.policy")
+       for action, reason in {
+           "iam:createrole": "creates the orchestrator's roles (`<name>-*` only)",
+           "iam:putrolepolicy": "writes the orchestrator roles' least-privilege inline policies (`<name>-*` only)",
+           "iam:updateassumerolepolicy": "converges the orchestrator roles' trust policies (`<name>-*` only)",
+           "iam:deleterolepolicy": "destroy (and a retired step) removes an orchestrator role's policy before the role",
+           "iam:deleterole": "destroy (and a retired step) removes the orchestrator's roles (`<name>-*` only)",
+           "iam:passrole": "hands each orchestrator role to the one service it is for (iam:PassedToService)",
+           "sqs:createqueue": "creates the dead-letter queue with its policy (that queue only)",
+           "sqs:setqueueattributes": "writes the dead-letter queue's policy: EventBridge may send to it for the rule only",
+       }.items()},
+    **{(document, "PASSROLE", "iam:passrole"): (
+        "hands each orchestrator role (`<name>-*-fn`, `-states`, `-events`, `-scheduler`) to the one service its "
+        "trust names, by iam:PassedToService"
+    ) for document in ("operator.policy", "fleet-execution.policy")},
+    # What the orchestrator's roles may do is the operator's to write: whoever holds these can give a `<name>-*`
+    # role any permission, or change the code that runs with one. The administrator grants that trust with the
+    # policy (docs/operator-permissions.md says so); a permissions boundary on the roles would cap it.
+    **{("operator.policy", "PRIVILEGE_ESCALATION", action): (
+        "deploy writes the orchestrator roles' policies and trust and the functions' code (`<name>-*` only); "
+        "sts:AssumeRole is on the StackSet execution role name only, which parliament does not see"
+    ) for action in ("iam:putrolepolicy", "iam:updateassumerolepolicy", "sts:assumerole", "lambda:updatefunctioncode")},
+    **{("fleet-execution.policy", "PRIVILEGE_ESCALATION", action): (
+        "CloudFormation creates the orchestrator's roles and functions in a target (`<name>-*` only); no role is "
+        "passed to CloudFormation itself (iam:PassedToService names lambda, states, events, scheduler)"
+    ) for action in ("cloudformation:createstack", "iam:passrole", "lambda:updatefunctioncode")},
+    ("operator.policy", "CREDENTIALS_EXPOSURE", "sts:assumerole"): (
+        "fleet run / fleet status assume the StackSet execution role (that role name only) in each target"
+    ),
+    ("fleet-administration.policy", "CREDENTIALS_EXPOSURE", "sts:assumerole"): (
+        "the StackSet administration role's one job (AWS's documented policy): assume the execution role in the targets"
+    ),
+    ("operator.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "s3:putbucketpolicy"): (
+        "fleet deploy lets the target accounts read the Lambda code in the per-Region artifact buckets (`<prefix>-*`)"
+    ),
+    ("operator.policy", "PERMISSIONS_MANAGEMENT_ACTIONS", "s3:putbucketpublicaccessblock"): (
+        "fleet deploy blocks public access on each code bucket it creates (`<prefix>-*` only)"
+    ),
+    ("operator.policy", "RESOURCE_POLICY_PRIVILEGE_ESCALATION", "s3:putbucketpolicy"): (
+        "the artifact buckets' policy lets the targets read the code; it is the operator's to write, in those buckets only"
+    ),
+    **{(document, "RESOURCE_MISMATCH", item): reason
+       for document in ("operator.policy", "fleet-execution.policy")
+       for item, reason in {
+           "states:listexecutions on arn:*:states:*:*:maprun:*/*:*": (
+               "lists the state machine's executions; a Map Run is ListExecutions' other resource type"),
+           "states:describeexecution on arn:*:states:*:*:express:*:*:*": (
+               "the state machine is STANDARD; express executions are the alternative resource type"),
+       }.items()},
+    ("fleet-execution.policy", "RESOURCE_MISMATCH", "dynamodb:getresourcepolicy on arn:*:dynamodb:*:*:table/*/stream/*"): (
+        "the lease table's handler reads its resource policy; a stream is GetResourcePolicy's other resource type"
+    ),
 }
 
 
@@ -110,6 +166,12 @@ def _items(finding: Any) -> list[str]:
     location = finding.location if isinstance(finding.location, dict) else {}
     if finding.issue == "RESOURCE_MISMATCH" and isinstance(finding.detail, list):
         return [f"{d['action']} on {d['required_format']}".lower() for d in finding.detail]
+    if finding.issue == "RESOURCE_POLICY_PRIVILEGE_ESCALATION":
+        # "Possible resource policy privilege escalation on ARN due to s3:DeleteObject not being allowed, but does
+        # allow s3:PutBucketPolicy": the action that writes the resource policy.
+        allowed = re.search(r"does allow (\S+)", str(finding.detail))
+        if allowed:
+            return [allowed.group(1).lower()]
     if finding.issue == "UNKNOWN_CONDITION_FOR_ACTION":
         return [str(finding.detail).split()[2].lower()]  # "Unknown condition KEY for action ACTION"
     if location.get("actions"):

@@ -317,8 +317,193 @@ def customer_managed_key_claims(rendered: Rendered, settings: Settings) -> list[
     return claims
 
 
+OPERATOR = "fileferry-operator"  # the role an administrator makes for whoever runs deploy.py
+ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
+EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
+PASSED_TO = {"-fn": "lambda.amazonaws.com", "states": "states.amazonaws.com", "events": "events.amazonaws.com",
+             "scheduler": "scheduler.amazonaws.com"}
+
+
+def operator_claims(rendered: Rendered, settings: Settings) -> list[Claim]:
+    """What the operator's credentials may do (docs/operator-permissions.md): the orchestrator's own resources in any
+    Region of the account, each role passed only to its service, the fleet's StackSet; never the FileFerry tables'
+    items or table management, never the managed role's permissions (the workflow's steps own them)."""
+    orchestrator = _description(settings)
+    name, region, account = orchestrator.name, settings.dynamodb.region, settings.sso.account_id
+    arn = _Arn(account, region, name)
+    policy = [rendered.document("operator.policy")]
+    me = arn.role(OPERATOR)
+    claims: list[Claim] = []
+
+    def claim(what: str, action: str, resource: str, expected: str, resource_policy: dict[str, Any] | None = None,
+              **context: str) -> None:
+        claims.append(Claim(f"operator {what}", Case(action, resource, policy, resource_policy, context, principal=me),
+                            expected))
+
+    in_region = lambda service, resource, where=OTHER_REGION: f"arn:aws:{service}:{where}:{account}:{resource}"  # noqa: E731
+    for role_region in (region, OTHER_REGION):
+        for suffix, service in PASSED_TO.items():
+            role = arn.role(f"{name}-{role_region}-{'verify' + suffix if suffix == '-fn' else suffix}")
+            claim(f"may create and write the orchestrator role {role}", "iam:PutRolePolicy", role, ALLOWED)
+            claim(f"may pass {role} to {service}", "iam:PassRole", role, ALLOWED, **{"iam:PassedToService": service})
+            for other in sorted(set(PASSED_TO.values()) - {service}):
+                claim(f"may not pass {role} to {other}", "iam:PassRole", role, IMPLICITLY_DENIED,
+                      **{"iam:PassedToService": other})
+    for role in (settings.sso.role_name, "Admin", ADMINISTRATION_ROLE):
+        claim(f"may not pass {role} to Lambda", "iam:PassRole", arn.role(role), IMPLICITLY_DENIED,
+              **{"iam:PassedToService": "lambda.amazonaws.com"})
+    claim("may pass the StackSet administration role to CloudFormation", "iam:PassRole", arn.role(ADMINISTRATION_ROLE),
+          ALLOWED, **{"iam:PassedToService": "cloudformation.amazonaws.com"})
+    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole"):
+        claim(f"may not {action} the managed role (the workflow's steps own it)", action, arn.role(settings.sso.role_name),
+              IMPLICITLY_DENIED)
+        claim(f"may not {action} another role", action, arn.role("Admin"), IMPLICITLY_DENIED)
+    claim("may read the managed role (plan, outputs)", "iam:GetRole", arn.role(settings.sso.role_name), ALLOWED)
+    for table in settings.table_names():
+        claim(f"may describe {table} (plan, outputs)", "dynamodb:DescribeTable", arn.table(table), ALLOWED)
+        for action in TABLE_MANAGEMENT + ITEM_ACTIONS:
+            claim(f"may not {action} on {table}", action, arn.table(table), IMPLICITLY_DENIED)
+    lease = arn.table(f"{name}-run-lease")
+    claim("may read who holds the run lease", "dynamodb:GetItem", lease, ALLOWED)
+    claim("may not write the run lease (runs take it)", "dynamodb:PutItem", lease, IMPLICITLY_DENIED)
+    for function in (f.name for f in orchestrator.functions):
+        claim(f"may create {function}", "lambda:CreateFunction", arn.function(function), ALLOWED)
+        claim(f"may not invoke {function} (the state machine does)", "lambda:InvokeFunction", arn.function(function),
+              IMPLICITLY_DENIED)
+    claim("may update a function in another Region", "lambda:UpdateFunctionCode",
+          in_region("lambda", f"function:{orchestrator.functions[0].name}"), ALLOWED)
+    claim("may not create another function", "lambda:CreateFunction", arn.function("billing"), IMPLICITLY_DENIED)
+    claim("may start the state machine", "states:StartExecution", arn.state_machine(), ALLOWED)
+    claim("may follow a run", "states:GetExecutionHistory", arn.execution(), ALLOWED)
+    claim("may not start another state machine", "states:StartExecution", arn.state_machine("another-workflow"),
+          IMPLICITLY_DENIED)
+    claim("may not stop a run", "states:StopExecution", arn.execution(), IMPLICITLY_DENIED)
+    claim("may put the rollback rule's target", "events:PutTargets",
+          in_region("events", f"rule/{orchestrator.rollback_rule.name}", region), ALLOWED)
+    claim("may not put another rule's target", "events:PutTargets", in_region("events", "rule/other", region),
+          IMPLICITLY_DENIED)
+    claim("may create the drift schedule", "scheduler:CreateSchedule",
+          in_region("scheduler", f"schedule/default/{orchestrator.drift_schedule.name}", region), ALLOWED)
+    claim("may put the drift alarm", "cloudwatch:PutMetricAlarm", in_region("cloudwatch", f"alarm:{name}-drift", region),
+          ALLOWED)
+    claim("may not put another alarm", "cloudwatch:PutMetricAlarm", in_region("cloudwatch", "alarm:billing", region),
+          IMPLICITLY_DENIED)
+    claim("may write the dead-letter queue's policy", "sqs:SetQueueAttributes",
+          in_region("sqs", f"{name}-undelivered", region), ALLOWED)
+    # fleet: the StackSet named like the orchestrator, its targets, the template's resource types.
+    stack_set = f"{name}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    claim("may create the StackSet with the administration role", "cloudformation:CreateStackSet", "*", ALLOWED,
+          **{"cloudformation:RoleArn": arn.role(ADMINISTRATION_ROLE)})
+    claim("may not create a StackSet with another role", "cloudformation:CreateStackSet", "*", IMPLICITLY_DENIED,
+          **{"cloudformation:RoleArn": arn.role("Admin")})
+    for resource in (f"stackset/{stack_set}", f"stackset-target/{stack_set}/{OTHER_ACCOUNT}",
+                     "type/resource/AWS-IAM-Role", "type/resource/AWS-StepFunctions-StateMachine"):
+        claim(f"may create stack instances: {resource}", "cloudformation:CreateStackInstances",
+              in_region("cloudformation", resource, region), ALLOWED)
+    for resource in ("stackset/another-stackset:0f1e2d3c", f"stackset-target/another-stackset:0f1e2d3c/{OTHER_ACCOUNT}",
+                     "type/resource/AWS-EC2-Instance"):
+        claim(f"may not create stack instances: {resource}", "cloudformation:CreateStackInstances",
+              in_region("cloudformation", resource, region), IMPLICITLY_DENIED)
+    claim("may follow a StackSet operation", "cloudformation:DescribeStackSetOperation",
+          in_region("cloudformation", f"stackset/{stack_set}", region), ALLOWED)
+    claim("may not delete the StackSet", "cloudformation:DeleteStackSet",
+          in_region("cloudformation", f"stackset/{stack_set}", region), IMPLICITLY_DENIED)
+    bucket = f"{settings.fleet.code_bucket_prefix or f'fileferry-code-{account}'}-{OTHER_REGION}"
+    claim("may upload the code to a Region's code bucket", "s3:PutObject",
+          f"arn:aws:s3:::{bucket}/{name}/lambda-0123456789abcdef0123.zip", ALLOWED)
+    claim("may write a code bucket's policy", "s3:PutBucketPolicy", f"arn:aws:s3:::{bucket}", ALLOWED)
+    claim("may not upload outside its prefix", "s3:PutObject", f"arn:aws:s3:::{bucket}/other/lambda.zip", IMPLICITLY_DENIED)
+    claim("may not upload elsewhere", "s3:PutObject", "arn:aws:s3:::another-bucket/lambda.zip", IMPLICITLY_DENIED)
+    execution_trust = rendered.document("fleet-execution.trust")
+    claim("may assume the execution role in a target", "sts:AssumeRole", arn.role(EXECUTION_ROLE, account=OTHER_ACCOUNT),
+          ALLOWED, execution_trust)
+    claim("may not assume another role in a target", "sts:AssumeRole", arn.role("Admin", account=OTHER_ACCOUNT),
+          IMPLICITLY_DENIED, execution_trust)
+    return claims
+
+
+def fleet_claims(rendered: Rendered, settings: Settings) -> list[Claim]:
+    """The StackSet roles (docs/operator-permissions.md): the execution role in a target creates the orchestrator
+    there and starts its runs, nothing of FileFerry's; the administration role only assumes the execution roles."""
+    orchestrator = _description(settings)
+    name, admin = orchestrator.name, settings.sso.account_id
+    target = _Arn(OTHER_ACCOUNT, OTHER_REGION, name)
+    policy = [rendered.document("fleet-execution.policy")]
+    me = target.role(EXECUTION_ROLE)
+    claims: list[Claim] = []
+
+    def claim(what: str, action: str, resource: str, expected: str, **context: str) -> None:
+        claims.append(Claim(f"fleet-execution {what}", Case(action, resource, policy, context=context, principal=me),
+                            expected))
+
+    here = lambda service, resource: f"arn:aws:{service}:{OTHER_REGION}:{OTHER_ACCOUNT}:{resource}"  # noqa: E731
+    claim("may create the StackSet's stack", "cloudformation:CreateStack",
+          here("cloudformation", f"stack/StackSet-{name}-0f1e2d3c/1a2b3c4d"), ALLOWED)
+    claim("may not create another stack", "cloudformation:CreateStack", here("cloudformation", "stack/other/1a2b3c4d"),
+          IMPLICITLY_DENIED)
+    for suffix, service in PASSED_TO.items():
+        role = target.role(f"{name}-{OTHER_REGION}-{'verify' + suffix if suffix == '-fn' else suffix}")
+        claim(f"may create {role}", "iam:CreateRole", role, ALLOWED)
+        claim(f"may pass {role} to {service}", "iam:PassRole", role, ALLOWED, **{"iam:PassedToService": service})
+        claim(f"may not pass {role} to CloudFormation", "iam:PassRole", role, IMPLICITLY_DENIED,
+              **{"iam:PassedToService": "cloudformation.amazonaws.com"})
+    claim("may not create another role", "iam:CreateRole", target.role("Admin"), IMPLICITLY_DENIED)
+    claim("may not write the managed role (the target's runs own it)", "iam:PutRolePolicy",
+          target.role(settings.sso.role_name), IMPLICITLY_DENIED)
+    function = orchestrator.functions[0].name
+    claim(f"may create {function}", "lambda:CreateFunction", target.function(function), ALLOWED)
+    claim(f"may not invoke {function}", "lambda:InvokeFunction", target.function(function), IMPLICITLY_DENIED)
+    claim("may create the state machine", "states:CreateStateMachine", target.state_machine(), ALLOWED)
+    claim("may start a run (fleet run)", "states:StartExecution", target.state_machine(), ALLOWED)
+    claim("may read a run (fleet run, fleet status)", "states:GetExecutionHistory", target.execution(), ALLOWED)
+    claim("may list the runs (fleet status)", "states:ListExecutions", target.state_machine(), ALLOWED)
+    claim("may not start another state machine", "states:StartExecution", target.state_machine("another-workflow"),
+          IMPLICITLY_DENIED)
+    claim("may create the run lease table", "dynamodb:CreateTable", target.table(f"{name}-run-lease"), ALLOWED)
+    for table in settings.table_names()[:2]:
+        for action in ("dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:GetItem"):
+            claim(f"may not {action} on {table} (the target's runs own it)", action, target.table(table), IMPLICITLY_DENIED)
+    claim("may put the rollback rule's target", "events:PutTargets", here("events", f"rule/{orchestrator.rollback_rule.name}"),
+          ALLOWED)
+    claim("may create the drift schedule", "scheduler:CreateSchedule",
+          here("scheduler", f"schedule/default/{orchestrator.drift_schedule.name}"), ALLOWED)
+    claim("may put the drift alarm", "cloudwatch:PutMetricAlarm", here("cloudwatch", f"alarm:{name}-drift"), ALLOWED)
+    claim("may create the dead-letter queue", "sqs:CreateQueue", here("sqs", f"{name}-undelivered"), ALLOWED)
+    claim("may create a function's log group", "logs:CreateLogGroup", here("logs", f"log-group:/aws/lambda/{function}"),
+          ALLOWED)
+    claim("may not assume roles", "sts:AssumeRole", target.role("Admin"), IMPLICITLY_DENIED)
+
+    trust = rendered.document("fleet-execution.trust")
+    may_assume = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    administration = _Arn(admin, settings.dynamodb.region, name).role(ADMINISTRATION_ROLE)
+    for what, principal, expected in (
+        ("the administration account's administration role may assume it", administration, ALLOWED),
+        ("the administration account's operator may assume it", _Arn(admin, "", name).role(OPERATOR), ALLOWED),
+        ("a role of another account may not", _Arn("333333333333", "", name).role(ADMINISTRATION_ROLE), IMPLICITLY_DENIED),
+    ):
+        claims.append(Claim(f"fleet-execution trust: {what}",
+                            Case("sts:AssumeRole", me, [may_assume], trust, principal=principal), expected))
+
+    admin_policy = [rendered.document("fleet-administration.policy")]
+    for what, role, expected in (("may assume the execution role in a target", me, ALLOWED),
+                                 ("may not assume another role in a target", target.role("Admin"), IMPLICITLY_DENIED)):
+        claims.append(Claim(f"fleet-administration {what}",
+                            Case("sts:AssumeRole", role, admin_policy, trust, principal=administration), expected))
+    admin_trust = rendered.document("fleet-administration.trust")
+    for what, service, source, expected in (
+        ("CloudFormation of this account may assume it", "cloudformation.amazonaws.com", admin, ALLOWED),
+        ("CloudFormation for another account may not", "cloudformation.amazonaws.com", OTHER_ACCOUNT, IMPLICITLY_DENIED),
+        ("Lambda may not", "lambda.amazonaws.com", admin, IMPLICITLY_DENIED),
+    ):
+        claims.append(Claim(f"fleet-administration trust: {what}",
+                            Case("sts:AssumeRole", administration, [], admin_trust, {"aws:SourceAccount": source},
+                                 principal=service), expected))
+    return claims
+
+
 def all_claims(rendered: Rendered, settings: Settings) -> list[Claim]:
     claims = managed_role_claims(rendered, settings) + orchestrator_claims(rendered, settings)
+    claims += operator_claims(rendered, settings) + fleet_claims(rendered, settings)
     if settings.dynamodb.kms_key_id.startswith("arn:"):
         claims += customer_managed_key_claims(rendered, settings)
     return claims

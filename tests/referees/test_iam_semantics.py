@@ -110,6 +110,14 @@ def test_planted_mistakes_break_claims(variants: dict[str, tuple[Rendered, Setti
             "on a sixth table",
         ),
         "the managed role's trust without its ExternalId": (f"{managed}.trust", _drop_conditions, "wrong sts:ExternalId"),
+        "the operator's iam:PassRole without iam:PassedToService": (
+            "operator.policy", _drop_conditions, "may not pass",
+        ),
+        "an execution role that may create any stack": (
+            "fleet-execution.policy",
+            _add_statement({"Effect": "Allow", "Action": "cloudformation:CreateStack", "Resource": "*"}),
+            "may not create another stack",
+        ),
         "a schedule role that starts any state machine": (
             f"{name}-scheduler.policy",
             _add_statement({"Effect": "Allow", "Action": "states:StartExecution", "Resource": "*"}),

@@ -80,7 +80,9 @@ def test_parliament_finds_nothing_unjustified_in_anything_render_writes(tmp_path
         _render(tmp_path, "alias/fileferry-sessions"),
         _render(tmp_path, f"arn:aws:kms:us-east-1:{ACCOUNT}:key/12345678-1234-1234-1234-123456789012"),
     ):
-        assert len(list((out / "iam").glob("*.json"))) == 2 * (len(STEPS) + 3 + 1)
+        # Each orchestrator role's and the read-only role's trust and policy; the operator's policy; the fleet's
+        # execution and administration roles' policy and trust.
+        assert len(list((out / "iam").glob("*.json"))) == 2 * (len(STEPS) + 3 + 1) + 1 + 4
         findings += lint_rendered(out / "iam", NAME, ACCOUNT)
     result = check(findings)
     assert [str(f) for f in result.unjustified] == []
@@ -104,6 +106,21 @@ def test_the_lint_catches_a_planted_star_action(rendered: Path) -> None:
         assert unjustified, f"parliament let this through: {planted['Statement']}"
     issues = {f.issue for f in check(lint_policy(json.dumps(everything), "verify-fn.policy")).unjustified}
     assert "WILDCARD_ACTION" in issues
+
+
+def test_the_lint_refuses_a_passrole_to_any_service_or_of_any_role_even_where_passrole_is_justified(rendered: Path) -> None:
+    policy = _doc(rendered, "operator.policy")
+    assert check(lint_policy(json.dumps(policy), "operator.policy")).unjustified == []
+    (to_lambda,) = [s for s in policy["Statement"] if s["Sid"] == "PassRolesToLambda"]
+    any_service = json.loads(json.dumps(policy))
+    any_service["Statement"] = [{**s, "Condition": {}} if s["Sid"] == to_lambda["Sid"] else s for s in policy["Statement"]]
+    any_service["Statement"] = [{k: v for k, v in s.items() if v != {}} for s in any_service["Statement"]]
+    any_role = json.loads(json.dumps(policy))
+    any_role["Statement"] = [{**s, "Resource": "*"} if s["Sid"] == to_lambda["Sid"] else s for s in policy["Statement"]]
+
+    assert {f.issue for f in check(lint_policy(json.dumps(any_service), "operator.policy")).unjustified} == {
+        "PASSROLE_TO_ANY_SERVICE"}
+    assert "PASSROLE_ANY_ROLE" in {f.issue for f in check(lint_policy(json.dumps(any_role), "operator.policy")).unjustified}
 
 
 def test_statelint_accepts_the_rendered_asl(rendered: Path) -> None:

@@ -3,7 +3,10 @@
 parliament loads every module in this directory and calls `audit(policy)`. Core parliament
 does not flag an Allow of "*" on a specific resource, a service-wide "dynamodb:*", a
 wildcard such as "iam:Put*", or iam:PassRole; this auditor does, so none can slip into a
-document unnoticed (no justification exists for these issues).
+document unnoticed (no justification exists for these issues, but for PASSROLE where a document's
+job is handing roles to services: the operator's and the StackSet execution role's).
+An iam:PassRole without an iam:PassedToService condition, or on every role ("*"), is its own
+issue, which nothing justifies.
 """
 
 from parliament.misc import make_list
@@ -11,6 +14,12 @@ from parliament.misc import make_list
 
 def _strings(node):
     return [item.value for item in make_list(node)]
+
+
+def _condition_keys(stmt):
+    if "Condition" not in stmt:
+        return set()
+    return {str(key).lower() for _operator, block in stmt["Condition"] for key, _value in block}
 
 
 def audit(policy):
@@ -28,4 +37,10 @@ def audit(policy):
             policy.add_finding("WILDCARD_ACTION", detail=sorted(wildcards), location={"actions": sorted(wildcards)})
         passrole = [action for action in actions if action.lower() == "iam:passrole"]
         if passrole:
-            policy.add_finding("PASSROLE", detail="iam:PassRole is not needed by any step", location={"actions": ["iam:passrole"]})
+            policy.add_finding("PASSROLE", detail="iam:PassRole hands a role to a service", location={"actions": ["iam:passrole"]})
+            if "iam:passedtoservice" not in _condition_keys(stmt):
+                policy.add_finding("PASSROLE_TO_ANY_SERVICE", detail="iam:PassRole without an iam:PassedToService condition",
+                                   location={"actions": ["iam:passrole"]})
+            resources = _strings(stmt["Resource"]) if "Resource" in stmt else ["*"]
+            if "*" in resources:
+                policy.add_finding("PASSROLE_ANY_ROLE", detail="iam:PassRole on every role", location={"actions": ["iam:passrole"]})

@@ -37,6 +37,33 @@ VIA_DYNAMODB = {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"}
 ASSUMER = f"arn:aws:iam::{ACCOUNT}:role/sso-handler"
 
 
+def _operator_documents():
+    """The operator's policy and the StackSet execution role's, as `render` writes them for the shipped config."""
+    from pathlib import Path
+
+    from provisioner.blueprint import operator_policy
+    from provisioner.blueprint.cloudformation import template
+    from provisioner.blueprint.desired_state import desired_state
+    from provisioner.blueprint.orchestrator import describe_orchestrator
+    from provisioner.config import resolve
+
+    settings = resolve(Path(__file__).resolve().parents[3] / "config" / "config.yaml",
+                       endpoint_url="http://127.0.0.1:1").settings
+    desired = desired_state(settings)
+    orchestrator = describe_orchestrator(settings, desired, Arns.for_state(desired, desired.account_id))
+    fleet = operator_policy.fleet_names(settings, orchestrator.arns)
+    kinds = operator_policy.resource_types(template(settings, desired, "0" * 64))
+    return (operator_policy.operator_policy(orchestrator, fleet, kinds),
+            operator_policy.fleet_execution_policy(orchestrator, fleet),
+            operator_policy.fleet_execution_trust(orchestrator.arns))
+
+
+OPERATOR, FLEET_EXECUTION, FLEET_EXECUTION_TRUST = _operator_documents()
+PASS_TO = "iam:PassedToService"
+STACK_SET = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stackset/{NAME}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+TARGET_ACCOUNT = "210987654321"
+
+
 def step(name, kms_key_id=None):
     return iam_documents.function_policy(name, ARNS, kms_key_id, EXTERNAL_ID)
 
@@ -206,6 +233,35 @@ ROWS = [
         f"arn:aws:iam::{ACCOUNT}:role/{NAME}-states",
         {"aws:SourceArn": f"arn:aws:states:{REGION}:210987654321:stateMachine:x"}, principal="states.amazonaws.com",
         expected=IMPLICITLY_DENIED),
+    # The operator's policy: each orchestrator role to the one service its trust names; the fleet's StackSet. (The
+    # execution role's rows are in the account of the (default) caller: its policy names every target's account.)
+    Row("operator passes a step role to Lambda", OPERATOR, "iam:PassRole",
+        f"arn:aws:iam::{ACCOUNT}:role/{NAME}-{REGION}-verify-fn", {PASS_TO: "lambda.amazonaws.com"}),
+    Row("operator passes no step role to Step Functions", OPERATOR, "iam:PassRole",
+        f"arn:aws:iam::{ACCOUNT}:role/{NAME}-{REGION}-verify-fn", {PASS_TO: "states.amazonaws.com"},
+        expected=IMPLICITLY_DENIED),
+    Row("operator passes the single-Region state machine role", OPERATOR, "iam:PassRole",
+        f"arn:aws:iam::{ACCOUNT}:role/{NAME}-states", {PASS_TO: "states.amazonaws.com"}),
+    Row("operator passes no role without a service", OPERATOR, "iam:PassRole",
+        f"arn:aws:iam::{ACCOUNT}:role/{NAME}-{REGION}-events", expected=IMPLICITLY_DENIED),
+    Row("operator passes no other role", OPERATOR, "iam:PassRole", MANAGED_ROLE, {PASS_TO: "lambda.amazonaws.com"},
+        expected=IMPLICITLY_DENIED),
+    Row("operator creates the StackSet with the administration role", OPERATOR, "cloudformation:CreateStackSet", "*",
+        {"cloudformation:RoleArn": f"arn:aws:iam::{ACCOUNT}:role/AWSCloudFormationStackSetAdministrationRole"}),
+    Row("operator creates no StackSet with another role", OPERATOR, "cloudformation:CreateStackSet", "*",
+        {"cloudformation:RoleArn": f"arn:aws:iam::{ACCOUNT}:role/Admin"}, expected=IMPLICITLY_DENIED),
+    Row("operator deploys to a StackSet target", OPERATOR, "cloudformation:CreateStackInstances",
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stackset-target/{NAME}:0f1e2d3c/{TARGET_ACCOUNT}",
+        {"cloudformation:TargetRegion": ["eu-west-1"]}),
+    Row("operator follows its StackSet", OPERATOR, "cloudformation:DescribeStackSetOperation", STACK_SET),
+    Row("operator reads no item of a spec table", OPERATOR, "dynamodb:GetItem", SESSIONS, expected=IMPLICITLY_DENIED),
+    Row("execution role creates the StackSet's stack", FLEET_EXECUTION, "cloudformation:CreateStack",
+        f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/StackSet-{NAME}-0f1e2d3c/1a2b3c4d"),
+    Row("execution role starts the target's runs", FLEET_EXECUTION, "states:StartExecution",
+        f"arn:aws:states:eu-west-1:{ACCOUNT}:stateMachine:{NAME}"),
+    Row("the administration account assumes the execution role", FLEET_EXECUTION_TRUST, "sts:AssumeRole",
+        f"arn:aws:iam::{TARGET_ACCOUNT}:role/AWSCloudFormationStackSetExecutionRole",
+        principal=f"arn:aws:iam::{ACCOUNT}:role/AWSCloudFormationStackSetAdministrationRole", identity=(MAY_ASSUME,)),
     # The evaluation rules the documents rely on.
     Row("Deny beats Allow", ADMIN_BUT_DELETES, "dynamodb:DeleteTable", SESSIONS, expected=EXPLICITLY_DENIED),
     Row("Allow where no Deny applies", ADMIN_BUT_DELETES, "dynamodb:DeleteTable", OTHER_TABLE),
