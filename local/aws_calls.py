@@ -71,7 +71,7 @@ def identify_call(environ: dict[str, Any]) -> AwsCall:
         return AwsCall(service, action, "query", user_agent)
 
     rest = _rest_operation(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"),
-                           environ.get("QUERY_STRING", ""))
+                           environ.get("QUERY_STRING", ""), environ)
     if rest is not None:
         operation, protocol = rest
         return AwsCall(service, operation, protocol, user_agent)
@@ -112,6 +112,9 @@ class _RestRoute:
     query_keys: frozenset[str]
     literal_length: int  # more literal characters = more specific route
     operation: str
+    # Headers the operation requires (S3 CopyObject's x-amz-copy-source): what tells it from PutObject,
+    # which has the same method and path.
+    required_headers: frozenset[str] = frozenset()
 
 
 _routes_lock = threading.Lock()
@@ -140,13 +143,20 @@ def _rest_routes(service: str) -> tuple[str, list[_RestRoute]] | None:
                 pattern += re.escape(piece)
                 literal_length += len(piece)
         query_keys = frozenset(k.split("=")[0] for k in query.split("&") if k)
+        shape = model.operation_model(name).input_shape
+        required_headers = frozenset(
+            "HTTP_" + shape.members[member].serialization.get("name", member).upper().replace("-", "_")
+            for member in (shape.required_members if shape is not None else ())
+            if shape.members[member].serialization.get("location") == "header"
+        )
         routes.append(
             _RestRoute(
                 method=http["method"],
                 path=re.compile(f"^{pattern.rstrip('/')}/?$"),
                 query_keys=query_keys,
-                literal_length=literal_length + len(query_keys),
+                literal_length=literal_length + len(query_keys) + len(required_headers),
                 operation=name,
+                required_headers=required_headers,
             )
         )
     routes.sort(key=lambda route: route.literal_length, reverse=True)
@@ -154,14 +164,16 @@ def _rest_routes(service: str) -> tuple[str, list[_RestRoute]] | None:
 
 
 def _rest_operation(
-    service: str, method: str, path: str, query_string: str
+    service: str, method: str, path: str, query_string: str, environ: dict[str, Any] | None = None
 ) -> tuple[str, str] | None:
     found = _rest_routes(service)
     if found is None:
         return None
     protocol, routes = found
     query_keys = set(parse_qs(query_string, keep_blank_values=True))
+    headers = set(environ or ())
     for route in routes:
-        if route.method == method and route.query_keys <= query_keys and route.path.match(path):
+        if route.method == method and route.query_keys <= query_keys and route.required_headers <= headers \
+                and route.path.match(path):
             return route.operation, protocol
     return None

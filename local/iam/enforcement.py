@@ -13,7 +13,9 @@ AWS behaviour reproduced (IAM User Guide, "Policy evaluation logic"; Lambda Deve
   on the real resource ARN(s) and condition keys of the request (`local/iam/requests.py`).  The
   role's trust policy must still let that service assume it (with aws:SourceAccount/aws:SourceArn).
   A CreateTable/UpdateTable under a customer managed KMS key also needs the caller's KMS permissions
-  (kms:ViaService = dynamodb.REGION.amazonaws.com), which DynamoDB uses on its behalf.
+  (kms:ViaService = dynamodb.REGION.amazonaws.com), which DynamoDB uses on its behalf; a call that hands a
+  role to a service (a function's, a state machine's, a rule target's, a schedule's, a stack's) also needs
+  iam:PassRole on it with iam:PassedToService.
 - A denied request gets the service's own AccessDenied error and message.
 - A change to a role's permissions takes a while to take effect (IAM User Guide, "Changes that I
   make are not always immediately visible"): while it propagates, the role's sessions are evaluated
@@ -52,7 +54,14 @@ from local.iam.policy import (
     evaluate_assume_role,
     evaluate_trust,
 )
-from local.iam.requests import Scope, action_name, authorization_requests, on_behalf_requests, request_parameters
+from local.iam.requests import (
+    Scope,
+    action_name,
+    authorization_requests,
+    on_behalf_requests,
+    passed_role_requests,
+    request_parameters,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -269,6 +278,7 @@ def authorize(session: Session, call: AwsCall, environ: dict[str, Any],
     params = request_parameters(call, environ)
     requests = authorization_requests(call, params, scope, _role_path(session.account, session.partition))
     requests += on_behalf_requests(call, params, scope)
+    requests += passed_role_requests(call, params, scope)
     if not requests:
         return None
     role = _role(session)

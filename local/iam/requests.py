@@ -16,7 +16,21 @@ from the request's own parameters (read from the wire, before moto sees the requ
 - Lambda: function:NAME[:QUALIFIER] (from a name, a partial or a full ARN), action
   lambda:InvokeFunction for Invoke;
 - CloudWatch Logs: log-group:NAME[:log-stream:STREAM]; CloudWatch: alarm:NAME, or "*" with
-  cloudwatch:namespace for PutMetricData; EventBridge rules, Scheduler schedules, KMS keys.
+  cloudwatch:namespace for PutMetricData; EventBridge rules, Scheduler schedules, KMS keys;
+- SQS: the queue's ARN, from its URL or its name;
+- CloudFormation: stack/NAME/ID (`stack/NAME/*` for a stack not created yet), the stack of a change set,
+  stackset/NAME:ID, and for the stack instance operations also stackset-target/NAME:ID/ACCOUNT of each
+  target account and type/resource/AWS-X-Y of each resource type in the stack set's template; the
+  condition keys cloudformation:RoleArn (RoleARN, AdministrationRoleARN), cloudformation:TemplateUrl,
+  cloudformation:TargetRegion, cloudformation:ChangeSetName, cloudformation:ResourceTypes.
+
+A call that hands a role to a service also asks for iam:PassRole on that role, with iam:PassedToService
+naming the service (`passed_role_requests`): Lambda CreateFunction / UpdateFunctionConfiguration (Role),
+Step Functions CreateStateMachine / UpdateStateMachine (roleArn), EventBridge PutTargets (each target's
+RoleArn), Scheduler CreateSchedule / UpdateSchedule (Target.RoleArn), CloudFormation CreateStack /
+UpdateStack / CreateChangeSet / ContinueUpdateRollback (RoleARN) and CreateStackSet / UpdateStackSet
+(AdministrationRoleARN) (IAM User Guide, "Grant a user permissions to pass a role to an AWS service";
+the Service Authorization Reference lists iam:PassRole with iam:PassedToService under each operation).
 
 An operation with no resource type in the reference ("List*", PutMetricData, X-Ray) is
 authorized against "*".  An operation this module cannot place is also authorized against "*",
@@ -31,7 +45,7 @@ import json
 import re
 import threading
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlparse
 
 import botocore.session
 
@@ -397,6 +411,130 @@ def _s3(operation: str, params: dict[str, Any], scope: Scope, role_path: Any) ->
     return [f"arn:{scope.partition}:s3:::{bucket}" + (f"/{key}" if key else "")], {}
 
 
+def _queue_arn(params: dict[str, Any], scope: Scope) -> str | None:
+    """A queue's ARN from its URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, or the emulator's
+    `http://HOST/ACCOUNT/NAME`) or from QueueName (with QueueOwnerAWSAccountId)."""
+    if params.get("QueueUrl"):
+        url = urlparse(params["QueueUrl"])
+        account, _, name = url.path.strip("/").partition("/")
+        region = re.match(r"^sqs\.([a-z0-9-]+)\.", url.hostname or "")
+        return f"arn:{scope.partition}:sqs:{region.group(1) if region else scope.region}:{account or scope.account}:{name}"
+    if params.get("QueueName"):
+        owner = params.get("QueueOwnerAWSAccountId") or scope.account
+        return f"arn:{scope.partition}:sqs:{scope.region}:{owner}:{params['QueueName']}"
+    return None
+
+
+def _sqs(operation: str, params: dict[str, Any], scope: Scope, role_path: Any) -> tuple[list[str], dict]:
+    if operation in ("ListQueues",):
+        return ["*"], {}
+    arn = _queue_arn(params, scope)
+    return ([arn] if arn else ["*"]), {}
+
+
+def _members(params: dict[str, Any], name: str) -> list[str]:
+    """A list parameter, as JSON gives it or as the query protocol spells it (`NAME.member.N`)."""
+    value = params.get(name)
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    found = [(int(key.rsplit(".", 1)[1]), item) for key, item in params.items()
+             if re.fullmatch(rf"{re.escape(name)}\.member\.\d+", key)]
+    return [item for _, item in sorted(found)]
+
+
+def _cloudformation_backend(scope: Scope) -> Any:
+    from moto.cloudformation.models import cloudformation_backends
+
+    return cloudformation_backends[scope.account][scope.region]
+
+
+def _stack_arn(name_or_id: str, scope: Scope) -> str:
+    """stack/NAME/ID: the stack's id if it exists, `stack/NAME/*` before it does (as AWS names it then)."""
+    if name_or_id.startswith("arn:"):
+        return name_or_id
+    try:
+        for stack in _cloudformation_backend(scope).stacks.values():
+            if stack.name == name_or_id and stack.status != "DELETE_COMPLETE":
+                return stack.stack_id
+    except Exception:
+        pass
+    return scope.arn("cloudformation", f"stack/{name_or_id}/*")
+
+
+def _stack_set(name_or_id: str, scope: Scope) -> Any:
+    try:
+        return _cloudformation_backend(scope).describe_stack_set(name_or_id)
+    except Exception:
+        return None
+
+
+def template_resource_types(template: str | None) -> list[str]:
+    """The resource types a template declares (`AWS::IAM::Role`), JSON or YAML (with CloudFormation's tags)."""
+    if not template:
+        return []
+    try:
+        body = json.loads(template)
+    except ValueError:
+        import yaml
+
+        class _Loader(yaml.SafeLoader):
+            pass
+
+        _Loader.add_multi_constructor("!", lambda loader, tag, node: None)
+        try:
+            body = yaml.load(template, Loader=_Loader)  # noqa: S506 (a SafeLoader that drops CloudFormation's tags)
+        except yaml.YAMLError:
+            return []
+    resources = body.get("Resources") if isinstance(body, dict) else None
+    if not isinstance(resources, dict):
+        return []
+    return sorted({str(r["Type"]) for r in resources.values() if isinstance(r, dict) and r.get("Type")})
+
+
+_STACK_INSTANCE_OPERATIONS = ("CreateStackInstances", "UpdateStackInstances", "DeleteStackInstances", "UpdateStackSet")
+
+
+def _cloudformation(operation: str, params: dict[str, Any], scope: Scope, role_path: Any) -> tuple[list[str], dict]:
+    context: dict[str, Any] = {}
+    role = params.get("RoleARN") or params.get("AdministrationRoleARN")
+    if role:
+        context["cloudformation:RoleArn"] = role
+    for key, parameter in (("cloudformation:TemplateUrl", "TemplateURL"), ("cloudformation:StackPolicyUrl", "StackPolicyURL")):
+        if params.get(parameter):
+            context[key] = params[parameter]
+    if _members(params, "ResourceTypes"):
+        context["cloudformation:ResourceTypes"] = _members(params, "ResourceTypes")
+    if operation in _STACK_INSTANCE_OPERATIONS and _members(params, "Regions"):
+        context["cloudformation:TargetRegion"] = _members(params, "Regions")
+    if operation in ("CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DeleteChangeSet") and \
+            params.get("ChangeSetName") and not str(params["ChangeSetName"]).startswith("arn:"):
+        context["cloudformation:ChangeSetName"] = params["ChangeSetName"]
+    if operation in ("CreateStackSet", "ListStackSets", "ListStacks", "ValidateTemplate", "DescribeAccountLimits"):
+        return ["*"], context  # no resource type (Service Authorization Reference)
+    if params.get("StackSetName"):
+        stack_set = _stack_set(params["StackSetName"], scope)
+        stack_set_id = stack_set.id if stack_set is not None else f"{params['StackSetName'].split(':')[0]}:*"
+        resources = [scope.arn("cloudformation", f"stackset/{stack_set_id}")]
+        if operation in _STACK_INSTANCE_OPERATIONS:
+            accounts = _members(params, "Accounts") + [
+                v for k, v in params.items() if re.fullmatch(r"DeploymentTargets\.Accounts\.member\.\d+", k)]
+            resources += [scope.arn("cloudformation", f"stackset-target/{stack_set_id}/{account}")
+                          for account in dict.fromkeys(accounts)]
+            template = params.get("TemplateBody") or (stack_set.template if stack_set is not None else None)
+            resources += [scope.arn("cloudformation", f"type/resource/{kind.replace('::', '-')}")
+                          for kind in template_resource_types(template)]
+        return resources, context
+    change_set = params.get("ChangeSetName")
+    if change_set and str(change_set).startswith("arn:") and not params.get("StackName"):
+        try:
+            return [_cloudformation_backend(scope).change_sets[change_set].stack_id], context
+        except Exception:
+            return ["*"], context
+    if params.get("StackName"):
+        return [_stack_arn(params["StackName"], scope)], context
+    return ["*"], context
+
+
 def _sns(operation: str, params: dict[str, Any], scope: Scope, role_path: Any) -> tuple[list[str], dict]:
     if params.get("TopicArn"):
         return [params["TopicArn"]], {}
@@ -418,6 +556,8 @@ _DERIVATIONS = {
     "kms": _kms,
     "s3": _s3,
     "sns": _sns,
+    "sqs": _sqs,
+    "cloudformation": _cloudformation,
 }
 
 # AWS KMS: "How Amazon DynamoDB uses AWS KMS" / "Authorizing use of your customer managed key": the
@@ -463,3 +603,45 @@ def on_behalf_requests(call: AwsCall, params: dict[str, Any], scope: Scope) -> l
         AuthRequest(action, key_arn, dict(context, **({"kms:GrantIsForAWSResource": True} if action == "kms:CreateGrant" else {})))
         for action in DYNAMODB_KMS_ACTIONS
     ]
+
+
+# Where a call hands a role to a service: (service, operation) -> (the parameters naming the role, the service).
+_PASSED_ROLES: dict[tuple[str, str], tuple[str, str]] = {
+    ("lambda", "CreateFunction"): ("Role", "lambda.amazonaws.com"),
+    ("lambda", "UpdateFunctionConfiguration"): ("Role", "lambda.amazonaws.com"),
+    ("states", "CreateStateMachine"): ("roleArn", "states.amazonaws.com"),
+    ("states", "UpdateStateMachine"): ("roleArn", "states.amazonaws.com"),
+    ("events", "PutTargets"): ("Targets[].RoleArn", "events.amazonaws.com"),
+    ("scheduler", "CreateSchedule"): ("Target.RoleArn", "scheduler.amazonaws.com"),
+    ("scheduler", "UpdateSchedule"): ("Target.RoleArn", "scheduler.amazonaws.com"),
+    ("cloudformation", "CreateStack"): ("RoleARN", "cloudformation.amazonaws.com"),
+    ("cloudformation", "UpdateStack"): ("RoleARN", "cloudformation.amazonaws.com"),
+    ("cloudformation", "CreateChangeSet"): ("RoleARN", "cloudformation.amazonaws.com"),
+    ("cloudformation", "ContinueUpdateRollback"): ("RoleARN", "cloudformation.amazonaws.com"),
+    ("cloudformation", "CreateStackSet"): ("AdministrationRoleARN", "cloudformation.amazonaws.com"),
+    ("cloudformation", "UpdateStackSet"): ("AdministrationRoleARN", "cloudformation.amazonaws.com"),
+}
+
+
+def _passed_role_arns(params: dict[str, Any], where: str) -> list[str]:
+    if where == "Targets[].RoleArn":
+        targets = params.get("Targets") if isinstance(params.get("Targets"), list) else []
+        return [str(target["RoleArn"]) for target in targets if isinstance(target, dict) and target.get("RoleArn")]
+    if where == "Target.RoleArn":
+        target = params.get("Target") if isinstance(params.get("Target"), dict) else {}
+        return [str(target["RoleArn"])] if target.get("RoleArn") else []
+    return [str(params[where])] if params.get(where) else []
+
+
+def passed_role_requests(call: AwsCall, params: dict[str, Any], scope: Scope) -> list[AuthRequest]:
+    """iam:PassRole on each role the call hands to a service, with iam:PassedToService as AWS sets it.
+
+    Evaluated after the call's own action (`authorization_requests`), so a caller missing both is told about
+    the action first, as the services do; a denied PassRole answers with the service's AccessDenied error
+    naming iam:PassRole on the role."""
+    found = _PASSED_ROLES.get((call.service, call.operation))
+    if found is None:
+        return []
+    where, service = found
+    return [AuthRequest("iam:PassRole", role, {"iam:PassedToService": service})
+            for role in dict.fromkeys(_passed_role_arns(params, where))]
