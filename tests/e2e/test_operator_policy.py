@@ -99,17 +99,16 @@ def test_the_rendered_operator_policy_is_enough_for_every_command(aws, config_pa
     assert _tables(clients) == TABLES  # destroy never touches the FileFerry tables
 
 
-@pytest.mark.parametrize("withheld, refused_call, created_before, created_after", [
-    # Roles and the run lease come first; the first function is refused, so no function, state machine, queue, rule,
-    # schedule or alarm exists.
-    ("iam:PassRole", "CreateFunction", "roles", ["function", "state machine", "queue", "rule", "schedule", "alarm"]),
+@pytest.mark.parametrize("withheld, refused_call, functions_created, none_created", [
+    # The roles and the run lease come first; the first function is refused, so no function, state machine, queue,
+    # rule, schedule or alarm exists.
+    ("iam:PassRole", "CreateFunction", False, ["function", "state machine", "queue", "rule", "schedule", "alarm"]),
     # Every function exists; the state machine is refused, so nothing after it does.
-    ("states:CreateStateMachine", "CreateStateMachine", "functions", ["state machine", "queue", "rule", "schedule",
-                                                                      "alarm"]),
+    ("states:CreateStateMachine", "CreateStateMachine", True, ["state machine", "queue", "rule", "schedule", "alarm"]),
 ], ids=["iam:PassRole", "states:CreateStateMachine"])
 def test_a_policy_without_one_of_its_actions_fails_deploy_naming_it(aws, config_path, factory, clients, cli,
                                                                      as_operator, tmp_path, withheld, refused_call,
-                                                                     created_before, created_after) -> None:
+                                                                     functions_created, none_created) -> None:
     session = as_operator("short-operator", _without(_operator_policy(config_path, tmp_path / "render"), withheld))
     name = factory.settings.provisioner.name
 
@@ -121,7 +120,7 @@ def test_a_policy_without_one_of_its_actions_fails_deploy_naming_it(aws, config_
     assert "your credentials lack this permission" in output
     roles = [r["RoleName"] for r in clients.iam.list_roles()["Roles"] if r["RoleName"].startswith(name)]
     assert len(roles) >= 12  # created before the refusal
-    if created_before == "functions":
+    if functions_created:
         assert len(_functions(clients, f"{name}-")) >= 9
     existing = {
         "function": _functions(clients, f"{name}-"),
@@ -131,5 +130,5 @@ def test_a_policy_without_one_of_its_actions_fails_deploy_naming_it(aws, config_
         "schedule": clients.scheduler.list_schedules(NamePrefix=name)["Schedules"],
         "alarm": clients.cloudwatch.describe_alarms(AlarmNamePrefix=name)["MetricAlarms"],
     }
-    assert {kind: existing[kind] for kind in created_after} == {kind: [] for kind in created_after}
+    assert {kind: existing[kind] for kind in none_created} == {kind: [] for kind in none_created}
     assert _tables(clients) == set()  # no run was started
