@@ -122,6 +122,8 @@ def test_a_policy_without_one_of_its_actions_fails_deploy_naming_it(aws, config_
     assert len(roles) >= 12  # created before the refusal
     if functions_created:
         assert len(_functions(clients, f"{name}-")) >= 9
+        # The emulator initialises new functions in the background; let that end with this test.
+        assert aws.lambda_runner.wait_for_initialisation(timeout=120)
     existing = {
         "function": _functions(clients, f"{name}-"),
         "state machine": _state_machines(clients),
