@@ -90,6 +90,8 @@ ALARM = {"AlarmName": f"{NAME}-drift", "Namespace": "FileFerry", "MetricName": "
 KEY = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"}
 STACK_SET = arn("cloudformation", f"stackset/{NAME}:*")
+CODE_BUCKET = f"fileferry-code-{ACCOUNT}-{REGION}"  # provisioner/fleet/stack_set.py: <prefix>-<region>
+CODE_KEY = f"{NAME}/lambda-0123456789abcdef0123.zip"
 TEMPLATE = "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: !Sub '${AWS::Region}-x'\n"
 
 
@@ -229,10 +231,15 @@ CASES: list[tuple[str, str, dict[str, Any], list[tuple[str, str, dict[str, Any]]
      [("cloudformation:DescribeStackSetOperation", STACK_SET, {})]),
     ("cloudformation", "ListStackSetOperationResults", {"StackSetName": NAME, "OperationId": "op"},
      [("cloudformation:ListStackSetOperationResults", STACK_SET, {})]),
-    ("s3", "PutObject", {"Bucket": f"{NAME}-code-{REGION}", "Key": "lambda.zip", "Body": b"zip"},
-     [("s3:PutObject", f"arn:aws:s3:::{NAME}-code-{REGION}/lambda.zip", {})]),
-    ("s3", "PutBucketPolicy", {"Bucket": f"{NAME}-code-{REGION}", "Policy": "{}"},
-     [("s3:PutBucketPolicy", f"arn:aws:s3:::{NAME}-code-{REGION}", {})]),
+    ("s3", "HeadBucket", {"Bucket": CODE_BUCKET}, [("s3:ListBucket", f"arn:aws:s3:::{CODE_BUCKET}", {})]),
+    ("s3", "CreateBucket", {"Bucket": CODE_BUCKET}, [("s3:CreateBucket", f"arn:aws:s3:::{CODE_BUCKET}", {})]),
+    ("s3", "PutPublicAccessBlock", {"Bucket": CODE_BUCKET, "PublicAccessBlockConfiguration": {"BlockPublicAcls": True}},
+     [("s3:PutBucketPublicAccessBlock", f"arn:aws:s3:::{CODE_BUCKET}", {})]),
+    ("s3", "PutBucketPolicy", {"Bucket": CODE_BUCKET, "Policy": "{}"},
+     [("s3:PutBucketPolicy", f"arn:aws:s3:::{CODE_BUCKET}", {})]),
+    ("s3", "HeadObject", {"Bucket": CODE_BUCKET, "Key": CODE_KEY}, [("s3:GetObject", f"arn:aws:s3:::{CODE_BUCKET}/{CODE_KEY}", {})]),
+    ("s3", "PutObject", {"Bucket": CODE_BUCKET, "Key": CODE_KEY, "Body": b"zip"},
+     [("s3:PutObject", f"arn:aws:s3:::{CODE_BUCKET}/{CODE_KEY}", {})]),
     ("sts", "AssumeRole", {"RoleArn": "arn:aws:iam::111111111111:role/Exec", "RoleSessionName": "fleet-run"},
      [("sts:AssumeRole", "arn:aws:iam::111111111111:role/Exec", {"sts:RoleSessionName": "fleet-run"})]),
     # A stack with a service role (`aws cloudformation deploy --role-arn` of render's template).
@@ -302,8 +309,6 @@ def test_the_rendered_operator_policy_allows_each_call_the_cli_makes(operator_po
                                                                      _expected) -> None:
     if operation == "AssumeRole":
         params = {**params, "RoleArn": "arn:aws:iam::111111111111:role/AWSCloudFormationStackSetExecutionRole"}
-    if service == "s3":
-        params = {**params, "Bucket": f"{NAME}-code-{ACCOUNT}-{REGION}"}
     for request in requests_for(service, operation, **params):
         assert _decision(operator_policy, request) == ALLOWED, request
 
@@ -331,7 +336,7 @@ def test_the_operator_policy_passes_no_role_to_another_service(operator_policy, 
 
 def test_s3_put_object_is_not_taken_for_copy_object() -> None:
     """Same method and path; CopyObject requires the x-amz-copy-source header."""
-    bucket = {"Bucket": f"{NAME}-code-{REGION}", "Key": "lambda.zip"}
+    bucket = {"Bucket": CODE_BUCKET, "Key": CODE_KEY}
     put = identify_call(environ_of("s3", "PutObject", {**bucket, "Body": b"zip"}))
     copy = identify_call(environ_of("s3", "CopyObject", {**bucket, "CopySource": "other/lambda.zip"}))
     assert (put.operation, copy.operation) == ("PutObject", "CopyObject")
