@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from provisioner.config import dns_suffix_for
+
 
 def resolved_in(template: dict[str, Any], account: str, region: str, partition: str,
                 given: dict[str, str]) -> dict[str, Any]:
     """Fn::Sub, Ref (of parameters and pseudo parameters), Fn::If and the template's conditions, resolved as
     CloudFormation does for one stack; Ref/GetAtt of resources stay as they are."""
     values = {"AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": partition,
-              "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"}
+              "AWS::URLSuffix": dns_suffix_for(region)}
     for name, parameter in template.get("Parameters", {}).items():
         values[name] = given.get(name, parameter.get("Default"))
         assert values[name] is not None, f"parameter {name} has no default and was not given"
