@@ -203,6 +203,17 @@ def _policy_difference(resource: str, prop: str, desired: dict[str, Any], actual
     return Difference(resource, prop, missing, unexpected if actual is not None else None, UPDATE)
 
 
+def policy_regions(document: dict[str, Any] | None) -> set[str]:
+    """The Regions the ARNs in a policy's Resource elements name (IAM and S3 ARNs name none)."""
+    regions = set()
+    for statement in canonical_statements(document):
+        for resource in statement.get("Resource", []):
+            parts = str(resource).split(":")
+            if len(parts) > 3 and parts[0] == "arn" and parts[3] not in ("", "*"):
+                regions.add(parts[3])
+    return regions
+
+
 def diff_role(spec: RoleSpec, observed: ObservedRole) -> list[Difference]:
     resource = role_resource(spec.name)
     if not observed.exists:
