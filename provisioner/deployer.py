@@ -220,7 +220,10 @@ class Deployer:
         """
         iam, region = self.clients.iam, self.arns().region
         suffixes = role_suffixes() + [function_role_suffix(step_name) for step_name in RETIRED_STEP_NAMES]
+        in_use = {role.name for role in self.orchestrator().roles}
         for name in dict.fromkeys(legacy_role_name(self.name, suffix) for suffix in suffixes):
+            if name in in_use:
+                continue
             try:
                 role = iam.get_role(RoleName=name)["Role"]
             except iam.exceptions.NoSuchEntityException:
