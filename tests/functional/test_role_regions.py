@@ -7,6 +7,7 @@ config moved to us-west-2, as `deploy.py --region us-west-2` does.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,8 +23,7 @@ from lambdas.core.teardown import teardown_role
 from provisioner.blueprint.desired_state import desired_state
 from provisioner.config import load_settings
 
-from conftest import SHIPPED_CONFIG
-
+SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 ROLE = "FileFerryReadOnlyRole"
 HOME_POLICY, OTHER_POLICY = "FileFerryReadOnlyPolicy", "FileFerryReadOnlyPolicy-us-west-2"
 
