@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError, field_validator
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 # The same file, shipped with the package (in the repository a link to config/config.yaml), so an
@@ -28,7 +28,8 @@ REGION = r"^[a-z]{2,4}(-[a-z]+){1,3}-\d{1,2}$"
 ACCOUNT_ID = r"^\d{12}$"
 EXTERNAL_ID = r"^[A-Za-z0-9_+=,.@:/-]+$"
 ROLE_NAME = r"^[A-Za-z0-9_+=,.@-]{1,64}$"
-# Function names are "<name>-<step>" and must stay within Lambda's 64 characters.
+# Function names are "<name>-<step>" and must stay within Lambda's 64 characters; role names
+# "<name>-<region>-<step>-fn" within IAM's 64 as well, which depends on the Region (check_provisioner_name).
 PROVISIONER_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,39}$"
 _KEY_ID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"  # mrk-: multi-Region key
 KMS_KEY = rf"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{{12}}:(key/{_KEY_ID}|alias/[\w/_-]+)|alias/[\w/_-]+|{_KEY_ID})$"
@@ -260,6 +261,21 @@ class Settings(_Section):
     agent: AgentSettings = AgentSettings()
     provisioner: ProvisionerSettings = ProvisionerSettings()
     fleet: FleetSettings = FleetSettings()
+    # The config file's dynamodb.region when `in_region` moved the settings to another one (--region).
+    _configured_region: str | None = PrivateAttr(default=None)
+
+    def in_region(self, region: str) -> Settings:
+        """These settings with `region` as the one Region everything goes to (what --region does); the
+        config file's own Region stays the home Region (`home_region`)."""
+        moved = self.model_copy(update={"dynamodb": self.dynamodb.model_copy(update={"region": region})})
+        moved._configured_region = self.home_region
+        return moved
+
+    @property
+    def home_region(self) -> str:
+        """The Region the config file names (dynamodb.region), whatever Region the settings were moved to:
+        its inline policy of the read-only role keeps the spec's name (lambdas.core.role.read_only_policy_name)."""
+        return self._configured_region or self.dynamodb.region
 
     def table_names(self) -> list[str]:
         d = self.dynamodb
@@ -385,6 +401,24 @@ def _botocore_session() -> Any:
     return botocore.session.get_session()
 
 
+def check_provisioner_name(name: str, region: str, source: str) -> None:
+    """Refuse a provisioner name whose orchestrator role names, `<name>-<region>-<suffix>`
+    (provisioner.blueprint.iam_documents.role_name), would be longer than IAM's 64 characters in `region`."""
+    from provisioner.blueprint.iam_documents import ROLE_NAME_LIMIT, role_suffixes
+
+    longest = max(role_suffixes(), key=len)
+    length = len(f"{name}-{region}-{longest}")
+    if length <= ROLE_NAME_LIMIT:
+        return
+    room = ROLE_NAME_LIMIT - len(f"--{longest}")
+    raise ConfigError(
+        f"{source}: provisioner.name {name!r} is {len(name)} characters, too long for Region {region}: the "
+        f"orchestrator's role {name}-{region}-{longest} would be {length} characters, over IAM's {ROLE_NAME_LIMIT}; "
+        f"use at most {room - len(region)} characters in {region} "
+        f"({room - max(len(known) for known in known_regions())} fit every Region)"
+    )
+
+
 def check_same_region(settings: Settings, path: Path) -> None:
     """Refuse a KMS key or SNS topic ARN of another Region (or partition) than the tables': DynamoDB
     encrypts a table only with a key of the table's Region, and a CloudWatch alarm notifies only a topic
@@ -432,7 +466,8 @@ def resolve(
     if region is not None:
         check_region(region, "--region")
         # One effective Region drives everything: the tables, every ARN in every policy, the orchestrator.
-        settings = settings.model_copy(update={"dynamodb": settings.dynamodb.model_copy(update={"region": region})})
+        settings = settings.in_region(region)
+    check_provisioner_name(settings.provisioner.name, settings.dynamodb.region, str(path))
     check_same_region(settings, path)
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     if endpoint is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint):

@@ -14,7 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.core.desired import DesiredState
+from lambdas.core.desired import MANAGED_BY_TAG, DesiredState
+from lambdas.core.diff import policy_regions
 from lambdas.core.run_input import MUTATING
 from lambdas.core.errors import NotYetVisible
 from lambdas.core.run_lease import execution_name, has_ended, lease_holder
@@ -22,7 +23,7 @@ from lambdas.core.steps import RETIRED_STEP_NAMES
 from provisioner.aws_clients import Clients
 from provisioner.config import Settings
 from provisioner.errors import DeployError
-from provisioner.blueprint.iam_documents import Arns, role_name
+from provisioner.blueprint.iam_documents import Arns, function_role_suffix, legacy_role_name, role_suffixes
 from provisioner.blueprint.orchestrator import (  # noqa: F401  (DRIFT_METRIC, METRICS_SERVICE: re-exported for tests)
     DRIFT_METRIC,
     METRICS_SERVICE,
@@ -151,6 +152,7 @@ class Deployer:
         self._ensure_drift_schedule(orchestrator, state_machine_arn, role_arns[orchestrator.drift_schedule.role], queue_arn)
         self._ensure_alarms(orchestrator)
         self._remove_retired_steps(changed)  # after the state machine stopped naming them
+        self._remove_legacy_roles(changed)  # after the functions, state machine, rule and schedule moved to the new roles
         self._await_permissions(policies_written)  # last: the rest of the deploy overlaps the propagation
         return Deployment(state_machine_arn, function_arns, changed)
 
@@ -200,14 +202,46 @@ class Deployer:
             pass
 
     def _remove_retired_steps(self, removed: list[str]) -> None:
-        """Functions and roles of steps an earlier version deployed and this one no longer has."""
-        iam = self.clients.iam
+        """Functions of steps an earlier version deployed and this one no longer has (their roles, named as
+        earlier versions named them, go with the other legacy roles: `_remove_legacy_roles`)."""
         for step_name in RETIRED_STEP_NAMES:
             function = f"{self.name}-{step_name}"
             self._ignore_missing(partial(self.clients.lambda_.delete_function, FunctionName=function), removed, f"function/{function}")
-            role = role_name(self.name, f"{step_name}-fn")
-            self._ignore_missing(partial(iam.delete_role_policy, RoleName=role, PolicyName=POLICY_NAME), removed, None)
-            self._ignore_missing(partial(iam.delete_role, RoleName=role), removed, f"role/{role}")
+
+    def _remove_legacy_roles(self, removed: list[str]) -> None:
+        """This Region's roles of earlier versions, named without a Region (`<name>-<suffix>`).
+
+        IAM is global: under that naming every Region's orchestrator of this name shared one set of roles,
+        and each deploy rewrote their policies for its own Region. A legacy role is this Region's when
+        deploy made it (its `fileferry:managed-by` tag names this provisioner) and its policy names no other
+        Region; one whose policy names another Region is kept (that Region's orchestrator may still run an
+        earlier version, with that role), and said: a deploy there removes it. Called once nothing here
+        uses the legacy roles any more (the functions, state machine, rule and schedule have the new ones).
+        """
+        iam, region = self.clients.iam, self.arns().region
+        suffixes = role_suffixes() + [function_role_suffix(step_name) for step_name in RETIRED_STEP_NAMES]
+        in_use = {role.name for role in self.orchestrator().roles}
+        for name in dict.fromkeys(legacy_role_name(self.name, suffix) for suffix in suffixes):
+            if name in in_use:
+                continue
+            try:
+                role = iam.get_role(RoleName=name)["Role"]
+            except iam.exceptions.NoSuchEntityException:
+                continue
+            tags = {tag["Key"]: tag["Value"] for tag in role.get("Tags", [])}
+            if tags.get(MANAGED_BY_TAG) != self.name:
+                continue  # not made by deploy for this provisioner (another provisioner's role, or someone's)
+            others = sorted(policy_regions(self._inline_policy(name, POLICY_NAME)) - {region})
+            if others:
+                self.progress(f"kept role {name} (an earlier version's name, without a Region): its policy is for "
+                              f"the orchestrator in {', '.join(others)}; a deploy or destroy there removes it")
+                continue
+            self._ignore_missing(partial(iam.delete_role_policy, RoleName=name, PolicyName=POLICY_NAME), removed, None)
+            try:
+                self._ignore_missing(partial(iam.delete_role, RoleName=name), removed, f"role/{name}")
+            except iam.exceptions.DeleteConflictException:
+                self.progress(f"kept role {name} (an earlier version's name, without a Region): it has policies "
+                              f"deploy did not give it; delete it by hand once they are not needed")
 
     def _ensure_roles(self, orchestrator: Orchestrator, changed: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
         """Each role with its trust and inline policy; returns the ARNs and the policies this deploy wrote.
@@ -482,6 +516,7 @@ class Deployer:
             self._ignore_missing(partial(iam.delete_role_policy, RoleName=name, PolicyName=role.policy_name), removed, None)
             self._ignore_missing(partial(iam.delete_role, RoleName=name), removed, f"role/{name}")
         self._remove_retired_steps(removed)
+        self._remove_legacy_roles(removed)
         sqs, queue = self.clients.sqs, orchestrator.undelivered_queue.name
         try:
             sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])

@@ -536,7 +536,7 @@ def author() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         "TeardownRole",
         "teardown-role",
         {"execution_name.$": "$.execution_name", "tables.$": "$.tables_result"},
-        comment="Deletes the read-only role and its inline policy; sums up what is left.",
+        comment="Deletes this Region's inline policy of the read-only role, and the role once no other Region's remains; sums up what is left.",
         output_path="$.Payload",
     )
     teardown_complete = sdk.Choice("TeardownComplete", comment="Every table deleted (or deletion-protected)?")

@@ -98,6 +98,9 @@ class DesiredState:
     backup_wait_seconds: int = 1800
     metrics_namespace: str = "FileFerry"
     extra: dict[str, Any] = field(default_factory=dict)
+    # The config's dynamodb.region: there the read-only role's inline policy keeps the spec's name; in any
+    # other Region it is FileFerryReadOnlyPolicy-<region> (lambdas.core.role.read_only_policy_name). "": `region`.
+    home_region: str = ""
 
     def table(self, name: str) -> TableSpec:
         for table in self.tables:
@@ -129,6 +132,7 @@ class DesiredState:
             backup_wait_seconds=data.get("backup_wait_seconds", 1800),
             metrics_namespace=data["metrics_namespace"],
             extra=data.get("extra", {}),
+            home_region=data.get("home_region", ""),
         )
 
     @classmethod

@@ -203,10 +203,47 @@ def _policy_difference(resource: str, prop: str, desired: dict[str, Any], actual
     return Difference(resource, prop, missing, unexpected if actual is not None else None, UPDATE)
 
 
+# The read-only role is one per account (IAM is global) and grants each Region's tables by an inline
+# policy of that Region's own: FileFerryReadOnlyPolicy in the config's Region, FileFerryReadOnlyPolicy-<region>
+# in any other (lambdas.core.role.read_only_policy_name). Each Region's runs own their policy only.
+READ_ONLY_POLICY = "FileFerryReadOnlyPolicy"
+_READ_ONLY_POLICY_NAME = re.compile(rf"{READ_ONLY_POLICY}(-[a-z]{{2,4}}(-[a-z]+){{1,3}}-\d{{1,2}})?")
+
+
+def is_read_only_policy(name: str) -> bool:
+    """Whether an inline policy name is one Region's policy of the read-only role (FileFerryReadOnlyPolicy*)."""
+    return _READ_ONLY_POLICY_NAME.fullmatch(name) is not None
+
+
+def policy_regions(document: dict[str, Any] | None) -> set[str]:
+    """The Regions the ARNs in a policy's Resource elements name (IAM and S3 ARNs name none)."""
+    regions = set()
+    for statement in canonical_statements(document):
+        for resource in statement.get("Resource", []):
+            parts = str(resource).split(":")
+            if len(parts) > 3 and parts[0] == "arn" and parts[3] not in ("", "*"):
+                regions.add(parts[3])
+    return regions
+
+
+def other_regions_policies(spec: RoleSpec, observed: ObservedRole) -> list[str]:
+    """The role's inline policies another Region's runs own: every FileFerryReadOnlyPolicy* but this Region's,
+    except one that grants this Region's tables and no other's (this Region's own, under the name an earlier
+    version or another home Region gave it: this Region's to replace)."""
+    own_regions = policy_regions(spec.inline_policy)
+    return sorted(
+        name for name, document in observed.inline_policies.items()
+        if name != spec.inline_policy_name and is_read_only_policy(name) and policy_regions(document) != own_regions
+    )
+
+
 def diff_role(spec: RoleSpec, observed: ObservedRole) -> list[Difference]:
+    """The role as this Region's runs see it: another Region's inline policy (other_regions_policies) is that
+    Region's business, never a difference here; any other policy the spec does not name is one."""
     resource = role_resource(spec.name)
     if not observed.exists:
         return [Difference(resource, "exists", True, False, CREATE)]
+    others = other_regions_policies(spec, observed)
     differences = [
         _policy_difference(resource, "trust_policy", spec.trust_policy, observed.trust_policy),
         _policy_difference(
@@ -217,7 +254,7 @@ def diff_role(spec: RoleSpec, observed: ObservedRole) -> list[Difference]:
         ),
     ]
     for name in sorted(observed.inline_policies):
-        if name != spec.inline_policy_name:
+        if name != spec.inline_policy_name and name not in others:
             differences.append(Difference(resource, f"inline_policy:{name}", None, "present", UPDATE))
     if observed.attached_policy_arns:
         differences.append(Difference(resource, "attached_policies", [], list(observed.attached_policy_arns), UPDATE))

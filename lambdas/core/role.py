@@ -9,9 +9,16 @@ from typing import Any
 
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, reason
 from lambdas.core.desired import RoleSpec
-from lambdas.core.diff import diff_role
+from lambdas.core.diff import READ_ONLY_POLICY, diff_role
 from lambdas.core.errors import NotYetVisible, ProvisionerError
 from lambdas.core.observe import ObservedRole, observe_role
+
+
+def read_only_policy_name(region: str, home_region: str) -> str:
+    """The read-only role's inline policy that grants `region`'s tables: the spec's `FileFerryReadOnlyPolicy` in
+    the home Region (the config's dynamodb.region), `FileFerryReadOnlyPolicy-<region>` in any other. The role is
+    one per account (IAM is global); each Region's runs write, check, restore and delete their own policy only."""
+    return READ_ONLY_POLICY if region == home_region else f"{READ_ONLY_POLICY}-{region}"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error, error_code, reason
-from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, created_by_value
+from lambdas.core.desired import CREATED_BY_TAG, MANAGED_BY_TAG, DesiredState, RoleSpec, created_by_value
+from lambdas.core.diff import is_read_only_policy, other_regions_policies
 from lambdas.core.errors import (
     PERMANENT_ERRORS,
     CreationInFlight,
@@ -23,7 +24,7 @@ from lambdas.core.errors import (
     ResourceBusy,
     TableNotActive,
 )
-from lambdas.core.observe import list_table_tags, observe_role, observe_table
+from lambdas.core.observe import ObservedRole, list_table_tags, observe_role, observe_table
 from lambdas.core.role import restore_role
 from lambdas.core.steps import step
 
@@ -175,6 +176,8 @@ class RollbackReport:
     kept: list[str] = field(default_factory=list)
     not_restored: list[str] = field(default_factory=list)
     not_deleted: list[str] = field(default_factory=list)  # created by the run, but AWS refused to delete them
+    # Created by the run, but another Region's runs use it now (the read-only role): only this Region's part went.
+    shared: list[str] = field(default_factory=list)
     superseded_by: str | None = None  # a verified run converged everything since: nothing was undone
 
     def summary(self) -> str:
@@ -186,6 +189,8 @@ class RollbackReport:
             parts.append(f"restored {', '.join(self.restored)}")
         if self.kept:
             parts.append(f"kept {', '.join(self.kept)} (not created by {self.execution_name})")
+        if self.shared:
+            parts.append(f"kept {', '.join(self.shared)}")
         if self.not_restored:
             parts.append(f"could not restore {', '.join(self.not_restored)}")
         if self.not_deleted:
@@ -369,14 +374,15 @@ def _delete_table(dynamodb: Any, name: str) -> None:
         raise as_provisioner_error(err, f"DeleteTable {name}") from err
 
 
-def delete_role(iam: Any, name: str) -> bool:
-    """Inline policies, then attached policies, then the role (IAM refuses another order).
+def delete_role(iam: Any, name: str, observed: ObservedRole | None = None) -> bool:
+    """Inline policies, then attached policies, then the role (IAM refuses another order); `observed`: the
+    role as the caller just read it.
 
     IAM's list reads are eventually consistent: right after an earlier attempt removed a policy they may
     still list it (its removal then answers NoSuchEntity: gone already, go on), and right after a
     policy was added they may not list it yet (DeleteRole then answers DeleteConflict: look again).
     """
-    observed = observe_role(iam, name)
+    observed = observed or observe_role(iam, name)
     if not observed.exists:
         return False
     removals = [(iam.delete_role_policy, {"PolicyName": policy}) for policy in observed.inline_policies]
@@ -393,10 +399,45 @@ def delete_role(iam: Any, name: str) -> bool:
     except iam.exceptions.NoSuchEntityException:
         return True  # deleted meanwhile
     except iam.exceptions.DeleteConflictException as err:
+        # Another Region's policy among them, too: the step is retried, and its next look sees it.
         raise NotYetVisible(f"DeleteRole {name}: it still has a policy the list reads do not show yet") from err
     except AWS_CALL_ERRORS as err:
         raise as_provisioner_error(err, f"DeleteRole {name}") from err
     return True
+
+
+@dataclass(frozen=True)
+class RoleRelease:
+    """What letting go of the shared read-only role did in this Region."""
+
+    result: str  # deleted | absent | kept (another Region's policy remains: only this Region's were deleted)
+    deleted_policies: list[str] = field(default_factory=list)
+    other_regions_policies: list[str] = field(default_factory=list)
+
+
+def release_role(iam: Any, spec: RoleSpec) -> RoleRelease:
+    """Delete the role, unless another Region's FileFerryReadOnlyPolicy* is on it: then delete this Region's
+    inline policy (and any other that grants this Region's tables only) and keep the role for the others.
+
+    Decided on each attempt's own look: a policy another Region wrote after it (which the list reads may not
+    show yet) makes DeleteRole refuse (DeleteConflict), and the retried step sees it and keeps the role.
+    """
+    observed = observe_role(iam, spec.name)
+    if not observed.exists:
+        return RoleRelease("absent")
+    others = other_regions_policies(spec, observed)
+    if not others:
+        delete_role(iam, spec.name, observed)
+        return RoleRelease("deleted", sorted(observed.inline_policies))
+    own = sorted(name for name in observed.inline_policies if is_read_only_policy(name) and name not in others)
+    for name in own:
+        try:
+            iam.delete_role_policy(RoleName=spec.name, PolicyName=name)
+        except iam.exceptions.NoSuchEntityException:
+            continue  # gone already: an earlier attempt
+        except AWS_CALL_ERRORS as err:
+            raise as_provisioner_error(err, f"DeleteRolePolicy {spec.name} {name}") from err
+    return RoleRelease("kept", own, others)
 
 
 def _roll_back_role(iam: Any, desired: DesiredState, execution_name: str, changes: RunChanges, report: RollbackReport) -> None:
@@ -422,9 +463,14 @@ def _roll_back_role(iam: Any, desired: DesiredState, execution_name: str, change
     )
     if ours:
         try:
-            delete_role(iam, spec.name)
+            released = release_role(iam, spec)
         except PERMANENT_ERRORS + AWS_CALL_ERRORS as err:
             report.not_deleted.append(f"{resource} ({reason(err)})")
+            return
+        if released.result == "kept":
+            # Another Region's runs wrote their policy on the role since: only this Region's part is undone.
+            report.deleted += [f"{resource} inline policy {name}" for name in released.deleted_policies]
+            report.shared.append(f"{resource} (kept for {', '.join(released.other_regions_policies)} of other Regions)")
             return
         report.deleted.append(resource)
         return

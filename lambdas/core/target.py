@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from lambdas.core.desired import DesiredState, RoleSpec
 from lambdas.core.errors import InvalidInput
+from lambdas.core.role import read_only_policy_name
 from lambdas.core.read_only_role import read_only_policy, table_arn, trust_policy
 
 ACCOUNT_ID = "FILEFERRY_ACCOUNT_ID"
@@ -135,6 +136,8 @@ def for_target(packaged: DesiredState, target: Target, partition: str | None = N
     arns = [table_arn(target.region, target.account_id, table.name, partition) for table in tables]
     role = dataclasses.replace(
         packaged.role,
+        # One role per account: each Region's runs own the inline policy of that Region only.
+        inline_policy_name=read_only_policy_name(target.region, packaged.home_region or packaged.region),
         trust_policy=trust_policy(target.account_id, target.external_id, partition),
         inline_policy=read_only_policy(arns, list(target.readable_buckets), packaged.metrics_namespace, partition),
     )

@@ -9,7 +9,8 @@ from typing import Any
 from lambdas.core.aws_errors import AWS_CALL_ERRORS, as_provisioner_error
 from lambdas.core.errors import ResourceBusy, TableNotActive
 from lambdas.core.observe import observe_table
-from lambdas.core.rollback import delete_lifting_protection, delete_role
+from lambdas.core.desired import RoleSpec
+from lambdas.core.rollback import delete_lifting_protection, release_role
 
 
 def backup_name(table: str, execution_name: str) -> str:
@@ -95,5 +96,14 @@ def teardown_summary(tables: list[dict[str, Any]]) -> dict[str, Any]:
     return {"complete": not left, "left": [entry["table"] for entry in left], "cause": cause, "kept": kept}
 
 
-def teardown_role(iam: Any, role: str) -> dict[str, Any]:
-    return {"role": role, "result": "deleted" if delete_role(iam, role) else "absent"}
+def teardown_role(iam: Any, spec: RoleSpec) -> dict[str, Any]:
+    """The role is one per account, each Region's tables granted by that Region's inline policy: deleted with
+    its policies when no other Region's FileFerryReadOnlyPolicy* is on it; otherwise only this Region's policy
+    goes ("kept", naming the other Regions' policies that keep it)."""
+    released = release_role(iam, spec)
+    result: dict[str, Any] = {"role": spec.name, "result": released.result, "deleted_policies": released.deleted_policies}
+    if released.result == "kept":
+        result["other_regions_policies"] = released.other_regions_policies
+        result["why"] = (f"the role still grants other Regions' tables ({', '.join(released.other_regions_policies)}); "
+                         "a teardown in the last of them deletes it")
+    return result

@@ -14,9 +14,9 @@ from lambdas.core.read_only_role import (  # noqa: F401  (also imported from her
     table_resources,
     trust_policy,
 )
+from lambdas.core.role import read_only_policy_name
 from provisioner.config import Protection, Settings, check_history_budget, partition_for
 
-INLINE_POLICY_NAME = "FileFerryReadOnlyPolicy"
 METRICS_NAMESPACE = "FileFerry"
 ROLE_MAX_SESSION_SECONDS = 3600  # IAM's minimum; the 10-second SSO timeout is enforced by the reader
 
@@ -91,7 +91,8 @@ def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> 
     role = RoleSpec(
         name=settings.sso.role_name,
         trust_policy=trust_policy(account_id, settings.sso.external_id, partition),
-        inline_policy_name=INLINE_POLICY_NAME,
+        # One role per account, one inline policy per Region: the config's Region keeps the spec's name.
+        inline_policy_name=read_only_policy_name(region, settings.home_region),
         inline_policy=read_only_policy(arns, settings.sso.readable_buckets, METRICS_NAMESPACE, partition),
         max_session_duration=ROLE_MAX_SESSION_SECONDS,
         description="Assumed by the FileFerry SSO handler for read-only S3 access",
@@ -110,4 +111,5 @@ def desired_state(settings: Settings, tables: list[TableSpec] | None = None) -> 
         max_concurrency=p.max_concurrency,
         backup_wait_seconds=p.backup_wait_seconds,
         metrics_namespace=METRICS_NAMESPACE,
+        home_region=settings.home_region,
     )

@@ -16,6 +16,10 @@ from lambdas.core.steps import STEPS
 from provisioner.config import dns_suffix_for, partition_for
 
 VERSION = "2012-10-17"
+ROLE_NAME_LIMIT = 64  # IAM's limit on a role name
+# The roles of the state machine, the rollback rule's target and the drift schedule; each step's function
+# has its own, `<step>-fn` (function_role_suffix).
+SERVICE_ROLE_SUFFIXES = ("states", "events", "scheduler")
 
 TABLE_READ = ["dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"]
 ROLE_READ = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]
@@ -75,7 +79,7 @@ class Arns:
         return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:/aws/lambda/{self.provisioner_name}-{step_name}"
 
     def orchestrator_role(self, suffix: str) -> str:
-        return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name(self.provisioner_name, suffix)}"
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{role_name(self.provisioner_name, self.region, suffix)}"
 
     def undelivered_queue(self) -> str:
         """The dead-letter queue of the rollback rule's and the drift schedule's targets."""
@@ -88,8 +92,28 @@ class Arns:
         return f"arn:{self.partition}:logs:{self.region}:{self.account_id}:log-group:{state_machine_log_group(self.provisioner_name)}"
 
 
-def role_name(provisioner_name: str, suffix: str) -> str:
-    return f"{provisioner_name}-{suffix}"[:64]
+def role_name(provisioner_name: str, region: str, suffix: str) -> str:
+    """`<name>-<region>-<suffix>`: IAM is global, so each Region's orchestrator has roles of its own (two
+    Regions of one account would otherwise overwrite each other's policies, and `destroy` in one would
+    delete the other's). The config refuses a name too long for it (provisioner.config.check_provisioner_name)."""
+    name = f"{provisioner_name}-{region}-{suffix}"
+    if len(name) > ROLE_NAME_LIMIT:
+        raise ValueError(f"role name {name!r} is {len(name)} characters, over IAM's {ROLE_NAME_LIMIT}")
+    return name
+
+
+def function_role_suffix(step_name: str) -> str:
+    return f"{step_name}-fn"
+
+
+def role_suffixes() -> list[str]:
+    """The suffix of every role deploy creates for the orchestrator."""
+    return [function_role_suffix(step.name) for step in STEPS] + list(SERVICE_ROLE_SUFFIXES)
+
+
+def legacy_role_name(provisioner_name: str, suffix: str) -> str:
+    """The name an earlier version gave the role (no Region in it); deploy and destroy remove such roles."""
+    return f"{provisioner_name}-{suffix}"[:ROLE_NAME_LIMIT]
 
 
 def undelivered_queue_name(provisioner_name: str) -> str:
@@ -323,7 +347,7 @@ class OrchestratorRole:
 def orchestrator_roles(arns: Arns, kms_key_id: str | None = None, external_id: str = "") -> list[OrchestratorRole]:
     """Every role deploy creates for the orchestrator; `external_id`: the one the read-only role requires."""
     roles = [
-        OrchestratorRole(f"{step.name}-fn", trust("lambda.amazonaws.com", arns),
+        OrchestratorRole(function_role_suffix(step.name), trust("lambda.amazonaws.com", arns),
                          function_policy(step.name, arns, kms_key_id, external_id))
         for step in STEPS
     ]

@@ -152,8 +152,13 @@ class LintResult:
     stale_justifications: list[tuple[str, str, str]]
 
 
+# The Region in an orchestrator role's name (`<name>-<region>-<suffix>`): a justification holds in every Region.
+_REGION_PREFIX = re.compile(r"^[a-z]{2,4}(-[a-z]+){1,3}-\d{1,2}-")
+
+
 def document_name(path: Path, provisioner_name: str) -> str:
-    return path.name.removesuffix(".json").removeprefix(f"{provisioner_name}-")
+    """`<name>-us-east-1-verify-fn.policy.json` -> `verify-fn.policy`."""
+    return _REGION_PREFIX.sub("", path.name.removesuffix(".json").removeprefix(f"{provisioner_name}-"))
 
 
 def _as_identity_policy(document: dict[str, Any], role_arn: str) -> dict[str, Any]:

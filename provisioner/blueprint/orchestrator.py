@@ -20,6 +20,7 @@ from lambdas.core.target import Target
 from provisioner.config import Settings
 from provisioner.blueprint.iam_documents import (
     Arns,
+    function_role_suffix,
     orchestrator_roles,
     role_name,
     state_machine_log_group,
@@ -45,7 +46,7 @@ METRICS_SERVICE = "fileferry-provisioner"
 @dataclass(frozen=True)
 class RoleDescription:
     key: str  # "<step>-fn", "states", "events" or "scheduler"
-    name: str
+    name: str  # <provisioner name>-<region>-<key>
     trust_policy: dict[str, Any]
     policy_name: str
     policy: dict[str, Any]
@@ -277,7 +278,7 @@ def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns,
     target = target or dataclasses.replace(Target.of(desired), account_id=arns.account_id, region=arns.region)
     kms_key_id = desired.tables[0].kms_key_id if desired.tables else None
     roles = tuple(
-        RoleDescription(role.suffix, role_name(name, role.suffix), role.trust_policy, POLICY_NAME, role.policy)
+        RoleDescription(role.suffix, role_name(name, arns.region, role.suffix), role.trust_policy, POLICY_NAME, role.policy)
         for role in orchestrator_roles(arns, kms_key_id, configured_external_id(desired))
     )
     environment = {
@@ -292,7 +293,7 @@ def describe_orchestrator(settings: Settings, desired: DesiredState, arns: Arns,
         FunctionDescription(
             step=step.name,
             name=step.function_name(name),
-            role=f"{step.name}-fn",
+            role=function_role_suffix(step.name),
             log_group=f"/aws/lambda/{step.function_name(name)}",
             handler=step.handler,
             timeout=step.timeout_seconds,

@@ -44,6 +44,7 @@ TEARDOWN_RESULTS = {
     "backup-pending": "backed up; waiting for the backup to become available before deleting",
     "backup-not-available": "kept: its backup did not become available in time",
     "failed": "kept: teardown failed",
+    "kept": "this Region's policy deleted; kept for the other Regions whose policies remain on it",
 }
 EXECUTION_STATUSES = {
     "RUNNING": "still running",

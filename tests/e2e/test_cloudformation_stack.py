@@ -76,11 +76,11 @@ def test_a_provisioning_run_through_the_stack_deployed_orchestrator_succeeds(aws
     (machine,) = sfn.list_state_machines()["stateMachines"]
     described = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
     assert json.loads(described["definition"]) == json.loads((out / "state_machine.asl.json").read_text())
-    assert described["roleArn"].endswith(":role/fileferry-provisioner-states")
+    assert described["roleArn"].endswith(":role/fileferry-provisioner-us-east-1-states")
     assert described["tracingConfiguration"] == {"enabled": True}
     assert described["loggingConfiguration"]["level"] == "ERROR"
     targets = client("events").list_targets_by_rule(Rule="fileferry-provisioner-rollback-on-abort")["Targets"]
-    assert [(t["Arn"], t["RoleArn"].split("/")[-1]) for t in targets] == [(machine["stateMachineArn"], "fileferry-provisioner-events")]
+    assert [(t["Arn"], t["RoleArn"].split("/")[-1]) for t in targets] == [(machine["stateMachineArn"], "fileferry-provisioner-us-east-1-events")]
     sqs = client("sqs")
     queue = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="fileferry-provisioner-undelivered")["QueueUrl"],
                                      AttributeNames=["QueueArn", "Policy"])["Attributes"]
@@ -92,7 +92,7 @@ def test_a_provisioning_run_through_the_stack_deployed_orchestrator_succeeds(aws
     schedule = client("scheduler").get_schedule(Name=f"{settings.provisioner.name}-drift-check")
     assert schedule["ScheduleExpression"] == settings.provisioner.drift_schedule
     assert (schedule["Target"]["Arn"], json.loads(schedule["Target"]["Input"])) == (machine["stateMachineArn"], {"action": "drift-check"})
-    assert schedule["Target"]["RoleArn"].endswith(":role/fileferry-provisioner-scheduler")
+    assert schedule["Target"]["RoleArn"].endswith(":role/fileferry-provisioner-us-east-1-scheduler")
     (alarm,) = client("cloudwatch").describe_alarms(AlarmNames=[f"{settings.provisioner.name}-drift"])["MetricAlarms"]
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("FileFerry", "DriftedResources", "Maximum")
 

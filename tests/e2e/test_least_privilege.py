@@ -28,7 +28,7 @@ def _tables(clients) -> set[str]:
 def test_withholding_one_permission_from_one_step_fails_that_step_with_access_denied(
     aws, factory, deployed, clients, run
 ) -> None:
-    name = role_name(factory.settings.provisioner.name, "await-table-fn")
+    name = role_name(factory.settings.provisioner.name, factory.settings.dynamodb.region, "await-table-fn")
     policy = clients.iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)["PolicyDocument"]
     for statement in policy["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

@@ -86,8 +86,13 @@ def test_deploy_twice_is_idempotent(factory, clients):
 def test_deploy_removes_the_functions_and_roles_of_retired_steps(aws, factory, clients):
     # As an earlier version deployed them: the poll step, whose work await-table now does.
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    role = clients.iam.create_role(RoleName="fileferry-provisioner-describe-table-fn", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-    clients.iam.put_role_policy(RoleName=role["RoleName"], PolicyName="least-privilege", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:DescribeTable", "Resource": "*"}]}))
+    # Named without a Region, tagged, its policy on this Region's tables and its own log group.
+    role = clients.iam.create_role(RoleName="fileferry-provisioner-describe-table-fn", AssumeRolePolicyDocument=json.dumps(trust),
+                                   Tags=[{"Key": "fileferry:managed-by", "Value": "fileferry-provisioner"}])["Role"]
+    arn = "arn:aws:{}:us-east-1:123456789012:{}"
+    clients.iam.put_role_policy(RoleName=role["RoleName"], PolicyName="least-privilege", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:DescribeTable", "Resource": arn.format("dynamodb", "table/FileFerry-ActiveSessions")},
+        {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": arn.format("logs", "log-group:/aws/lambda/fileferry-provisioner-describe-table:*")}]}))
     aws.clock.advance(aws.consistency.seconds)  # that deploy waited until Lambda could assume the new role
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from provisioner.blueprint.iam_documents import role_name
 from provisioner.deployer import POLICY_NAME
 
 TABLES = sorted(["FileFerry-ActiveSessions", "FileFerry-UserContext", "FileFerry-TransferRequests",
@@ -20,7 +21,7 @@ def _active_tables(clients) -> list[str]:
 
 def test_up_right_after_deploy_restored_a_steps_policy_provisions_and_verifies(aws, factory, deployed, clients, cli):
     # IAM takes a while to apply a policy change; a run started before it has, meets the old permissions.
-    role = f"{factory.settings.provisioner.name}-create-or-adopt-table-fn"
+    role = role_name(factory.settings.provisioner.name, factory.settings.dynamodb.region, "create-or-adopt-table-fn")
     logs_only = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]}
     clients.iam.put_role_policy(RoleName=role, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(logs_only))

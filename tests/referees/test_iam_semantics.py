@@ -90,7 +90,7 @@ def _drop_conditions(document: dict[str, Any]) -> None:
 
 def test_planted_mistakes_break_claims(variants: dict[str, tuple[Rendered, Settings]], tmp_path: Path) -> None:
     rendered, settings = variants["shipped config"]
-    name, managed = settings.provisioner.name, settings.sso.role_name
+    name, managed = f"{settings.provisioner.name}-{settings.dynamodb.region}", settings.sso.role_name  # <name>-<region>-<suffix>
     # (document stem, edit, a claim that must break)
     plants = {
         "wildcard dynamodb:* on * in a function role": (

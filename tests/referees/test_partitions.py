@@ -77,7 +77,7 @@ def test_every_rendered_document_names_arns_of_the_regions_partition_only(render
 def test_the_customer_managed_key_is_used_through_the_regions_own_dynamodb_endpoint(rendered: tuple[str, Path]) -> None:
     region, out = rendered
     partition, suffix = REGIONS[region]
-    policy = json.loads((out / "iam" / "fileferry-provisioner-create-or-adopt-table-fn.policy.json").read_text())
+    policy = json.loads((out / "iam" / f"fileferry-provisioner-{region}-create-or-adopt-table-fn.policy.json").read_text())
     (statement,) = [s for s in policy["Statement"] if s["Sid"] == "CustomerManagedKey"]
     assert statement["Condition"]["StringEquals"] == {"kms:ViaService": f"dynamodb.{region}.{suffix}"}
     assert statement["Resource"] == [f"arn:{partition}:kms:{region}:123456789012:key/*"]

@@ -430,3 +430,54 @@ def test_fleet_targets_are_refused_by_name_when_listed_twice_or_missing() -> Non
         fleet_targets([], "config.yaml: fleet.targets")
     with pytest.raises(ConfigError, match="did you mean eu-west-1"):
         fleet_targets(["222222222222/eu-wset-1"], "--target")
+
+
+# -- names that carry the Region ----------------------------------------------------------
+
+
+def test_a_name_that_fits_in_every_region_loads(config_file: Callable[..., Path], no_endpoint_env: None) -> None:
+    name = "f" * 23  # <name>-us-isof-south-1-create-or-adopt-table-fn: 64 characters
+    assert resolve(config_path=config_file(_set("provisioner.name", name)), region="us-isof-south-1").settings.provisioner.name == name
+
+
+def test_a_name_too_long_for_the_regions_role_names_is_refused_naming_the_limit(
+    config_file: Callable[..., Path], no_endpoint_env: None
+) -> None:
+    path = config_file(_set("provisioner.name", "f" * 30))
+
+    with pytest.raises(ConfigError) as raised:
+        resolve(config_path=path)
+
+    assert str(raised.value) == (
+        f"{path}: provisioner.name '{'f' * 30}' is 30 characters, too long for Region us-east-1: the orchestrator's "
+        f"role {'f' * 30}-us-east-1-create-or-adopt-table-fn would be 65 characters, over IAM's 64; use at most 29 "
+        "characters in us-east-1 (23 fit every Region)"
+    )
+    assert resolve(config_path=config_file(_set("provisioner.name", "f" * 29))).settings.provisioner.name == "f" * 29
+    with pytest.raises(ConfigError, match="too long for Region ap-southeast-1"):
+        resolve(config_path=config_file(_set("provisioner.name", "f" * 29)), region="ap-southeast-1")
+
+
+def test_the_cli_refuses_a_name_too_long_with_exit_2_before_any_aws_call(
+    config_file: Callable[..., Path], no_endpoint_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from provisioner.cli.commands import main
+
+    code = main(["--config", str(config_file(_set("provisioner.name", "f" * 40))), "plan"])
+
+    assert code == 2
+    assert "over IAM's 64" in capsys.readouterr().err
+
+
+def test_the_config_region_keeps_the_spec_policy_name_and_another_region_names_its_own(
+    shipped_copy: Path, no_endpoint_env: None
+) -> None:
+    home = desired_state(resolve(config_path=shipped_copy).settings)
+    moved = resolve(config_path=shipped_copy, region="eu-west-1").settings
+    other = desired_state(moved)
+
+    assert (home.region, home.home_region, home.role.inline_policy_name) == ("us-east-1", "us-east-1", "FileFerryReadOnlyPolicy")
+    assert (other.region, other.home_region, other.role.inline_policy_name) == (
+        "eu-west-1", "us-east-1", "FileFerryReadOnlyPolicy-eu-west-1")
+    assert desired_state(moved.in_region("us-east-1")).role.inline_policy_name == "FileFerryReadOnlyPolicy"
+    assert resolve(config_path=shipped_copy, region="us-east-1").settings.home_region == "us-east-1"

@@ -558,3 +558,49 @@ def test_a_field_that_belongs_to_another_action_is_named_in_the_refusal(raw: dic
         check_schema(raw)
 
     assert field in str(raised.value)
+
+
+# -- one role, one inline policy per Region -----------------------------------------------
+
+
+def test_the_home_region_keeps_the_spec_policy_name_and_every_other_names_its_own() -> None:
+    from lambdas.core.role import read_only_policy_name
+
+    assert read_only_policy_name("us-east-1", "us-east-1") == "FileFerryReadOnlyPolicy"
+    assert read_only_policy_name("us-west-2", "us-east-1") == "FileFerryReadOnlyPolicy-us-west-2"
+    assert read_only_policy_name("us-east-1", "eu-west-1") == "FileFerryReadOnlyPolicy-us-east-1"
+
+
+@pytest.mark.parametrize(("name", "regional"), [
+    ("FileFerryReadOnlyPolicy", True), ("FileFerryReadOnlyPolicy-us-west-2", True),
+    ("FileFerryReadOnlyPolicy-us-gov-west-1", True), ("FileFerryReadOnlyPolicy-extra", False),
+    ("FileFerryReadOnlyPolicyX", False), ("Legacy", False), ("least-privilege", False),
+])
+def test_a_regions_policy_is_known_by_its_name(name: str, regional: bool) -> None:
+    from lambdas.core.diff import is_read_only_policy
+
+    assert is_read_only_policy(name) is regional
+
+
+def test_another_regions_policy_is_no_difference_but_an_unknown_policy_still_is(
+    desired: DesiredState, matching_role: ObservedRole
+) -> None:
+    west = copy.deepcopy(desired.role.inline_policy)
+    for statement in west["Statement"]:
+        if statement["Sid"] == "FileFerryTables":
+            statement["Resource"] = [arn.replace(":us-east-1:", ":us-west-2:") for arn in statement["Resource"]]
+    extra = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    observed = replace(matching_role, inline_policies={**matching_role.inline_policies,
+                                                       "FileFerryReadOnlyPolicy-us-west-2": west, "Legacy": extra})
+
+    assert [d.property for d in diff_role(desired.role, observed)] == ["inline_policy:Legacy"]
+
+
+def test_orchestrator_role_names_carry_the_region_and_never_pass_64_characters() -> None:
+    from provisioner.blueprint.iam_documents import role_name, role_suffixes
+
+    assert role_name("fileferry-provisioner", "us-east-1", "states") == "fileferry-provisioner-us-east-1-states"
+    longest = max(role_suffixes(), key=len)
+    assert len(role_name("f" * 23, "us-isof-south-1", longest)) == 64
+    with pytest.raises(ValueError, match="over IAM's 64"):
+        role_name("f" * 24, "us-isof-south-1", longest)

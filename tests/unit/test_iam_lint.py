@@ -22,6 +22,7 @@ from provisioner.blueprint.rendering import render_documents
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 NAME = "fileferry-provisioner"
+ROLES = f"{NAME}-us-east-1"  # the orchestrator's role names: <name>-<region>-<suffix>
 TABLES = [
     "FileFerry-ActiveSessions",
     "FileFerry-UserContext",
@@ -90,7 +91,7 @@ def test_parliament_finds_nothing_unjustified_in_anything_render_writes(tmp_path
 
 
 def test_the_lint_catches_a_planted_star_action(rendered: Path) -> None:
-    policy = _doc(rendered, f"{NAME}-verify-fn.policy")
+    policy = _doc(rendered, f"{ROLES}-verify-fn.policy")
     on_tables = json.loads(json.dumps(policy))
     on_tables["Statement"][0]["Action"] = "*"  # "*" on the table ARNs: the private auditor's catch
     everything = json.loads(json.dumps(policy))
@@ -137,7 +138,7 @@ def test_statelint_accepts_the_rendered_asl(rendered: Path) -> None:
 
 def test_each_function_role_touches_only_the_configured_tables_and_the_managed_role(rendered: Path) -> None:
     for step in STEPS:
-        for statement in _statements(_doc(rendered, f"{NAME}-{step.name}-fn.policy")):
+        for statement in _statements(_doc(rendered, f"{ROLES}-{step.name}-fn.policy")):
             actions, resources = _list(statement["Action"]), _list(statement["Resource"])
             assert statement["Effect"] == "Allow"
             assert not any("*" in action for action in actions), (step.name, actions)
@@ -156,12 +157,12 @@ def test_each_function_role_touches_only_the_configured_tables_and_the_managed_r
                 if service == "logs":
                     group = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/{NAME}-{step.name}"
                     assert set(resources) <= {group, f"{group}:*"}
-        trust = _doc(rendered, f"{NAME}-{step.name}-fn.trust")["Statement"]
+        trust = _doc(rendered, f"{ROLES}-{step.name}-fn.trust")["Statement"]
         assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
 
 
 def test_the_state_machine_role_only_invokes_its_functions_and_writes_logs_and_traces(rendered: Path) -> None:
-    statements = {s["Sid"]: s for s in _statements(_doc(rendered, f"{NAME}-states.policy"))}
+    statements = {s["Sid"]: s for s in _statements(_doc(rendered, f"{ROLES}-states.policy"))}
     assert set(statements) == {"InvokeSteps", "DeliverLogs", "Tracing"}
     assert statements["InvokeSteps"]["Action"] == ["lambda:InvokeFunction"]
     functions = {f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{NAME}-{step.name}" for step in STEPS}
@@ -172,13 +173,13 @@ def test_the_state_machine_role_only_invokes_its_functions_and_writes_logs_and_t
 
 @pytest.mark.parametrize("suffix, service", [("events", "events.amazonaws.com"), ("scheduler", "scheduler.amazonaws.com")])
 def test_the_rule_and_schedule_roles_may_only_start_this_state_machine(rendered: Path, suffix: str, service: str) -> None:
-    statements = _statements(_doc(rendered, f"{NAME}-{suffix}.policy"))
+    statements = _statements(_doc(rendered, f"{ROLES}-{suffix}.policy"))
     assert [(s["Effect"], s["Action"], s["Resource"]) for s in statements] == [
         ("Allow", ["states:StartExecution"], [STATE_MACHINE_ARN]),
         # Scheduler sends what it could not deliver with the schedule's role; EventBridge by the queue's policy.
         *([("Allow", ["sqs:SendMessage"], [f"arn:aws:sqs:us-east-1:{ACCOUNT}:{NAME}-undelivered"])] if suffix == "scheduler" else []),
     ]
-    (trust,) = _statements(_doc(rendered, f"{NAME}-{suffix}.trust"))
+    (trust,) = _statements(_doc(rendered, f"{ROLES}-{suffix}.trust"))
     assert trust["Principal"] == {"Service": service}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
@@ -211,16 +212,16 @@ def test_the_managed_role_matches_the_spec_and_no_more(rendered: Path) -> None:
 
 def test_a_customer_managed_key_is_usable_only_through_dynamodb(tmp_path: Path) -> None:
     key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/12345678-1234-1234-1234-123456789012"
-    by_key = _doc(_render(tmp_path, key), f"{NAME}-create-or-adopt-table-fn.policy")
+    by_key = _doc(_render(tmp_path, key), f"{ROLES}-create-or-adopt-table-fn.policy")
     (kms,) = [s for s in by_key["Statement"] if s["Sid"] == "CustomerManagedKey"]
     assert kms["Resource"] == [key]
     assert kms["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
 
-    by_alias = _doc(_render(tmp_path, "alias/fileferry-sessions"), f"{NAME}-create-or-adopt-table-fn.policy")
+    by_alias = _doc(_render(tmp_path, "alias/fileferry-sessions"), f"{ROLES}-create-or-adopt-table-fn.policy")
     (kms,) = [s for s in by_alias["Statement"] if s["Sid"] == "CustomerManagedKey"]
     # IAM never matches an alias ARN as a key resource; the alias becomes a condition instead.
     assert kms["Resource"] == [f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"]
     assert kms["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/fileferry-sessions"}
 
-    default = _doc(_render(tmp_path, ""), f"{NAME}-create-or-adopt-table-fn.policy")
+    default = _doc(_render(tmp_path, ""), f"{ROLES}-create-or-adopt-table-fn.policy")
     assert not [s for s in default["Statement"] if any(a.startswith("kms:") for a in _list(s["Action"]))]

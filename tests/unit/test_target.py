@@ -52,6 +52,9 @@ def test_another_target_gets_its_own_arns_external_id_buckets_key_and_protection
     assert [t.point_in_time_recovery for t in there.tables] == [False, True, False, False, False]
     assert {t.kms_key_id for t in there.tables} == {"alias/theirs"}
     assert not any(t.deletion_protection for t in there.tables)
+    # The account's one role: this Region's tables through this Region's own inline policy.
+    assert there.role.inline_policy_name == "FileFerryReadOnlyPolicy-eu-west-1"
+    assert for_target(desired, dataclasses.replace(target, region="us-east-1")).role.inline_policy_name == "FileFerryReadOnlyPolicy"
 
 
 @pytest.mark.parametrize("change, named", [
