@@ -36,7 +36,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local import awslambda, cloudformation, dynamodb, iam, kms, patching, stepfunctions
+from local import awslambda, cloudformation, dynamodb, iam, kms, patching, stepfunctions, sts
 from local.aws_calls import buffer_body, identify_call
 from local.awslambda.runner import LambdaRunner
 from local.clock import Clock, checked_seconds
@@ -47,7 +47,7 @@ from local.iam import enforcement as iam_enforcement
 from local.stepfunctions import executions
 
 # The services whose moto behaviour the emulator corrects, each installing its own patches.
-SERVICES = (dynamodb, stepfunctions, cloudformation, iam, awslambda, kms)
+SERVICES = (dynamodb, stepfunctions, cloudformation, iam, sts, awslambda, kms)
 
 LOG = logging.getLogger(__name__)
 

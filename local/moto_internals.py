@@ -27,6 +27,10 @@ ABSENT = "<absent>"
 
 # (owner, attribute) -> moto's signature of it. An owner is "module:Class" or a module.
 PATCH_POINTS: dict[tuple[str, str], str] = {
+    ('moto.core.responses:BaseResponse', 'get_current_account'):
+        "(self) -> 'str'",
+    ('moto.sts.models:STSBackend', 'get_caller_identity'):
+        '(self, access_key_id: str, region: str) -> tuple[str, str, str]',
     ('moto.sts.models:AssumedRole', '__init__'):
         '(self, account_id: str, region_name: str, access_key: moto.iam.models.AccessKey, role_session_name: str, role_arn: str, policy: str, duration: int, external_id: str)',
     ('moto.dynamodb.models.table:Table', 'describe'):

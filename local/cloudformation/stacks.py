@@ -178,7 +178,7 @@ def _create_role(cls: type[Role], resource_name: str, cloudformation_json: dict[
     emulator = patching.running_emulator()
     if emulator is not None and cloudformation_json["Properties"].get("Policies"):
         # The role completes with its inline policies still on their way to the other services.
-        emulator.consistency.role_permissions_changed(role.name)
+        emulator.consistency.role_permissions_changed(account_id, role.name)
     return role
 
 
@@ -361,7 +361,7 @@ class _RolePolicy:
         backend.put_role_policy(role, name, document if isinstance(document, str) else json.dumps(document))
         emulator = patching.running_emulator()
         if emulator is not None:
-            emulator.consistency.role_propagated(role)
+            emulator.consistency.role_propagated(account_id, role)
         return _Created(f"{name}|{role}", lambda: _delete_role_policy(backend, role, name))
 
 

@@ -59,6 +59,7 @@ LOG = logging.getLogger(__name__)
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 STATES_SERVICE = "states.amazonaws.com"
 EVENTS_SERVICE = "events.amazonaws.com"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: the `testing` key's
 SESSION_SECONDS = 43200  # long enough for any emulator session; AWS refreshes Lambda's itself
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]*/([^/]*)/")
@@ -109,15 +110,20 @@ _minted: dict[tuple[str, str, str | None], Session] = {}
 _lock = threading.Lock()
 
 
-def session_credentials(role_arn: str, session_name: str, assumed_by: str, source_arn: str | None = None) -> Session:
-    """Credentials of `role_arn` as `assumed_by` gets them; one set per (role, session, service)."""
+def session_credentials(role_arn: str, session_name: str, assumed_by: str, source_arn: str | None = None,
+                        account: str = DEFAULT_ACCOUNT_ID) -> Session:
+    """Credentials of `role_arn` as `assumed_by` gets them; one set per (role, session, service).
+
+    The session is the role's account's (moto issues the key there); `account` is the account of the resource
+    the service acts for (a function's, a state machine's), for a role that is not an ARN.
+    """
     key = (role_arn, session_name, assumed_by)
     with _lock:
         if key in _minted:
             return _minted[key]
     from moto.sts.models import sts_backends
 
-    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "123456789012"
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 and role_arn.split(":")[4] else account
     partition = role_arn.split(":")[1] if role_arn.startswith("arn:") else "aws"
     assumed = sts_backends[account][partition].assume_role(
         region_name="us-east-1", role_session_name=session_name[:64], role_arn=role_arn,

@@ -44,6 +44,26 @@ def aws(emulator):
 
 
 @pytest.fixture
+def aws_as(emulator):
+    """aws_as("222222222222")("dynamodb", region_name=...) -> a client acting as that account's operator (a
+    12-digit access key is that account), or with credentials={"AccessKeyId", "SecretAccessKey", "SessionToken"}
+    as that session."""
+
+    def account(account_id=None, credentials=None):
+        keys = ({"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
+                 "aws_session_token": credentials["SessionToken"]} if credentials
+                else {"aws_access_key_id": account_id, "aws_secret_access_key": "any secret"})
+
+        def client(service, region_name=REGION, **config):
+            return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=region_name,
+                                config=Config(retries={"total_max_attempts": 1}, **config), **keys)
+
+        return client
+
+    return account
+
+
+@pytest.fixture
 def handler_client(aws):
     """A client that looks like a deployed handler's (the User-Agent faults apply to), no retries."""
     return lambda service: aws(
