@@ -119,8 +119,10 @@ def session_credentials(role_arn: str, session_name: str, assumed_by: str, sourc
     """
     key = (role_arn, session_name, assumed_by)
     with _lock:
-        if key in _minted:
-            return _minted[key]
+        minted = _minted.get(key)
+    if minted is not None:
+        _keep_known_to_moto(minted)
+        return minted
     from moto.sts.models import sts_backends
 
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 and role_arn.split(":")[4] else account
@@ -135,6 +137,33 @@ def session_credentials(role_arn: str, session_name: str, assumed_by: str, sourc
         session = _minted.setdefault(key, session)
         _sessions[session.access_key_id] = session
     return session
+
+
+def _keep_known_to_moto(session: Session) -> None:
+    """Issue a minted session's key again after a reset emptied moto's backends.
+
+    The session outlives a reset (a warm function worker keeps its credentials), but moto forgot the key: it
+    would take requests signed with it for the default account's (moto decides the account by looking the key
+    up) and GetCallerIdentity for an operator's. The key goes back to the role's account, as STS issued it.
+    """
+    from moto.iam.models import iam_backends
+    from moto.sts.models import AssumedRole, sts_backends
+
+    backend = iam_backends[session.account][session.partition]
+    if session.access_key_id in backend.access_keys:
+        return
+    with _lock:
+        if session.access_key_id in backend.access_keys:
+            return
+        key = backend.create_temp_access_key()
+        del backend.access_keys[key.physical_resource_id]
+        key.access_key_id, key.secret_access_key, key.role_arn = (session.access_key_id, session.secret_access_key,
+                                                                  session.role_arn)
+        backend.access_keys[key.physical_resource_id] = key
+        assumed = AssumedRole(session.account, "us-east-1", key, session.session_name, session.role_arn, "",
+                              SESSION_SECONDS, "")
+        assumed.session_token = session.session_token
+        sts_backends[session.account][session.partition].assumed_roles.append(assumed)
 
 
 def principal_for(environ: Mapping[str, Any]) -> Session | None:
@@ -291,6 +320,8 @@ def authorize(session: Session, call: AwsCall, environ: dict[str, Any],
         full = AuthRequest(request.action, request.resource, {**context, **request.context})
         if request.action == "sts:AssumeRole":
             decision = _assume_role_decision(documents, session, full)
+            if decision.result != ALLOWED:
+                return Denial(request.action, request.resource, assume_role_message(session.arn, request.resource))
         else:
             decision = _with_resource_policy(evaluate(documents, full), session, full)
         if decision.result != ALLOWED:
@@ -366,16 +397,64 @@ def _with_resource_policy(identity: Decision, session: Session, request: AuthReq
     return identity if identity.allowed or not resource.allowed else resource
 
 
-def _assume_role_decision(documents: list[str], session: Session, request: AuthRequest) -> Decision:
-    """AssumeRole needs the target role's trust policy too (and it must exist)."""
+def target_role(role_arn: str) -> Any | None:
+    """The role an sts:AssumeRole names, in its own account (None if there is none by that ARN)."""
     from moto.iam.models import iam_backends
 
+    parts = role_arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or not re.fullmatch(r"\d{12}", parts[4]):
+        return None
     try:
-        target = iam_backends[session.account][session.partition].get_role_by_arn(request.resource)
+        return iam_backends[parts[4]][parts[1]].get_role_by_arn(role_arn)
     except Exception:
+        return None
+
+
+def _assume_role_decision(documents: list[str], session: Session, request: AuthRequest) -> Decision:
+    """AssumeRole needs the target role's trust policy too (and the role must exist, in its own account)."""
+    target = target_role(request.resource)
+    if target is None:
         return Decision(IMPLICIT_DENY)
-    return evaluate_assume_role(documents, target.assume_role_policy_document,
-                                [session.role_arn, session.arn], request)
+    return evaluate_assume_role(documents, target.assume_role_policy_document, [session.role_arn, session.arn],
+                                request, cross_account=request.resource.split(":")[4] != session.account)
+
+
+def assume_role_message(caller_arn: str, role_arn: str) -> str:
+    """STS's AccessDenied text for a refused AssumeRole (it names no policy: the caller cannot tell whether
+    the role is missing, its trust policy refuses, or the caller's own policy does)."""
+    return f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+
+
+def operator_assume_role_denial(call: AwsCall, environ: dict[str, Any]) -> Denial | None:
+    """sts:AssumeRole by an operator key (the account principal, with full access in its own account): the
+    role must exist and its trust policy allow the caller's account (`arn:PARTITION:iam::ACCOUNT:root`, a
+    bare account ID or "*"), its conditions (sts:ExternalId, ...) holding (IAM User Guide, "Policy
+    evaluation logic": a role's trust policy is a resource-based policy; across accounts both it and the
+    caller's identity policy must allow, and the operator's allows everything)."""
+    from local.iam.accounts import account_of_key, operator_arn
+
+    params = request_parameters(call, environ)
+    role_arn = str(params.get("RoleArn") or "")
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "") or "")
+    account = account_of_key(match.group(1) if match else None)
+    partition = role_arn.split(":")[1] if role_arn.startswith("arn:") and role_arn.count(":") >= 5 else "aws"
+    caller = operator_arn(account, partition)
+    context: dict[str, Any] = {
+        "aws:PrincipalArn": caller, "aws:PrincipalAccount": account, "aws:PrincipalType": "Account",
+        "aws:userid": account, "aws:RequestedRegion": _signing_region(environ),
+        "aws:CurrentTime": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(time.time())), "aws:SecureTransport": True, "aws:ViaAWSService": False,
+        "aws:MultiFactorAuthPresent": False,
+        "sts:RoleSessionName": params.get("RoleSessionName"),
+    }
+    if params.get("ExternalId") is not None:
+        context["sts:ExternalId"] = params["ExternalId"]
+    target = target_role(role_arn)
+    allowed = target is not None and evaluate_trust(
+        target.assume_role_policy_document, {"AWS": [caller]}, AuthRequest("sts:AssumeRole", role_arn, context)).allowed
+    if allowed:
+        return None
+    return Denial("sts:AssumeRole", role_arn, assume_role_message(caller, role_arn))
 
 
 def _denial_message(session: Session, request: AuthRequest, decision: Decision) -> str:
@@ -442,7 +521,12 @@ def check(call: AwsCall, environ: dict[str, Any], permissions_before: Permission
     """The emulator's request-path hook: an error response if the caller may not make this call."""
     session = principal_for(environ)
     if session is None:
-        return None
+        if (call.service, call.operation) != ("sts", "AssumeRole"):
+            return None  # the operator: full access in its account
+        denial = operator_assume_role_denial(call, environ)
+        if denial is not None:
+            LOG.info("STS refused AssumeRole of %s: %s", denial.resource, denial.message)
+        return None if denial is None else denial_response(call, denial)
     try:
         denial = authorize(session, call, environ, permissions_before)
     except Exception:  # a bug here must not let a call through silently, nor crash the server

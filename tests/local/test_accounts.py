@@ -115,3 +115,27 @@ def test_iam_propagating_in_one_account_holds_up_nothing_in_another(emulator, aw
     assert created["FunctionArn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT_B}:function:worker"
     with pytest.raises(Exception, match="NoSuchEntity"):  # A's own read still lags its write
         aws_as(ACCOUNT_A)("iam").get_role(RoleName="worker")
+
+
+def test_a_function_session_minted_before_a_reset_still_acts_in_its_account_after_it(emulator, aws_as):
+    """A warm worker keeps its role's credentials across a reset; moto forgot the key, which would make its
+    calls the default account's."""
+    b = aws_as(ACCOUNT_B)
+
+    def deploy_and_invoke():
+        b("dynamodb").create_table(TableName="audit", **TABLE_KEY)
+        role = b("iam").create_role(RoleName="whoami-fn", AssumeRolePolicyDocument=trust_policy("lambda.amazonaws.com"))
+        b("iam").put_role_policy(RoleName="whoami-fn", PolicyName="write", PolicyDocument=policy(
+            allow("dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT_B}:table/audit")))
+        b("lambda").create_function(FunctionName="whoami", Runtime="python3.12", Role=role["Role"]["Arn"],
+                                    Handler="testpkg.handlers.whoami", Timeout=10,
+                                    Code={"ZipFile": zipped_handlers(WHOAMI, vendored=False)})
+        return json.loads(b("lambda").invoke(FunctionName="whoami", Payload=json.dumps({"table": "audit"}))["Payload"].read())
+
+    first = deploy_and_invoke()
+    emulator.reset()
+    again = deploy_and_invoke()
+
+    assert first["account"] == again["account"] == ACCOUNT_B
+    assert again["arn"] == f"arn:aws:sts::{ACCOUNT_B}:assumed-role/whoami-fn/whoami"
+    assert len(b("dynamodb").scan(TableName="audit")["Items"]) == 1
