@@ -345,7 +345,7 @@ class Emulator:
                 return _reply(start_response, *error_response(
                     call.protocol, call.service, call.operation, injected.error, message=injected.message
                 ))
-            with patching.serving_request():
+            with patching.serving_request(iam_enforcement.caller_arns(environ)):
                 # moto answers fully inside this call (its responses are lists of bytes); reads
                 # may answer from before a recent write (local/faults/consistency.py).
                 return self.consistency.serve(call, environ, start_response, moto_app)

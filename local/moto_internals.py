@@ -82,6 +82,8 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         "(resource_name: 'str', cloudformation_json: 'dict[str, Any]', account_id: 'str', region_name: 'str', **kwargs: 'Any') -> 'Role'",
     ('moto.awslambda.models:LambdaFunction', 'create_from_cloudformation_json'):
         "(resource_name: 'str', cloudformation_json: 'dict[str, Any]', account_id: 'str', region_name: 'str', **kwargs: 'Any') -> 'LambdaFunction'",
+    ('moto.awslambda.models:LambdaFunction', '_set_function_code'):
+        "(self, updated_spec: 'dict[str, Any]') -> 'None'",
     ('moto.awslambda.models:LambdaFunction', 'delete'):
         "(self, account_id: 'str', region: 'str') -> 'None'",
     ('moto.stepfunctions.models:StateMachine', 'create_from_cloudformation_json'):

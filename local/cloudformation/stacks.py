@@ -47,6 +47,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import uuid
 from typing import Any
 from urllib.parse import urlparse
 
@@ -57,6 +58,7 @@ from moto.cloudformation import responses as cloudformation_responses
 from moto.cloudformation.models import CloudFormationBackend, Event
 from moto.iam.models import iam_backends
 from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.exceptions import JsonRESTError
 from moto.iam.models import Role
 from moto.scheduler.models import scheduler_backends
 from moto.sqs.models import sqs_backends
@@ -105,6 +107,24 @@ def _refused_while_iam_propagates(service: str, operation: str, params: dict[str
         kwargs.get("LogicalId", ""), kwargs.get("ResourceType", ""),
         f'Resource handler returned message: "{message} (Service: {sdk_service}, Status Code: 400, '
         f'Error Code: {code})" (HandlerErrorCode: AccessDenied)',
+    )
+
+
+# The resource handler's error code for each HTTP status of the service's refusal (CloudFormation's
+# HandlerErrorCode values: AccessDenied, NotFound, InvalidRequest, ...).
+_HANDLER_ERROR_CODES = {403: "AccessDenied", 404: "NotFound", 409: "AlreadyExists", 429: "Throttling"}
+
+
+def handler_failed(kwargs: dict[str, Any], error: JsonRESTError, sdk_service: str) -> HandlerFailed:
+    """A service's refusal of the handler's call, as CloudFormation reports it: 'Resource handler returned
+    message: "MESSAGE (Service: Lambda, Status Code: 403, Request ID: ...)" (RequestToken: ..., HandlerErrorCode:
+    AccessDenied)' (as CloudFormation users report it for a function whose code S3 refused)."""
+    status = int(getattr(error, "code", 400) or 400)
+    handler_code = _HANDLER_ERROR_CODES.get(status, "InternalFailure" if status >= 500 else "InvalidRequest")
+    return HandlerFailed(
+        kwargs.get("LogicalId", ""), kwargs.get("ResourceType", ""),
+        f'Resource handler returned message: "{error.message} (Service: {sdk_service}, Status Code: {status}, '
+        f'Request ID: {uuid.uuid4()})" (RequestToken: {uuid.uuid4()}, HandlerErrorCode: {handler_code})',
     )
 
 
@@ -202,7 +222,10 @@ def _create_function(cls: type[LambdaFunction], resource_name: str, cloudformati
     # CloudFormation's tags are a list of Key/Value pairs; CreateFunction's a map.
     spec["Tags"] = {tag["Key"]: tag["Value"] for tag in properties.get("Tags", [])}
     _refused_while_iam_propagates("lambda", "CreateFunction", spec, kwargs, "Lambda")
-    return lambda_backend(account_id, region_name).create_function(spec)
+    try:
+        return lambda_backend(account_id, region_name).create_function(spec)
+    except JsonRESTError as error:  # Lambda refused it (its code from S3, say): the resource fails
+        raise handler_failed(kwargs, error, "Lambda") from None
 
 
 def _delete_function(self: LambdaFunction, account_id: str, region: str) -> None:

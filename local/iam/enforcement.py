@@ -181,6 +181,19 @@ def principal_for(environ: Mapping[str, Any]) -> Session | None:
     return _assumed_by_caller(access_key)
 
 
+def caller_arns(environ: Mapping[str, Any]) -> tuple[str, ...]:
+    """Who signed the request, as a resource-based policy's Principal may name them: a session's ARN and its
+    role's; an operator's account principal (`arn:aws:iam::ACCOUNT:root`)."""
+    from local.iam.accounts import account_of_key, operator_arn
+
+    session = principal_for(environ)
+    if session is not None:
+        return session.arn, session.role_arn
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "") or "")
+    access_key = match.group(1) if match else _presigned_key(environ)
+    return (operator_arn(account_of_key(access_key)),)
+
+
 def _presigned_key(environ: Mapping[str, Any]) -> str | None:
     found = re.search(r"X-Amz-Credential=([^/&%]+)", unquote(environ.get("QUERY_STRING", "") or ""))
     return found.group(1) if found else None
