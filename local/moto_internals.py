@@ -96,6 +96,34 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         "(self, name: 'str', template: 'str', parameters: 'dict[str, Any]', notification_arns: 'list[str] | None' = None, tags: 'dict[str, str] | None' = None, role_arn: 'str | None' = None, enable_termination_protection: 'bool | None' = False, timeout_in_mins: 'int | None' = None, stack_policy_body: 'str | None' = None) -> 'Stack'",
     ('moto.cloudformation.models:CloudFormationBackend', 'execute_change_set'):
         "(self, change_set_name: 'str', stack_name: 'str | None' = None) -> 'None'",
+    ('moto.cloudformation.responses:CloudFormationResponse', 'create_stack_set'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'update_stack_set'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'delete_stack_set'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'describe_stack_set'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'list_stack_sets'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'create_stack_instances'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'update_stack_instances'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'delete_stack_instances'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'describe_stack_instance'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'list_stack_instances'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'describe_stack_set_operation'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'list_stack_set_operations'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'list_stack_set_operation_results'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'stop_stack_set_operation'):
+        '(self) -> moto.core.responses.ActionResult',
     ('moto.cloudformation.parsing', 'resource_class_from_type'):
         '(resource_type: str) -> type[moto.core.common_models.CloudFormationModel]',
     ('moto.dynamodb.models:DynamoDBBackend', 'tag_resource'):

@@ -34,6 +34,7 @@ class EmulatorSettings(Protocol):
     create_latency: float
     backup_latency: float
     ttl_latency: float
+    stack_instance_latency: float
     clock: Clock
     consistency: Any  # local.faults.consistency.ConsistencyLag
     lambda_runner: LambdaRunner

@@ -22,7 +22,8 @@ from emulated_samples import (  # noqa: F401 (tests import them from conftest to
 def emulator(running_emulator):
     """The embedded AWS, emptied: no resources, faults, create latency, read lag, chaos or counted calls."""
     running_emulator.reset(faults=(), create_latency=0.0, backup_latency=DEFAULT_BACKUP_LATENCY_SECONDS,
-                          ttl_latency=DEFAULT_TTL_LATENCY_SECONDS, consistency_lag=0.0, chaos=0.0)
+                          ttl_latency=DEFAULT_TTL_LATENCY_SECONDS, stack_instance_latency=0.0, consistency_lag=0.0,
+                          chaos=0.0)
     return running_emulator
 
 
