@@ -2,6 +2,7 @@
 runs on an account's behalf (functions, state machines, their roles' sessions) runs in that account."""
 
 import json
+import time
 
 import pytest
 
@@ -89,8 +90,6 @@ def test_a_state_machine_in_another_account_runs_its_functions_there_as_their_ro
 
 
 def _finished(sfn, execution_arn, timeout=30.0):
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=execution_arn)
@@ -139,3 +138,36 @@ def test_a_function_session_minted_before_a_reset_still_acts_in_its_account_afte
     assert first["account"] == again["account"] == ACCOUNT_B
     assert again["arn"] == f"arn:aws:sts::{ACCOUNT_B}:assumed-role/whoami-fn/whoami"
     assert len(b("dynamodb").scan(TableName="audit")["Items"]) == 1
+
+
+def test_an_accounts_execution_status_events_reach_its_own_rules_only(aws, aws_as):
+    """A stopped execution in account B starts B's rollback through B's rule, as B's events role; the same rule in
+    the default account starts nothing (EventBridge delivers on the account's own default bus)."""
+    wait = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    done = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+
+    def machines(client_of, account):
+        iam = client_of("iam")
+        states = iam.create_role(RoleName="states", AssumeRolePolicyDocument=trust_policy("states.amazonaws.com"))
+        events_role = iam.create_role(RoleName="events", AssumeRolePolicyDocument=trust_policy("events.amazonaws.com"))
+        iam.put_role_policy(RoleName="events", PolicyName="start", PolicyDocument=policy(
+            allow("states:StartExecution", f"arn:aws:states:us-east-1:{account}:stateMachine:rollback")))
+        sfn = client_of("stepfunctions")
+        watched = sfn.create_state_machine(name="provision", definition=json.dumps(wait), roleArn=states["Role"]["Arn"])
+        rollback = sfn.create_state_machine(name="rollback", definition=json.dumps(done), roleArn=states["Role"]["Arn"])
+        client_of("events").put_rule(Name="rollback", EventPattern=json.dumps(
+            {"source": ["aws.states"], "detail": {"status": ["ABORTED"]}}))
+        client_of("events").put_targets(Rule="rollback", Targets=[
+            {"Id": "rollback", "Arn": rollback["stateMachineArn"], "RoleArn": events_role["Role"]["Arn"]}])
+        return sfn, watched["stateMachineArn"], rollback["stateMachineArn"]
+
+    sfn_b, watched_b, rollback_b = machines(aws_as(ACCOUNT_B), ACCOUNT_B)
+    sfn_default, _, rollback_default = machines(aws, DEFAULT_ACCOUNT)
+    execution = sfn_b.start_execution(stateMachineArn=watched_b)["executionArn"]
+    sfn_b.stop_execution(executionArn=execution)
+
+    deadline = time.monotonic() + 20
+    while not sfn_b.list_executions(stateMachineArn=rollback_b)["executions"]:
+        assert time.monotonic() < deadline, "B's rollback never started"
+        time.sleep(0.1)
+    assert sfn_default.list_executions(stateMachineArn=rollback_default)["executions"] == []
