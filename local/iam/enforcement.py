@@ -22,8 +22,10 @@ AWS behaviour reproduced (IAM User Guide, "Policy evaluation logic"; Lambda Deve
 - A role's permissions boundary caps its sessions: the boundary must allow the request too, and a Deny
   in it denies ("with an explicit deny in a permissions boundary").
 
-Requests signed with any other key (deploy.py, the AWS CLI, tests: the account's operator) are not
-evaluated.  Not emulated: session policies, SCPs, resource-based policies
+Requests signed with any other key (deploy.py, the AWS CLI, tests: the account's operator; a 12-digit key is
+that account's, local/iam/accounts.py) are not evaluated, except sts:AssumeRole: the role must exist in its own
+account and its trust policy allow the operator's account principal (`operator_assume_role_denial`); across
+accounts a session's AssumeRole needs both the trust policy and its own grant.  Not emulated: session policies, SCPs, resource-based policies
 other than trust policies (KMS key policies are taken to be the default, which delegates to IAM),
 aws:ResourceTag/aws:RequestTag condition keys.
 """
