@@ -785,6 +785,8 @@ def _deploy(stack_set: StackSet, operation: Operation, result: Result) -> bool:
     """One target: the roles, then the stack. True if it succeeded."""
     try:
         _take_time(operation)
+        if operation.abandoned:  # the emulator is being reset or stopped: start nothing more
+            return _finish(stack_set, operation, result, False, "Cancelled: the embedded AWS was reset", gate=GATE_SKIPPED)
         outcome = _assume_roles(stack_set, operation, result.account)
         if isinstance(outcome, str):
             return _finish(stack_set, operation, result, False, outcome, gate={"Status": "FAILED", "StatusReason": outcome})

@@ -455,3 +455,18 @@ def test_requests_aws_refuses(operator, roles):
     assert error_of(lambda: cloudformation.describe_stack_set_operation(StackSetName="fleet", OperationId="nope"))[0] == \
         "OperationNotFoundException"
     assert error_of(lambda: cloudformation.describe_stack_set(StackSetName="other"))[0] == "StackSetNotFoundException"
+
+
+def test_a_reset_ends_a_running_operation_and_nothing_of_it_survives(emulator, aws_as, operator, roles):
+    roles(B)
+    emulator.configure(stack_instance_latency=3600)
+    cloudformation = operator("cloudformation")
+    cloudformation.create_stack_set(StackSetName="fleet", TemplateBody=queue_template())
+    cloudformation.create_stack_instances(StackSetName="fleet", Accounts=[B], Regions=REGIONS)
+
+    started = time.monotonic()
+    emulator.reset(stack_instance_latency=0)
+
+    assert time.monotonic() - started < 10
+    assert error_of(lambda: cloudformation.describe_stack_set(StackSetName="fleet"))[0] == "StackSetNotFoundException"
+    assert aws_as(B)("cloudformation").describe_stacks()["Stacks"] == []
