@@ -12,6 +12,7 @@ also served over HTTP, for other processes and for plain AWS CLI users:
     GET    /_fileferry/faults      the active faults and their remaining counts
     GET    /_fileferry/config      the settings, as below
     POST   /_fileferry/config      {"create_latency": 2.0, "backup_latency": 5, "ttl_latency": 1,
+                                    "stack_instance_latency": 30,
                                     "consistency_lag": 1.5, "chaos": 0.05, "seed": 7}
                                    (any of them; a bad value changes none; chaos/seed restart the
                                    chaos sequence)
@@ -36,7 +37,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local import awslambda, cloudformation, dynamodb, iam, kms, patching, stepfunctions
+from local import awslambda, cloudformation, dynamodb, iam, kms, patching, stepfunctions, sts
 from local.aws_calls import buffer_body, identify_call
 from local.awslambda.runner import LambdaRunner
 from local.clock import Clock, checked_seconds
@@ -44,10 +45,11 @@ from local.faults.chaos import TIMEOUT, Chaos, checked_chaos_rate, checked_seed,
 from local.faults.consistency import ConsistencyLag, checked_consistency_lag
 from local.faults.injected import FaultPlan, error_response
 from local.iam import enforcement as iam_enforcement
+from local.cloudformation import stack_sets
 from local.stepfunctions import executions
 
 # The services whose moto behaviour the emulator corrects, each installing its own patches.
-SERVICES = (dynamodb, stepfunctions, cloudformation, iam, awslambda, kms)
+SERVICES = (dynamodb, stepfunctions, cloudformation, iam, sts, awslambda, kms)
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ TIMING_SETTINGS = {
     "create_latency": ("create latency", "--create-latency", MAX_CREATE_LATENCY_SECONDS),
     "backup_latency": ("backup latency", "--backup-latency", 3600),
     "ttl_latency": ("TTL latency", "--ttl-latency", 3600),
+    "stack_instance_latency": ("stack instance latency", "--stack-instance-latency", 3600),
 }
 CONTROL_PREFIX = "/_fileferry/"
 
@@ -105,6 +108,7 @@ class Emulator:
         create_latency: float = 0.0,
         backup_latency: float = DEFAULT_BACKUP_LATENCY_SECONDS,
         ttl_latency: float = DEFAULT_TTL_LATENCY_SECONDS,
+        stack_instance_latency: float = 0.0,
         faults: Iterable[str] = (),
         host: str = "127.0.0.1",
         cache_dir: str | Path | None = None,
@@ -116,9 +120,11 @@ class Emulator:
         self.port = port
         # create_latency: a new table stays CREATING, an updated one UPDATING (local/dynamodb/tables.py);
         # backup_latency: a new backup stays CREATING (local/dynamodb/backups.py);
-        # ttl_latency: TTL stays ENABLING/DISABLING after a change (local/dynamodb/ttl.py).
-        self.create_latency = self.backup_latency = self.ttl_latency = 0.0
-        self.configure(create_latency=create_latency, backup_latency=backup_latency, ttl_latency=ttl_latency)
+        # ttl_latency: TTL stays ENABLING/DISABLING after a change (local/dynamodb/ttl.py);
+        # stack_instance_latency: each target of a StackSet operation takes this long (local/cloudformation/stack_sets.py).
+        self.create_latency = self.backup_latency = self.ttl_latency = self.stack_instance_latency = 0.0
+        self.configure(create_latency=create_latency, backup_latency=backup_latency, ttl_latency=ttl_latency,
+                       stack_instance_latency=stack_instance_latency)
         self.clock = Clock()  # every time-based behaviour reads this, so tests can move time on
         # Specs from the environment add to the ones given; a bad spec raises ValueError here.
         self._faults = FaultPlan([*faults, *_fault_specs_from_env()])
@@ -187,6 +193,7 @@ class Emulator:
         if self._server is None:
             return
         executions.silence_and_stop_running_executions()
+        stack_sets.abandon_running_operations()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -243,7 +250,8 @@ class Emulator:
 
     def reset(self, *, faults: Iterable[str] | None = None,
               create_latency: float | None = None, backup_latency: float | None = None,
-              ttl_latency: float | None = None, consistency_lag: float | None = None,
+              ttl_latency: float | None = None, stack_instance_latency: float | None = None,
+              consistency_lag: float | None = None,
               chaos: float | None = None, seed: int | None = None) -> None:
         """Clear all AWS state and the API-call counts; warm Lambda workers stay.
 
@@ -255,12 +263,14 @@ class Emulator:
 
         if faults is not None:
             self.set_faults(faults)
-        self.configure(create_latency=create_latency, backup_latency=backup_latency, ttl_latency=ttl_latency)
+        self.configure(create_latency=create_latency, backup_latency=backup_latency, ttl_latency=ttl_latency,
+                       stack_instance_latency=stack_instance_latency)
         if consistency_lag is not None:
             self.set_consistency_lag(consistency_lag)
         if chaos is not None:
             self.set_chaos(chaos, seed)
         executions.silence_and_stop_running_executions()
+        stack_sets.abandon_running_operations()
         moto_api_backend.reset()
         self.consistency.forget()
         self.reset_api_calls()
@@ -345,7 +355,7 @@ class Emulator:
                 return _reply(start_response, *error_response(
                     call.protocol, call.service, call.operation, injected.error, message=injected.message
                 ))
-            with patching.serving_request():
+            with patching.serving_request(iam_enforcement.caller_arns(environ)):
                 # moto answers fully inside this call (its responses are lists of bytes); reads
                 # may answer from before a recent write (local/faults/consistency.py).
                 return self.consistency.serve(call, environ, start_response, moto_app)

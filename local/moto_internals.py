@@ -27,6 +27,10 @@ ABSENT = "<absent>"
 
 # (owner, attribute) -> moto's signature of it. An owner is "module:Class" or a module.
 PATCH_POINTS: dict[tuple[str, str], str] = {
+    ('moto.core.responses:BaseResponse', 'get_current_account'):
+        "(self) -> 'str'",
+    ('moto.sts.models:STSBackend', 'get_caller_identity'):
+        '(self, access_key_id: str, region: str) -> tuple[str, str, str]',
     ('moto.sts.models:AssumedRole', '__init__'):
         '(self, account_id: str, region_name: str, access_key: moto.iam.models.AccessKey, role_session_name: str, role_arn: str, policy: str, duration: int, external_id: str)',
     ('moto.dynamodb.models.table:Table', 'describe'):
@@ -78,6 +82,8 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         "(resource_name: 'str', cloudformation_json: 'dict[str, Any]', account_id: 'str', region_name: 'str', **kwargs: 'Any') -> 'Role'",
     ('moto.awslambda.models:LambdaFunction', 'create_from_cloudformation_json'):
         "(resource_name: 'str', cloudformation_json: 'dict[str, Any]', account_id: 'str', region_name: 'str', **kwargs: 'Any') -> 'LambdaFunction'",
+    ('moto.awslambda.models:LambdaFunction', '_set_function_code'):
+        "(self, updated_spec: 'dict[str, Any]') -> 'None'",
     ('moto.awslambda.models:LambdaFunction', 'delete'):
         "(self, account_id: 'str', region: 'str') -> 'None'",
     ('moto.stepfunctions.models:StateMachine', 'create_from_cloudformation_json'):
@@ -90,6 +96,34 @@ PATCH_POINTS: dict[tuple[str, str], str] = {
         "(self, name: 'str', template: 'str', parameters: 'dict[str, Any]', notification_arns: 'list[str] | None' = None, tags: 'dict[str, str] | None' = None, role_arn: 'str | None' = None, enable_termination_protection: 'bool | None' = False, timeout_in_mins: 'int | None' = None, stack_policy_body: 'str | None' = None) -> 'Stack'",
     ('moto.cloudformation.models:CloudFormationBackend', 'execute_change_set'):
         "(self, change_set_name: 'str', stack_name: 'str | None' = None) -> 'None'",
+    ('moto.cloudformation.responses:CloudFormationResponse', 'create_stack_set'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'update_stack_set'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'delete_stack_set'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'describe_stack_set'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'list_stack_sets'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'create_stack_instances'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'update_stack_instances'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'delete_stack_instances'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'describe_stack_instance'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'list_stack_instances'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'describe_stack_set_operation'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'list_stack_set_operations'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'list_stack_set_operation_results'):
+        '(self) -> moto.core.responses.ActionResult',
+    ('moto.cloudformation.responses:CloudFormationResponse', 'stop_stack_set_operation'):
+        '(self) -> moto.core.responses.ActionResult',
     ('moto.cloudformation.parsing', 'resource_class_from_type'):
         '(resource_type: str) -> type[moto.core.common_models.CloudFormationModel]',
     ('moto.dynamodb.models:DynamoDBBackend', 'tag_resource'):

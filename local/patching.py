@@ -34,6 +34,7 @@ class EmulatorSettings(Protocol):
     create_latency: float
     backup_latency: float
     ttl_latency: float
+    stack_instance_latency: float
     clock: Clock
     consistency: Any  # local.faults.consistency.ConsistencyLag
     lambda_runner: LambdaRunner
@@ -67,17 +68,24 @@ def emulator() -> EmulatorSettings:
 
 
 @contextlib.contextmanager
-def serving_request() -> Iterator[None]:
-    """Marks the current thread as handling a request that came through the emulator's server."""
-    _request_scope.active = True
+def serving_request(caller: tuple[str, ...] = ()) -> Iterator[None]:
+    """Marks the current thread as handling a request that came through the emulator's server (or work AWS does
+    for one, such as a StackSet operation's), made by `caller`: the ARNs a resource-based policy may name the
+    principal by (a session's ARN and its role's; an operator's account principal)."""
+    _request_scope.active, _request_scope.caller = True, caller
     try:
         yield
     finally:
-        _request_scope.active = False
+        _request_scope.active, _request_scope.caller = False, ()
 
 
 def in_emulator_request() -> bool:
     return _emulator is not None and getattr(_request_scope, "active", False)
+
+
+def request_caller() -> tuple[str, ...]:
+    """Who makes the request being served (see serving_request); () outside one."""
+    return getattr(_request_scope, "caller", ()) if in_emulator_request() else ()
 
 
 def patch(owner: Any, name: str, replacement: Any) -> None:

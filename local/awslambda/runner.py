@@ -332,7 +332,7 @@ class LambdaRunner:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             # The execution role's temporary credentials, as Lambda provides them.
             **iam_enforcement.session_credentials(
-                function.role, name, iam_enforcement.LAMBDA_SERVICE, function.function_arn
+                function.role, name, iam_enforcement.LAMBDA_SERVICE, function.function_arn, account
             ).environment(),
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,

@@ -47,6 +47,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import uuid
 from typing import Any
 from urllib.parse import urlparse
 
@@ -57,6 +58,7 @@ from moto.cloudformation import responses as cloudformation_responses
 from moto.cloudformation.models import CloudFormationBackend, Event
 from moto.iam.models import iam_backends
 from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.exceptions import JsonRESTError
 from moto.iam.models import Role
 from moto.scheduler.models import scheduler_backends
 from moto.sqs.models import sqs_backends
@@ -108,7 +110,45 @@ def _refused_while_iam_propagates(service: str, operation: str, params: dict[str
     )
 
 
-def _roll_back(backend: CloudFormationBackend, stack_id: str, failure: HandlerFailed) -> None:
+# The resource handler's error code for each HTTP status of the service's refusal (CloudFormation's
+# HandlerErrorCode values: AccessDenied, NotFound, InvalidRequest, ...).
+_HANDLER_ERROR_CODES = {403: "AccessDenied", 404: "NotFound", 409: "AlreadyExists", 429: "Throttling"}
+
+
+def handler_failed(kwargs: dict[str, Any], error: Exception, sdk_service: str) -> HandlerFailed:
+    """A service's refusal of the handler's call, as CloudFormation reports it: 'Resource handler returned
+    message: "MESSAGE (Service: Lambda, Status Code: 403, Request ID: ...)" (RequestToken: ..., HandlerErrorCode:
+    AccessDenied)' (as CloudFormation users report it for a function whose code S3 refused)."""
+    code = getattr(error, "code", 400)
+    status = code if isinstance(code, int) else 400
+    handler_code = _HANDLER_ERROR_CODES.get(status, "InternalFailure" if status >= 500 else "InvalidRequest")
+    return HandlerFailed(
+        kwargs.get("LogicalId", ""), kwargs.get("ResourceType", ""),
+        f'Resource handler returned message: "{getattr(error, "message", None) or error} (Service: {sdk_service}, '
+        f'Status Code: {status}, '
+        f'Request ID: {uuid.uuid4()})" (RequestToken: {uuid.uuid4()}, HandlerErrorCode: {handler_code})',
+    )
+
+
+# The SDK service names CloudFormation's handler messages give, by the resource type's service.
+_SDK_SERVICES = {"IAM": "Iam", "StepFunctions": "Sfn", "DynamoDB": "DynamoDb", "SQS": "Sqs", "SNS": "Sns",
+                 "Events": "EventBridge", "Logs": "CloudWatchLogs", "KMS": "Kms"}
+
+
+def handler_failed_for(stack: Any, error: Exception) -> HandlerFailed:
+    """A refusal raised while moto created the stack's resources, as the failure of the first resource of the
+    template it had not created yet (the one whose handler was running)."""
+    created = stack.resource_map._parsed_resources
+    resources = stack.template_dict.get("Resources", {})
+    logical_id = next((name for name in resources if name not in created), "")
+    resource_type = resources.get(logical_id, {}).get("Type", "")
+    service = resource_type.split("::")[1] if resource_type.count("::") == 2 else "CloudFormation"
+    return handler_failed({"LogicalId": logical_id, "ResourceType": resource_type}, error,
+                          _SDK_SERVICES.get(service, service))
+
+
+def roll_back(backend: CloudFormationBackend, stack_id: str, failure: HandlerFailed) -> None:
+    """The stack's creation failed at `failure`: CREATE_FAILED, rolled back, ROLLBACK_COMPLETE."""
     stack = backend.stacks[stack_id]
     stack.events.append(Event(stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=failure.logical_id,
                               physical_resource_id="", resource_type=failure.resource_type,
@@ -129,7 +169,7 @@ def _create_stack(self: CloudFormationBackend, name: str, *args: Any, **kwargs: 
         return original(self, name, *args, **kwargs)
     except HandlerFailed as failure:
         (stack,) = [stack for stack in self.stacks.values() if stack.name == name]
-        _roll_back(self, stack.stack_id, failure)
+        roll_back(self, stack.stack_id, failure)
         return stack
 
 
@@ -144,7 +184,7 @@ def _execute_change_set(self: CloudFormationBackend, change_set_name: str, stack
     except HandlerFailed as failure:
         if change_set is None or change_set.change_set_type != "CREATE":
             raise
-        _roll_back(self, change_set.stack_id, failure)
+        roll_back(self, change_set.stack_id, failure)
         change_set.execution_status = "EXECUTE_FAILED"
         return None
 
@@ -178,7 +218,7 @@ def _create_role(cls: type[Role], resource_name: str, cloudformation_json: dict[
     emulator = patching.running_emulator()
     if emulator is not None and cloudformation_json["Properties"].get("Policies"):
         # The role completes with its inline policies still on their way to the other services.
-        emulator.consistency.role_permissions_changed(role.name)
+        emulator.consistency.role_permissions_changed(account_id, role.name)
     return role
 
 
@@ -202,7 +242,10 @@ def _create_function(cls: type[LambdaFunction], resource_name: str, cloudformati
     # CloudFormation's tags are a list of Key/Value pairs; CreateFunction's a map.
     spec["Tags"] = {tag["Key"]: tag["Value"] for tag in properties.get("Tags", [])}
     _refused_while_iam_propagates("lambda", "CreateFunction", spec, kwargs, "Lambda")
-    return lambda_backend(account_id, region_name).create_function(spec)
+    try:
+        return lambda_backend(account_id, region_name).create_function(spec)
+    except JsonRESTError as error:  # Lambda refused it (its code from S3, say): the resource fails
+        raise handler_failed(kwargs, error, "Lambda") from None
 
 
 def _delete_function(self: LambdaFunction, account_id: str, region: str) -> None:
@@ -361,7 +404,7 @@ class _RolePolicy:
         backend.put_role_policy(role, name, document if isinstance(document, str) else json.dumps(document))
         emulator = patching.running_emulator()
         if emulator is not None:
-            emulator.consistency.role_propagated(role)
+            emulator.consistency.role_propagated(account_id, role)
         return _Created(f"{name}|{role}", lambda: _delete_role_policy(backend, role, name))
 
 

@@ -72,6 +72,8 @@ from local.aws_calls import AwsCall, buffer_body
 from local.clock import checked_seconds
 from local.faults.injected import error_response
 
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's, for a key it does not know
+
 MAX_CONSISTENCY_LAG_SECONDS = 3600
 _PRUNE_ABOVE = 2000  # remembered writes before the ended windows are dropped
 
@@ -167,12 +169,17 @@ def _role_name(role_arn: Any) -> str:
     return str(role_arn or "").rsplit("/", 1)[-1]  # arn:aws:iam::ACCOUNT:role/PATH/NAME
 
 
+def _role_account(role_arn: Any) -> str:
+    parts = str(role_arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else DEFAULT_ACCOUNT_ID
+
+
 def _account(environ: dict[str, Any]) -> str:
     """The account a request acts in, as moto decides it from the access key (a 12-digit key is that account)."""
-    from moto.iam.models import get_account_id_from
+    from local.iam.accounts import account_of_key
 
     match = re.search(r"Credential=([^/,\s]+)/", environ.get("HTTP_AUTHORIZATION", "") or "")
-    return get_account_id_from(match.group(1) if match else "")
+    return account_of_key(match.group(1) if match else None)
 
 
 def _role_documents(account: str, role_name: str) -> list[Any]:
@@ -236,8 +243,9 @@ class ConsistencyLag:
         self._now = now
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, ...], _Window] = {}
-        self._trust_changed: dict[str, _Written] = {}
-        self._permissions_changed: dict[str, _Written] = {}
+        # Keyed by account too: one emulator holds many accounts, and a role of one name in each (a StackSet's).
+        self._trust_changed: dict[tuple[str, str], _Written] = {}  # (account, role name) ->
+        self._permissions_changed: dict[tuple[str, str], _Written] = {}
         self._executions_ended: dict[str, _Written] = {}
         self._executions_started: dict[str, _Written] = {}
         self._permissions_before: dict[tuple[str, str], _PermissionsWindow] = {}  # (account, role) ->
@@ -304,6 +312,7 @@ class ConsistencyLag:
                 and name not in _PROPAGATION_CHECKS:
             return list(moto_app(environ, start_response))
         params = _params(call, environ)
+        account = _account(environ)
         region = "" if call.service == "iam" else _region(environ)
 
         refusal = self._propagation_refusal(call, params)
@@ -314,7 +323,7 @@ class ConsistencyLag:
         if name in _READ_KEYS:
             key = _READ_KEYS[name](params)
             with self._lock:
-                window = self._windows.get((region, *key)) if key else None
+                window = self._windows.get((account, region, *key)) if key else None
             if window is not None and self._inside(window.written_at):
                 status, headers, body = window.before
                 return _reply(start_response, (status, _fresh_request_id(headers), body))
@@ -323,13 +332,13 @@ class ConsistencyLag:
         if name not in _WRITES:
             return list(moto_app(environ, start_response))
         # A write: snapshot what its reads show now, let moto write, keep the snapshots if it did.
-        keys = [(region, *key) for key in _WRITES[name](params)]
+        keys = [(account, region, *key) for key in _WRITES[name](params)]
         with self._lock:
             open_windows = {key: self._windows[key] for key in keys
                             if key in self._windows and self._inside(self._windows[key].written_at)}
         before = {key: open_windows[key].before if key in open_windows
-                  else self._snapshot(call, key[1:], environ, moto_app) for key in keys}
-        permissions_key = (_account(environ), params.get("RoleName", "")) if name in _EVALUATED_CHANGES else None
+                  else self._snapshot(call, key[2:], environ, moto_app) for key in keys}
+        permissions_key = (account, params.get("RoleName", "")) if name in _EVALUATED_CHANGES else None
         if permissions_key is not None:
             with self._lock:
                 open_permissions = self._permissions_before.get(permissions_key)
@@ -359,7 +368,7 @@ class ConsistencyLag:
                     self._windows[key] = _Window(written_at, snapshot)
                 if permissions_key is not None:
                     self._permissions_before[permissions_key] = _PermissionsWindow(written_at, permissions)
-                role = params.get("RoleName", "")
+                role = (account, params.get("RoleName", ""))
                 if name in _TRUST_CHANGES:
                     self._trust_changed[role] = written_at
                 if name in _TRUST_CHANGES or name in _PERMISSION_CHANGES:
@@ -416,17 +425,17 @@ class ConsistencyLag:
 
     # -- IAM propagation at deploy time -------------------------------------------------------
 
-    def role_permissions_changed(self, role_name: str) -> None:
+    def role_permissions_changed(self, account: str, role_name: str) -> None:
         """A role's permissions changed just now by other means than a request (a CloudFormation stack's
         AWS::IAM::Role with inline `Policies`): for the window, services refuse what they need of them."""
         with self._lock:
-            self._permissions_changed[role_name] = self._written()
+            self._permissions_changed[(account, role_name)] = self._written()
 
-    def role_propagated(self, role_name: str) -> None:
+    def role_propagated(self, account: str, role_name: str) -> None:
         """Every change to the role has reached the other services (CloudFormation waited for it)."""
         with self._lock:
-            self._trust_changed.pop(role_name, None)
-            self._permissions_changed.pop(role_name, None)
+            self._trust_changed.pop((account, role_name), None)
+            self._permissions_changed.pop((account, role_name), None)
 
     def propagation_refusal(self, service: str, operation: str, params: dict[str, Any]) -> tuple[str, str] | None:
         """The (code, message) AWS answers `operation` with while the role it is handed propagates, if any;
@@ -443,7 +452,7 @@ class ConsistencyLag:
         role_arn, assume_error, permission_error = check(params)
         if not role_arn:
             return None
-        role = _role_name(role_arn)
+        role = (_role_account(role_arn), _role_name(role_arn))
         with self._lock:
             trust_changed = self._trust_changed.get(role)
             permissions_changed = self._permissions_changed.get(role)

@@ -24,8 +24,10 @@ AWS behaviour reproduced (IAM User Guide, "Policy evaluation logic"; Lambda Deve
 - A role's permissions boundary caps its sessions: the boundary must allow the request too, and a Deny
   in it denies ("with an explicit deny in a permissions boundary").
 
-Requests signed with any other key (deploy.py, the AWS CLI, tests: the account's operator) are not
-evaluated.  Not emulated: session policies, SCPs, resource-based policies
+Requests signed with any other key (deploy.py, the AWS CLI, tests: the account's operator; a 12-digit key is
+that account's, local/iam/accounts.py) are not evaluated, except sts:AssumeRole: the role must exist in its own
+account and its trust policy allow the operator's account principal (`operator_assume_role_denial`); across
+accounts a session's AssumeRole needs both the trust policy and its own grant.  Not emulated: session policies, SCPs, resource-based policies
 other than trust policies (KMS key policies are taken to be the default, which delegates to IAM),
 aws:ResourceTag/aws:RequestTag condition keys.
 """
@@ -68,6 +70,7 @@ LOG = logging.getLogger(__name__)
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 STATES_SERVICE = "states.amazonaws.com"
 EVENTS_SERVICE = "events.amazonaws.com"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: the `testing` key's
 SESSION_SECONDS = 43200  # long enough for any emulator session; AWS refreshes Lambda's itself
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]*/([^/]*)/")
@@ -118,15 +121,22 @@ _minted: dict[tuple[str, str, str | None], Session] = {}
 _lock = threading.Lock()
 
 
-def session_credentials(role_arn: str, session_name: str, assumed_by: str, source_arn: str | None = None) -> Session:
-    """Credentials of `role_arn` as `assumed_by` gets them; one set per (role, session, service)."""
+def session_credentials(role_arn: str, session_name: str, assumed_by: str, source_arn: str | None = None,
+                        account: str = DEFAULT_ACCOUNT_ID) -> Session:
+    """Credentials of `role_arn` as `assumed_by` gets them; one set per (role, session, service).
+
+    The session is the role's account's (moto issues the key there); `account` is the account of the resource
+    the service acts for (a function's, a state machine's), for a role that is not an ARN.
+    """
     key = (role_arn, session_name, assumed_by)
     with _lock:
-        if key in _minted:
-            return _minted[key]
+        minted = _minted.get(key)
+    if minted is not None:
+        _keep_known_to_moto(minted)
+        return minted
     from moto.sts.models import sts_backends
 
-    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "123456789012"
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 and role_arn.split(":")[4] else account
     partition = role_arn.split(":")[1] if role_arn.startswith("arn:") else "aws"
     assumed = sts_backends[account][partition].assume_role(
         region_name="us-east-1", role_session_name=session_name[:64], role_arn=role_arn,
@@ -138,6 +148,33 @@ def session_credentials(role_arn: str, session_name: str, assumed_by: str, sourc
         session = _minted.setdefault(key, session)
         _sessions[session.access_key_id] = session
     return session
+
+
+def _keep_known_to_moto(session: Session) -> None:
+    """Issue a minted session's key again after a reset emptied moto's backends.
+
+    The session outlives a reset (a warm function worker keeps its credentials), but moto forgot the key: it
+    would take requests signed with it for the default account's (moto decides the account by looking the key
+    up) and GetCallerIdentity for an operator's. The key goes back to the role's account, as STS issued it.
+    """
+    from moto.iam.models import iam_backends
+    from moto.sts.models import AssumedRole, sts_backends
+
+    backend = iam_backends[session.account][session.partition]
+    if session.access_key_id in backend.access_keys:
+        return
+    with _lock:
+        if session.access_key_id in backend.access_keys:
+            return
+        key = backend.create_temp_access_key()
+        del backend.access_keys[key.physical_resource_id]
+        key.access_key_id, key.secret_access_key, key.role_arn = (session.access_key_id, session.secret_access_key,
+                                                                  session.role_arn)
+        backend.access_keys[key.physical_resource_id] = key
+        assumed = AssumedRole(session.account, "us-east-1", key, session.session_name, session.role_arn, "",
+                              SESSION_SECONDS, "")
+        assumed.session_token = session.session_token
+        sts_backends[session.account][session.partition].assumed_roles.append(assumed)
 
 
 def principal_for(environ: Mapping[str, Any]) -> Session | None:
@@ -153,6 +190,19 @@ def principal_for(environ: Mapping[str, Any]) -> Session | None:
     if session is not None or not access_key.startswith("ASIA"):
         return session
     return _assumed_by_caller(access_key)
+
+
+def caller_arns(environ: Mapping[str, Any]) -> tuple[str, ...]:
+    """Who signed the request, as a resource-based policy's Principal may name them: a session's ARN and its
+    role's; an operator's account principal (`arn:aws:iam::ACCOUNT:root`)."""
+    from local.iam.accounts import account_of_key, operator_arn
+
+    session = principal_for(environ)
+    if session is not None:
+        return session.arn, session.role_arn
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "") or "")
+    access_key = match.group(1) if match else _presigned_key(environ)
+    return (operator_arn(account_of_key(access_key)),)
 
 
 def _presigned_key(environ: Mapping[str, Any]) -> str | None:
@@ -295,6 +345,8 @@ def authorize(session: Session, call: AwsCall, environ: dict[str, Any],
         full = AuthRequest(request.action, request.resource, {**context, **request.context})
         if request.action == "sts:AssumeRole":
             decision = _assume_role_decision(documents, session, full)
+            if decision.result != ALLOWED:
+                return Denial(request.action, request.resource, assume_role_message(session.arn, request.resource))
         else:
             decision = _with_resource_policy(evaluate(documents, full), session, full)
         if decision.result != ALLOWED:
@@ -370,16 +422,64 @@ def _with_resource_policy(identity: Decision, session: Session, request: AuthReq
     return identity if identity.allowed or not resource.allowed else resource
 
 
-def _assume_role_decision(documents: list[str], session: Session, request: AuthRequest) -> Decision:
-    """AssumeRole needs the target role's trust policy too (and it must exist)."""
+def target_role(role_arn: str) -> Any | None:
+    """The role an sts:AssumeRole names, in its own account (None if there is none by that ARN)."""
     from moto.iam.models import iam_backends
 
+    parts = role_arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn" or not re.fullmatch(r"\d{12}", parts[4]):
+        return None
     try:
-        target = iam_backends[session.account][session.partition].get_role_by_arn(request.resource)
+        return iam_backends[parts[4]][parts[1]].get_role_by_arn(role_arn)
     except Exception:
+        return None
+
+
+def _assume_role_decision(documents: list[str], session: Session, request: AuthRequest) -> Decision:
+    """AssumeRole needs the target role's trust policy too (and the role must exist, in its own account)."""
+    target = target_role(request.resource)
+    if target is None:
         return Decision(IMPLICIT_DENY)
-    return evaluate_assume_role(documents, target.assume_role_policy_document,
-                                [session.role_arn, session.arn], request)
+    return evaluate_assume_role(documents, target.assume_role_policy_document, [session.role_arn, session.arn],
+                                request, cross_account=request.resource.split(":")[4] != session.account)
+
+
+def assume_role_message(caller_arn: str, role_arn: str) -> str:
+    """STS's AccessDenied text for a refused AssumeRole (it names no policy: the caller cannot tell whether
+    the role is missing, its trust policy refuses, or the caller's own policy does)."""
+    return f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+
+
+def operator_assume_role_denial(call: AwsCall, environ: dict[str, Any]) -> Denial | None:
+    """sts:AssumeRole by an operator key (the account principal, with full access in its own account): the
+    role must exist and its trust policy allow the caller's account (`arn:PARTITION:iam::ACCOUNT:root`, a
+    bare account ID or "*"), its conditions (sts:ExternalId, ...) holding (IAM User Guide, "Policy
+    evaluation logic": a role's trust policy is a resource-based policy; across accounts both it and the
+    caller's identity policy must allow, and the operator's allows everything)."""
+    from local.iam.accounts import account_of_key, operator_arn
+
+    params = request_parameters(call, environ)
+    role_arn = str(params.get("RoleArn") or "")
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "") or "")
+    account = account_of_key(match.group(1) if match else None)
+    partition = role_arn.split(":")[1] if role_arn.startswith("arn:") and role_arn.count(":") >= 5 else "aws"
+    caller = operator_arn(account, partition)
+    context: dict[str, Any] = {
+        "aws:PrincipalArn": caller, "aws:PrincipalAccount": account, "aws:PrincipalType": "Account",
+        "aws:userid": account, "aws:RequestedRegion": _signing_region(environ),
+        "aws:CurrentTime": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(time.time())), "aws:SecureTransport": True, "aws:ViaAWSService": False,
+        "aws:MultiFactorAuthPresent": False,
+        "sts:RoleSessionName": params.get("RoleSessionName"),
+    }
+    if params.get("ExternalId") is not None:
+        context["sts:ExternalId"] = params["ExternalId"]
+    target = target_role(role_arn)
+    allowed = target is not None and evaluate_trust(
+        target.assume_role_policy_document, {"AWS": [caller]}, AuthRequest("sts:AssumeRole", role_arn, context)).allowed
+    if allowed:
+        return None
+    return Denial("sts:AssumeRole", role_arn, assume_role_message(caller, role_arn))
 
 
 def _denial_message(session: Session, request: AuthRequest, decision: Decision) -> str:
@@ -446,7 +546,12 @@ def check(call: AwsCall, environ: dict[str, Any], permissions_before: Permission
     """The emulator's request-path hook: an error response if the caller may not make this call."""
     session = principal_for(environ)
     if session is None:
-        return None
+        if (call.service, call.operation) != ("sts", "AssumeRole"):
+            return None  # the operator: full access in its account
+        denial = operator_assume_role_denial(call, environ)
+        if denial is not None:
+            LOG.info("STS refused AssumeRole of %s: %s", denial.resource, denial.message)
+        return None if denial is None else denial_response(call, denial)
     try:
         denial = authorize(session, call, environ, permissions_before)
     except Exception:  # a bug here must not let a call through silently, nor crash the server

@@ -120,11 +120,11 @@ def _principal_matches(element: Any, principal: Mapping[str, Any], directly: boo
 
 
 def evaluate_assume_role(identity_documents: Iterable[str | Mapping[str, Any]], trust_document: str | Mapping[str, Any],
-                         caller_arns: list[str], request: AuthRequest) -> Decision:
-    """sts:AssumeRole by an IAM principal of the role's account (IAM User Guide, "Policy evaluation
-    logic" for requests within one account): an explicit Deny in either policy denies; the trust policy
-    must allow; it suffices alone when it names the caller's own ARN, and otherwise (it names the
-    account) the caller's identity policies must allow too."""
+                         caller_arns: list[str], request: AuthRequest, cross_account: bool = False) -> Decision:
+    """sts:AssumeRole by an IAM principal (IAM User Guide, "Policy evaluation logic"; "Cross-account policy
+    evaluation logic"): an explicit Deny in either policy denies; the trust policy must allow. Within one
+    account it suffices alone when it names the caller's own ARN, and otherwise (it names the account) the
+    caller's identity policies must allow too; across accounts (`cross_account`) both must always allow."""
     identity = evaluate(identity_documents, request)
     trust = evaluate_trust(trust_document, {"AWS": caller_arns}, request)
     for decision in (identity, trust):
@@ -132,7 +132,7 @@ def evaluate_assume_role(identity_documents: Iterable[str | Mapping[str, Any]], 
             return decision
     if not trust.allowed:
         return Decision(IMPLICIT_DENY)
-    if _principal_matches(trust.statement.get("Principal", {}), {"AWS": caller_arns}, directly=True):
+    if not cross_account and _principal_matches(trust.statement.get("Principal", {}), {"AWS": caller_arns}, directly=True):
         return trust
     return identity if identity.allowed else Decision(IMPLICIT_DENY)
 

@@ -372,14 +372,16 @@ def play(aws, factory, clients):
 
 
 def _state_machine_role_credentials(clients: Any, role_arn: str) -> Credentials:
-    """The state machine's role, assumed with sts:AssumeRole on the embedded AWS.
+    """The state machine's role, as Step Functions holds it: a session states.amazonaws.com assumed.
 
-    On AWS only states.amazonaws.com may assume it (its trust policy); the embedded AWS does not
-    evaluate the operator's own calls, but evaluates every call made with these credentials against
-    the role's policies, as it does for moto's interpreter.
+    Only that service may assume the role (its trust policy), so the referee takes the very session the
+    embedded AWS mints for moto's interpreter; every call made with it is evaluated against the role's
+    policies and its trust, as the interpreter's are.
     """
-    assumed = clients.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="aws-local-stepfunctions")["Credentials"]
-    return Credentials(assumed["AccessKeyId"], assumed["SecretAccessKey"], assumed["SessionToken"])
+    from local.iam.enforcement import STATES_SERVICE, session_credentials
+
+    session = session_credentials(role_arn, "aws-local-stepfunctions", STATES_SERVICE)
+    return Credentials(session.access_key_id, session.secret_access_key, session.session_token)
 
 
 def _play_steps(scenario: Scenario, interpreter: Interpreter, clients: Any, emulator: Any, names: list[str]) -> list[Played]:

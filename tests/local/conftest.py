@@ -22,7 +22,8 @@ from emulated_samples import (  # noqa: F401 (tests import them from conftest to
 def emulator(running_emulator):
     """The embedded AWS, emptied: no resources, faults, create latency, read lag, chaos or counted calls."""
     running_emulator.reset(faults=(), create_latency=0.0, backup_latency=DEFAULT_BACKUP_LATENCY_SECONDS,
-                          ttl_latency=DEFAULT_TTL_LATENCY_SECONDS, consistency_lag=0.0, chaos=0.0)
+                          ttl_latency=DEFAULT_TTL_LATENCY_SECONDS, stack_instance_latency=0.0, consistency_lag=0.0,
+                          chaos=0.0)
     return running_emulator
 
 
@@ -41,6 +42,26 @@ def aws(emulator):
         )
 
     return client
+
+
+@pytest.fixture
+def aws_as(emulator):
+    """aws_as("222222222222")("dynamodb", region_name=...) -> a client acting as that account's operator (a
+    12-digit access key is that account), or with credentials={"AccessKeyId", "SecretAccessKey", "SessionToken"}
+    as that session."""
+
+    def account(account_id=None, credentials=None):
+        keys = ({"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
+                 "aws_session_token": credentials["SessionToken"]} if credentials
+                else {"aws_access_key_id": account_id, "aws_secret_access_key": "any secret"})
+
+        def client(service, region_name=REGION, **config):
+            return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name=region_name,
+                                config=Config(retries={"total_max_attempts": 1}, **config), **keys)
+
+        return client
+
+    return account
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_serves_aws_until_interrupted():
         assert created["TableDescription"]["TableStatus"] == "CREATING"
         with urllib.request.urlopen(f"{endpoint}/_fileferry/config") as response:
             assert json.load(response) == {"create_latency": 5.0, "backup_latency": 60.0, "ttl_latency": 30.0,
-                                           "consistency_lag": 2.0, "chaos": 0.1, "seed": 9}
+                                           "stack_instance_latency": 0.0, "consistency_lag": 2.0, "chaos": 0.1, "seed": 9}
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0

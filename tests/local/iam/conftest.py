@@ -15,7 +15,11 @@ def role_session(aws, emulator):
     iam, sts = aws("iam"), aws("sts")
 
     def make(name, policy, service="lambda.amazonaws.com"):
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(service))
+        # The service may assume it, and (as the test does, with the operator's keys) the account's principals.
+        trust = json.loads(trust_policy(service))
+        trust["Statement"].append({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                   "Action": "sts:AssumeRole"})
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
         iam.put_role_policy(RoleName=name, PolicyName="under-test", PolicyDocument=json.dumps(policy))
         credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}",
                                       RoleSessionName="test-session")["Credentials"]
