@@ -184,6 +184,8 @@ class StackSetDeployment:
 
     def _instances(self) -> dict[FleetTarget, InstanceResult]:
         found: dict[FleetTarget, InstanceResult] = {}
+        if self._describe_stack_set() is None:  # the first fleet deploy
+            return found
         paginator = self._cloudformation.get_paginator("list_stack_instances")
         for page in paginator.paginate(StackSetName=self.name):
             for summary in page.get("Summaries", []):

@@ -100,9 +100,12 @@ def test_a_fleet_of_two_accounts_in_two_regions_is_deployed_provisioned_and_drif
     assert all(not run["drifted"] and run["status"] == "SUCCEEDED"
                for target, run in by_target.items() if target != f"{drifted_account}/{drifted_region}")
 
-    code, out = cli("fleet", "status", *_targets(*TARGETS))
+    code, out = cli("--json", "fleet", "status", *_targets(*TARGETS))
     assert code == 0, out
-    assert out.count("drift-check") == len(TARGETS) and out.count("provision") == len(TARGETS)
+    last = {(row["target"], row["action"]): row for row in json.loads(out[out.index("{"):])["runs"]}
+    assert set(last) == {(target, action) for target in TARGETS for action in ("provision", "drift-check")}
+    assert all(row["status"] == "SUCCEEDED" for row in last.values())
+    assert all(f":{row['region']}:{row['account']}:execution:" in row["execution_arn"] for row in last.values())
 
 
 def test_a_target_whose_execution_role_cannot_be_assumed_fails_alone_with_awss_words(aws, cli, organisation) -> None:
