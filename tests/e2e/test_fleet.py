@@ -63,6 +63,13 @@ def _targets(*targets: str) -> list[str]:
 def test_a_fleet_of_two_accounts_in_two_regions_is_deployed_provisioned_and_drift_checked(aws, cli, organisation) -> None:
     code, out = cli("fleet", "deploy", *_targets(*TARGETS), "--max-concurrent", "4")
     assert code == 0, out
+    stack_set = _client(aws, OPERATOR, "cloudformation").describe_stack_set(StackSetName="fileferry-provisioner")["StackSet"]
+    assert "111111111111" not in stack_set["TemplateBody"] and "123456789012" not in stack_set["TemplateBody"]
+    # Deployed again unchanged: StackSets is asked to do nothing.
+    code, out = cli("--json", "fleet", "deploy", *_targets(*TARGETS))
+    assert code == 0, out
+    again = json.loads(out[out.index("{"):])
+    assert again["operations"] == [] and {t["status"] for t in again["targets"]} == {"SUCCEEDED"}
     code, out = cli("fleet", "run", "provision", *_targets(*TARGETS), "--max-concurrent", "4")
     assert code == 0, out
 
@@ -114,3 +121,14 @@ def test_a_target_whose_execution_role_cannot_be_assumed_fails_alone_with_awss_w
     (run,) = json.loads(out[out.index("{"):])["targets"]
     assert run["status"] == "FAILED" and run["error"] == "AccessDenied"
     assert f"arn:aws:iam::444444444444:role/{EXECUTION_ROLE}" in run["cause"]
+
+
+def test_no_run_starts_once_more_targets_failed_than_the_failure_tolerance(aws, cli, organisation) -> None:
+    targets = ["444444444444/us-east-1", "555555555555/us-east-1", f"{ACCOUNTS[0]}/us-east-1"]
+    code, out = cli("--json", "fleet", "run", "drift-check", *_targets(*targets), "--max-concurrent", "1",
+                    "--failure-tolerance", "0")
+    assert code == 1, out
+    statuses = [run["status"] for run in json.loads(out[out.index("{"):])["targets"]]
+    assert statuses == ["FAILED", "NOT_STARTED", "NOT_STARTED"]
+    # Not started means not asked: no AssumeRole into the third target's account.
+    assert aws.api_calls().get("sts:AssumeRole", 0) == 1
