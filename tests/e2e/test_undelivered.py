@@ -38,7 +38,7 @@ def test_deploy_gives_the_rollback_rule_and_the_drift_schedule_a_dead_letter_que
 
 def test_a_rollback_the_rule_cannot_start_lands_in_the_dead_letter_queue_saying_why(aws, deployed, clients, follow_until):
     url, _ = _queue(clients)
-    events_role = "fileferry-provisioner-events"
+    events_role = "fileferry-provisioner-us-east-1-events"
     for name in clients.iam.list_role_policies(RoleName=events_role)["PolicyNames"]:
         clients.iam.delete_role_policy(RoleName=events_role, PolicyName=name)  # the rule may no longer start runs
     aws.clock.advance(aws.consistency.seconds)  # ...once IAM has propagated that
