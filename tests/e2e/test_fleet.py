@@ -1,6 +1,7 @@
 """The fleet on the embedded AWS as a multi-account AWS: an operator account deploys the orchestrator to two
 accounts x two Regions through a CloudFormation StackSet, provisions and checks drift in all four, and each
-target is read back with that account's own credentials."""
+target is read back with that account's own credentials. The operator signs with a session of a role that
+holds exactly render's operator policy; the execution roles hold exactly its fleet-execution policy."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 
 from provisioner.blueprint.rendering import render_documents
 from provisioner.config import resolve
@@ -30,13 +32,28 @@ def _client(aws, account: str, service: str, region: str = "us-east-1"):
 
 
 @pytest.fixture
+def config_path(config_path: Path) -> Path:
+    """The e2e config, rendered for the operator's account (its operator policy is the operator's)."""
+    config = yaml.safe_load(config_path.read_text())
+    config["sso"]["account_id"] = OPERATOR
+    config_path.write_text(yaml.safe_dump(config))
+    return config_path
+
+
+@pytest.fixture
 def organisation(aws, config_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """What an organisation sets up once for self-managed StackSets: the administration role in the operator's
-    account, the execution role (with render's policy for it) in each target account."""
+    account, the execution role (with render's policy for it) in each target account; and the operator, a role
+    of the operator's account that holds exactly render's operator policy, whose session the CLI signs with."""
     rendered = tmp_path / "render"
     render_documents(resolve(config_path, endpoint_url=aws.endpoint_url), rendered)
     execution_policy = (rendered / "iam" / "fleet-execution.policy.json").read_text()
     iam = _client(aws, OPERATOR, "iam")
+    iam.create_role(RoleName="fleet-operator", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OPERATOR}:root"}, "Action": "sts:AssumeRole"}]}))
+    iam.put_role_policy(RoleName="fleet-operator", PolicyName="operator",
+                        PolicyDocument=(rendered / "iam" / "operator.policy.json").read_text())
     iam.create_role(RoleName=ADMINISTRATION_ROLE, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
@@ -52,7 +69,12 @@ def organisation(aws, config_path: Path, tmp_path: Path, monkeypatch: pytest.Mon
             "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OPERATOR}:root"},
                            "Action": "sts:AssumeRole"}]}))
         target_iam.put_role_policy(RoleName=EXECUTION_ROLE, PolicyName="fileferry-fleet", PolicyDocument=execution_policy)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", OPERATOR)  # the CLI runs as the operator
+    aws.clock.advance(aws.consistency.seconds + 1)  # the roles' policies have propagated (reads lag writes)
+    credentials = _client(aws, OPERATOR, "sts").assume_role(
+        RoleArn=f"arn:aws:iam::{OPERATOR}:role/fleet-operator", RoleSessionName="operator")["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])  # the CLI runs as the operator
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
     return rendered
 
 
@@ -130,5 +152,5 @@ def test_no_run_starts_once_more_targets_failed_than_the_failure_tolerance(aws, 
     assert code == 1, out
     statuses = [run["status"] for run in json.loads(out[out.index("{"):])["targets"]]
     assert statuses == ["FAILED", "NOT_STARTED", "NOT_STARTED"]
-    # Not started means not asked: no AssumeRole into the third target's account.
-    assert aws.api_calls().get("sts:AssumeRole", 0) == 1
+    # Not started means not asked: no AssumeRole into the third target's account (one was the operator's own).
+    assert aws.api_calls().get("sts:AssumeRole", 0) == 2
