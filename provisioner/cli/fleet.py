@@ -85,6 +85,8 @@ def fleet_run(ctx: click.Context, action: str, input_json: str | None, targets: 
     check found drift anywhere."""
     run_input = _run_input(ctx, action, input_json)
     chosen = _targets(ctx, targets)
+    if action == "rollback":
+        _one_execution_target(run_input["execution_arn"], chosen)
     bounds = _bounds(ctx, max_concurrent, failure_tolerance)
     factory = commands._factory(ctx)
     human = not ctx.obj["json"]
@@ -143,6 +145,14 @@ def _run_input(ctx: click.Context, action: str, input_json: str | None) -> dict[
     run_input = {"action": action, **extra}
     commands._check_run_input(run_input, name)
     return run_input
+
+
+def _one_execution_target(execution_arn: str, targets: list[FleetTarget]) -> None:
+    """A rollback undoes one execution, of one target: the ARN's account and Region must be the one target."""
+    _, _, _, region, account, *_ = execution_arn.split(":")
+    if targets != [FleetTarget(account, region)]:
+        raise click.UsageError(f"rollback undoes one execution of one target: give --target {account}/{region} "
+                               f"(the execution's account and Region) alone")
 
 
 def _status(run: Any) -> str:

@@ -129,6 +129,9 @@ def test_the_configured_poll_reaches_the_definition_and_too_many_polls_are_refus
     (["fleet", "run", "teardown", "--target", "222222222222/eu-west-1"], "confirm with --input"),
     (["fleet", "run", "drift-check", "--input", '{"remediate": "yes"}', "--target", "222222222222/eu-west-1"], "remediate"),
     (["fleet", "deploy"], "no targets"),
+    (["fleet", "run", "rollback", "--input",
+      '{"execution_arn": "arn:aws:states:us-east-1:222222222222:execution:fileferry-provisioner:provision-x"}',
+      "--target", "222222222222/us-east-1", "--target", "333333333333/us-east-1"], "--target 222222222222/us-east-1"),
 ])
 def test_bad_fleet_targets_and_input_exit_2_with_one_line_before_any_aws_call(args: list[str], named: str) -> None:
     # No endpoint and no credentials: any AWS call would fail another way (exit 1).
