@@ -591,14 +591,7 @@ def run(ctx: click.Context, action: str, input_json: str | None, no_wait: bool, 
       teardown     back up, then delete the tables and the role
                    (--input '{"confirm": "PROVISIONER_NAME"}')
     """
-    try:
-        extra = json.loads(input_json) if input_json else {}
-    except ValueError as err:
-        raise click.BadParameter(f"not JSON ({err})", param_hint="--input") from None
-    if not isinstance(extra, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--input")
-    if "action" in extra and extra["action"] != action:
-        raise click.BadParameter("its action differs from ACTION", param_hint="--input")
+    extra = extra_input(action, input_json)
     factory = _factory(ctx)
     if action == "teardown" and "confirm" not in extra:
         name = factory.settings.provisioner.name
@@ -614,6 +607,19 @@ def run(ctx: click.Context, action: str, input_json: str | None, no_wait: bool, 
         raise Failed()
     if action == "drift-check" and isinstance(result.output, dict) and result.output.get("drifted"):
         raise Changes()
+
+
+def extra_input(action: str, input_json: str | None) -> dict[str, Any]:
+    """--input: a JSON object whose action, if it names one, is ACTION."""
+    try:
+        extra = json.loads(input_json) if input_json else {}
+    except ValueError as err:
+        raise click.BadParameter(f"not JSON ({err})", param_hint="--input") from None
+    if not isinstance(extra, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--input")
+    if "action" in extra and extra["action"] != action:
+        raise click.BadParameter("its action differs from ACTION", param_hint="--input")
+    return extra
 
 
 def _check_run_input(run_input: dict[str, Any], provisioner_name: str) -> None:

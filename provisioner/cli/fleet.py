@@ -131,14 +131,7 @@ def fleet_status(ctx: click.Context, targets: tuple[str, ...]) -> None:
 
 
 def _run_input(ctx: click.Context, action: str, input_json: str | None) -> dict[str, Any]:
-    try:
-        extra = json.loads(input_json) if input_json else {}
-    except ValueError as err:
-        raise click.BadParameter(f"not JSON ({err})", param_hint="--input") from None
-    if not isinstance(extra, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--input")
-    if "action" in extra and extra["action"] != action:
-        raise click.BadParameter("its action differs from ACTION", param_hint="--input")
+    extra = commands.extra_input(action, input_json)
     name = commands._factory(ctx).settings.provisioner.name
     if action == "teardown" and "confirm" not in extra:
         raise click.UsageError(f"teardown deletes every table in every target; confirm with --input '{{\"confirm\": \"{name}\"}}'")
