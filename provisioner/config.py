@@ -24,18 +24,18 @@ PACKAGED_CONFIG_PATH = Path(__file__).with_name("config.yaml")
 
 TABLE_NAME = r"^[A-Za-z0-9_.-]{3,255}$"
 # us-east-1, us-gov-west-1, us-isob-east-1, eu-isoe-west-1, eusc-de-east-1: the shape; known_regions() decides.
-REGION = r"^[a-z]{2,4}(-[a-z]+){1,3}-\d{1,2}$"
-ACCOUNT_ID = r"^\d{12}$"
+REGION = r"^[a-z]{2,4}(-[a-z]+){1,3}-[0-9]{1,2}$"
+ACCOUNT_ID = r"^[0-9]{12}$"
 EXTERNAL_ID = r"^[A-Za-z0-9_+=,.@:/-]+$"
 ROLE_NAME = r"^[A-Za-z0-9_+=,.@-]{1,64}$"
 # Function names are "<name>-<step>" and must stay within Lambda's 64 characters; role names
 # "<name>-<region>-<step>-fn" within IAM's 64 as well, which depends on the Region (check_provisioner_name).
 PROVISIONER_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,39}$"
 _KEY_ID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"  # mrk-: multi-Region key
-KMS_KEY = rf"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{{12}}:(key/{_KEY_ID}|alias/[\w/_-]+)|alias/[\w/_-]+|{_KEY_ID})$"
-SNS_TOPIC = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$"
+KMS_KEY = rf"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{{12}}:(key/{_KEY_ID}|alias/[A-Za-z0-9/_-]+)|alias/[A-Za-z0-9/_-]+|{_KEY_ID})$"
+SNS_TOPIC = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
 BUCKET = r"^(\*|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$"
-RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
+RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\)$")
 CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
 LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
@@ -225,17 +225,22 @@ class FleetTarget:
         return f"{self.account_id}/{self.region}"
 
 
+def _shown(text: str, most: int = 40) -> str:
+    """A value as an error line shows it: quoted, escaped, and cut short when long."""
+    return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
+
+
 def fleet_target(text: str) -> FleetTarget:
     """`ACCOUNT/REGION` as a target; ValueError naming what is wrong."""
     if not isinstance(text, str) or text.count("/") != 1:
-        raise ValueError(f"target {text!r} is not ACCOUNT/REGION (e.g. 111111111111/eu-west-1)")
+        raise ValueError(f"target {_shown(str(text))} is not ACCOUNT/REGION (e.g. 111111111111/eu-west-1)")
     account, region = text.split("/")
     if not re.match(ACCOUNT_ID, account):
-        raise ValueError(f"target {text!r}: the account must be 12 digits")
+        raise ValueError(f"target {_shown(text)}: the account must be 12 digits (0-9)")
     if not re.match(REGION, region) or region not in known_regions():
-        close = difflib.get_close_matches(region, sorted(known_regions()), n=1)
+        close = difflib.get_close_matches(region[:40], sorted(known_regions()), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
-        raise ValueError(f"target {text!r}: {region!r} is not an AWS Region that offers DynamoDB{hint}")
+        raise ValueError(f"target {_shown(text)}: {_shown(region)} is not an AWS Region that offers DynamoDB{hint}")
     return FleetTarget(account, region)
 
 

@@ -18,7 +18,7 @@ from lambdas.core.run_lease import converged_since, lease_table_name, take_lease
 ACTIONS = ("provision", "drift-check", "rollback", "teardown")
 # Step Functions names exclude white space, brackets, wildcards, control and these special characters.
 _NAME = r"[^\s<>{}\[\]?*\"#%\\^|~`\x24&,;:/]{1,80}"  # \x24 is "$"
-EXECUTION_ARN = rf"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{{12}}:execution:{_NAME}:{_NAME}$"
+EXECUTION_ARN = rf"^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{{12}}:execution:{_NAME}:{_NAME}$"
 # Fields that belong to one action only.
 ONLY_WITH = {"remediate": "drift-check", "execution_arn": "rollback", "confirm": "teardown",
              "lift_deletion_protection": "teardown"}

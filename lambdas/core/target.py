@@ -28,8 +28,8 @@ PITR_TABLES = "FILEFERRY_PITR_TABLES"
 PROTECTED_TABLES = "FILEFERRY_DELETION_PROTECTED_TABLES"
 REGION = "AWS_REGION"  # set by Lambda
 
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from moto.iam import models as iam_models
 
 from local import patching
 
-ACCOUNT_KEY = re.compile(r"^\d{12}$")
+ACCOUNT_KEY = re.compile(r"^[0-9]{12}$")  # ASCII: \d would take any Unicode digit
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 

@@ -389,7 +389,7 @@ def _boundary_message(session: Session, request: AuthRequest, decision: Decision
             f"on resource: {request.resource} {why}")
 
 
-_TABLE_ARN = re.compile(r"^(arn:[^:]+:dynamodb:[^:]+:\d{12}:table/[^/]+)(/index/[^/]+)?$")
+_TABLE_ARN = re.compile(r"^(arn:[^:]+:dynamodb:[^:]+:[0-9]{12}:table/[^/]+)(/index/[^/]+)?$")
 
 
 def table_resource_policy(resource: str) -> str | None:
@@ -427,7 +427,7 @@ def target_role(role_arn: str) -> Any | None:
     from moto.iam.models import iam_backends
 
     parts = role_arn.split(":")
-    if len(parts) < 6 or parts[0] != "arn" or not re.fullmatch(r"\d{12}", parts[4]):
+    if len(parts) < 6 or parts[0] != "arn" or not re.fullmatch(r"[0-9]{12}", parts[4]):
         return None
     try:
         return iam_backends[parts[4]][parts[1]].get_role_by_arn(role_arn)

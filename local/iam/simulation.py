@@ -59,7 +59,7 @@ ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicitDeny", "implicitDeny
 _RESTRICTIVENESS = {ALLOWED: 0, IMPLICIT_DENY: 1, EXPLICIT_DENY: 2}
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 
-_ENTITY_ARN = re.compile(r"^arn:(?P<partition>[^:]+):iam::(?P<account>\d{12}):(?P<kind>user|group|role)(?P<path>/(?:.*/)?)(?P<name>[^/]+)$")
+_ENTITY_ARN = re.compile(r"^arn:(?P<partition>[^:]+):iam::(?P<account>[0-9]{12}):(?P<kind>user|group|role)(?P<path>/(?:.*/)?)(?P<name>[^/]+)$")
 
 
 def install() -> None:
@@ -378,7 +378,7 @@ def _owner_account(owner: str | None) -> str | None:
     if not owner:
         return None
     account = owner.split(":")[4] if owner.startswith("arn:") and owner.count(":") >= 5 else owner
-    if not re.fullmatch(r"\d{12}", account):
+    if not re.fullmatch(r"[0-9]{12}", account):
         raise InvalidInput(f"ResourceOwner {owner} is not an AWS account ID.")
     return account
 

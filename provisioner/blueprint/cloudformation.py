@@ -249,7 +249,7 @@ TEMPLATE_TARGET = Target(
 _KMS_KEY_ARN = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-00000000c0de"
 _KMS_ALIAS = "alias/fileferry-template-kms-key-parameter"
 _BUCKET = r"(\*|[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])"
-_KMS_PARAMETER = r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$|^alias/[A-Za-z0-9/_-]+$"
+_KMS_PARAMETER = r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$|^alias/[A-Za-z0-9/_-]+$"
 CODE_BUCKET_PREFIX = r"^[a-z0-9][a-z0-9.-]{1,46}[a-z0-9]$"  # <prefix>-<region> within S3's 63 characters
 # Keys of the strings CloudFormation must not substitute: the definition's ${...} are DefinitionSubstitutions.
 _LITERAL_KEYS = {"DefinitionString"}
@@ -306,7 +306,7 @@ def parameters(settings: Settings, desired: DesiredState, zip_sha256_hex: str) -
                           "AllowedPattern": r"^(rate|cron)\(.+\)$",
                           "Description": "When the drift check runs: an EventBridge Scheduler rate(...) or cron(...)"},
         "AlarmTopicArn": {"Type": "String", "Default": settings.provisioner.alarm_topic_arn,
-                          "AllowedPattern": r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$",
+                          "AllowedPattern": r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
                           "Description": "SNS topic the alarms notify; empty: alarm only (provisioner.alarm_topic_arn)"},
     }
 

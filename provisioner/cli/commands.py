@@ -39,7 +39,7 @@ from provisioner.runs.executions import RunResult
 EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES, EXIT_LOST_TRACK, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
 ACTIONS = ("provision", "drift-check", "rollback", "teardown")
 # arn:PARTITION:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME, in any partition (aws, aws-cn, aws-us-gov, ...).
-EXECUTION_ARN = re.compile(r"^arn:aws(-[a-z]+)*:states:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}$")
+EXECUTION_ARN = re.compile(r"^arn:aws(-[a-z]+)*:states:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:execution:[^:\s]{1,80}:[^:\s]{1,80}$")
 
 
 class Failed(Exception):

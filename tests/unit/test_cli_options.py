@@ -129,6 +129,7 @@ def test_the_configured_poll_reaches_the_definition_and_too_many_polls_are_refus
     (["fleet", "run", "teardown", "--target", "222222222222/eu-west-1"], "confirm with --input"),
     (["fleet", "run", "drift-check", "--input", '{"remediate": "yes"}', "--target", "222222222222/eu-west-1"], "remediate"),
     (["fleet", "deploy"], "no targets"),
+    (["fleet", "status", "--target", "1" * 5000 + "/us-east-1"], "(5010 characters): the account must be 12 digits"),
     (["fleet", "run", "rollback", "--input",
       '{"execution_arn": "arn:aws:states:us-east-1:222222222222:execution:fileferry-provisioner:provision-x"}',
       "--target", "222222222222/us-east-1", "--target", "333333333333/us-east-1"], "--target 222222222222/us-east-1"),

@@ -122,6 +122,9 @@ INVALID = {
     "backup_wait_seconds 2 hours": (_set("provisioner.backup_wait_seconds", 7200), "provisioner.backup_wait_seconds"),
     "log_retention_days 10": (_set("provisioner.log_retention_days", 10), "provisioner.log_retention_days"),
     "bad region": (_set("dynamodb.region", "us-east"), "dynamodb.region"),
+    # Python's and pydantic's \d take any Unicode digit; AWS account IDs are ASCII.
+    "account id of Arabic-Indic digits": (_set("sso.account_id", "\u0662" * 12), "sso.account_id"),
+    "fleet target of Arabic-Indic digits": (_set("fleet.targets", ["\u0662" * 12 + "/us-east-1"]), "fleet.targets"),
     "fleet target without a Region": (_set("fleet.targets", ["222222222222"]), "fleet.targets"),
     "fleet target of 11 digits": (_set("fleet.targets", ["22222222222/us-east-1"]), "fleet.targets"),
     "fleet target in no Region": (_set("fleet.targets", ["222222222222/us-mars-1"]), "fleet.targets"),
