@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lambdas.core.access import configured_external_id
 from lambdas.core.desired import DesiredState, RoleSpec
 from lambdas.core.errors import InvalidInput
 from lambdas.core.role import read_only_policy_name
@@ -50,7 +51,7 @@ class Target:
         return cls(
             account_id=state.account_id,
             region=state.region,
-            external_id=_external_id(state.role),
+            external_id=configured_external_id(state),
             readable_buckets=_readable_buckets(state.role),
             kms_key_id=state.customer_managed_key(),
             point_in_time_recovery_tables=tuple(t.name for t in state.tables if t.point_in_time_recovery),
@@ -87,14 +88,6 @@ class Target:
 
 def _listed(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def _external_id(role: RoleSpec) -> str:
-    for statement in role.trust_policy.get("Statement", []):
-        wanted = (statement.get("Condition") or {}).get("StringEquals", {}).get("sts:ExternalId")
-        if wanted:
-            return wanted if isinstance(wanted, str) else wanted[0]
-    return ""
 
 
 def _readable_buckets(role: RoleSpec) -> tuple[str, ...]:

@@ -19,12 +19,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdas.core.run_input import ACTIONS
 from provisioner.aws_clients import Clients, session_client
 from provisioner.config import FleetTarget
 from provisioner.runs import executions as runs
 
 SESSION_NAME = "fileferry-fleet"
-_NAMED_ACTION = re.compile(r"^(provision|drift-check|rollback|teardown)-\d{8}T\d{6}-[0-9a-f]{6}$")
+# The names provisioner.runs.executions.execution_name gives: ACTION-YYYYMMDDTHHMMSS-hex.
+_NAMED_ACTION = re.compile(rf"^({'|'.join(map(re.escape, ACTIONS))})-[0-9]{{8}}T[0-9]{{6}}-[0-9a-f]{{6}}$")
 
 
 @dataclass
@@ -155,8 +157,6 @@ class LastRun:
                 "region": self.target.region, "action": self.action, "status": self.status,
                 "started": self.started, "execution_arn": self.execution_arn, "reason": self.reason}
 
-
-ACTIONS = ("provision", "drift-check", "rollback", "teardown")
 
 
 def last_runs(sessions: TargetSessions, name: str, targets: list[FleetTarget], looked_at: int = 50) -> list[LastRun]:
